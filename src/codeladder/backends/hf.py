@@ -1,0 +1,119 @@
+"""``hf``: a local transformers model folder; batched (left padding), greedy or sampled, on ``--device``.
+
+Asking for a device that is not there is an error, never a quiet fall-back to the CPU.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from codeladder.backends.base import Completion, GenerationParams, Request
+from codeladder.errors import LadderError
+from codeladder.prompts.extract import apply_stops
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    if requested in ("auto", ""):
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    kind = requested.split(":")[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise LadderError(f"--device {requested}: no CUDA device is available (torch.cuda.is_available() is False); "
+                          "use --device cpu or install a CUDA build of torch")
+    if kind == "cuda" and ":" in requested and int(requested.split(":")[1]) >= torch.cuda.device_count():
+        raise LadderError(f"--device {requested}: only {torch.cuda.device_count()} CUDA device(s) present")
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise LadderError(f"--device {requested}: MPS is not available on this machine; use --device cpu")
+    if kind not in ("cpu", "cuda", "mps", "xpu"):
+        raise LadderError(f"--device {requested}: unknown device; use auto, cpu, cuda, cuda:N or mps")
+    return requested
+
+
+def resolve_dtype(requested: str, device: str):
+    import torch
+
+    names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+             "float16": torch.float16, "fp16": torch.float16}
+    if requested == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if requested not in names:
+        raise LadderError(f"--dtype {requested}: choose auto, float32, bfloat16 or float16")
+    return names[requested]
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(self, model: str | Path, device: str = "auto", dtype: str = "auto", batch_size: int = 8):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(model)
+        if not (path / "config.json").exists():
+            raise LadderError(f"{path}: not a Hugging Face model folder (no config.json); "
+                              "pass a folder made by save_pretrained, or use --backend llamacpp for GGUF")
+        self.path = path
+        self.device = resolve_device(device)
+        self.torch_dtype = resolve_dtype(dtype, self.device)
+        self.batch_size = max(1, batch_size)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.torch_dtype).to(self.device).eval()
+        actual = next(self.model.parameters()).device
+        if actual.type != torch.device(self.device).type:
+            raise LadderError(f"--device {self.device}: the model landed on {actual}; refusing to run on another device")
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "model": str(self.path), "device": str(next(self.model.parameters()).device),
+                "dtype": str(self.torch_dtype).replace("torch.", "")}
+
+    def uses_chat(self, mode: str) -> bool:
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if mode == "chat" and not has_template:
+            raise LadderError(f"{self.path}: --mode chat needs a tokenizer with a chat template; use --mode completion")
+        return mode == "chat" or (mode == "auto" and has_template)
+
+    def render(self, request: Request, chat: bool) -> str:
+        if chat:
+            return self.tokenizer.apply_chat_template(request.prompt.messages, tokenize=False,
+                                                      add_generation_prompt=True)
+        return request.prompt.text
+
+    def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
+        import torch
+
+        chat = self.uses_chat(params.mode)
+        texts = [self.render(r, chat) for r in requests]
+        completions: list[Completion] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start:start + self.batch_size]
+            encoded = self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+            sampling = params.temperature > 0
+            kwargs = dict(max_new_tokens=params.max_new_tokens, do_sample=sampling,
+                          pad_token_id=self.tokenizer.pad_token_id)
+            if sampling:
+                kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None)
+                torch.manual_seed(params.seed + start)
+            else:
+                kwargs.update(temperature=None, top_p=None, top_k=None)
+            if params.stop:
+                kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+            began = time.perf_counter()
+            with torch.inference_mode():
+                output = self.model.generate(**encoded, **kwargs)
+            seconds = time.perf_counter() - began
+            new_tokens = output[:, encoded["input_ids"].shape[1]:]
+            for row, ids in enumerate(new_tokens):
+                produced = int((ids != self.tokenizer.pad_token_id).sum())
+                text = apply_stops(self.tokenizer.decode(ids, skip_special_tokens=True), params.stop)
+                completions.append(Completion(text=text, prompt_tokens=int(encoded["attention_mask"][row].sum()),
+                                              completion_tokens=produced, seconds=seconds / len(batch), chat=chat))
+        return completions

@@ -1,0 +1,101 @@
+"""What every benchmark is: tasks loaded from checksummed offline data, and a test program per sample."""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+from codeladder.errors import LadderError
+
+DATA_DIR = Path(str(resources.files("codeladder.benchmarks") / "data"))
+
+
+@dataclass(frozen=True)
+class Task:
+    """One problem. ``prompt`` is what a base model continues; ``instruction`` what a chat model is asked."""
+
+    task_id: str
+    prompt: str
+    instruction: str
+    entry_point: str
+    reference: str  # a full program that solves the task
+    tests: tuple[str, ...] = ()  # human-readable test assertions a prompt may show (MBPP)
+    style: str = "function"  # "function": continue a signature; "description": write code from text
+    data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class TestProgram:
+    code: str
+    payload: str | None = None
+
+
+class Benchmark:
+    """Subclasses set the class attributes and implement ``_rows_to_tasks`` and ``test_program``."""
+
+    name: ClassVar[str]
+    data_file: ClassVar[str]
+    sha256: ClassVar[str]  # of the file as stored
+    default_timeout_s: ClassVar[float] = 5.0
+    default_memory_mb: ClassVar[int] = 2048
+    source: ClassVar[str] = ""
+
+    def data_path(self) -> Path:
+        return DATA_DIR / self.data_file
+
+    def read_rows(self) -> list[dict]:
+        path = self.data_path()
+        if not path.exists():
+            raise LadderError(f"{path}: benchmark data missing; reinstall codeladder (pip install -e .)")
+        blob = path.read_bytes()
+        digest = hashlib.sha256(blob).hexdigest()
+        if digest != self.sha256:
+            raise LadderError(f"{path}: sha256 {digest[:12]}… differs from the expected {self.sha256[:12]}…; "
+                              "the data file is corrupt or was edited, reinstall codeladder")
+        text = gzip.decompress(blob).decode() if path.suffix == ".gz" else blob.decode()
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def load(self) -> list[Task]:
+        return self._rows_to_tasks(self.read_rows())
+
+    def _rows_to_tasks(self, rows: list[dict]) -> list[Task]:
+        raise NotImplementedError
+
+    def test_program(self, task: Task, solution: str) -> TestProgram:
+        """The program whose clean completion means ``solution`` passed every test."""
+        raise NotImplementedError
+
+    def solution_from_completion(self, task: Task, completion: str) -> str:
+        """EvalPlus ``completion`` = text after the prompt."""
+        return task.prompt + completion
+
+
+def entry_point_from_assert(test: str) -> str:
+    """The function an MBPP-style assertion calls first (by AST, not regex)."""
+    tree = ast.parse(test.strip())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id not in {"set", "len", "sorted", "list", "tuple", "abs",
+                                                              "round", "isclose", "math", "str", "int", "float"}:
+                return func.id
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return node.func.id
+    raise ValueError(f"no function call in assertion: {test[:80]}")
+
+
+def import_lines(code: str) -> list[str]:
+    """Top-level import statements of a piece of code, as source lines."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    lines = code.splitlines()
+    return ["\n".join(lines[n.lineno - 1:n.end_lineno]) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]

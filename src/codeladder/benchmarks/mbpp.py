@@ -1,0 +1,56 @@
+"""MBPP (Austin et al., 2021): the full set's 500-task test split (task_id 11-510), and its sanitized subset.
+
+Prompts name the expected function, taken from the first test assertion by AST.
+"""
+
+from __future__ import annotations
+
+from codeladder.benchmarks.base import Benchmark, Task, TestProgram, entry_point_from_assert
+
+TEST_SPLIT = range(11, 511)
+
+
+def _mbpp_prompt(text: str, tests: tuple[str, ...]) -> str:
+    """A docstring-style prompt a base model can continue with code."""
+    shown = "\n".join(tests)
+    return f'"""\n{text}\n{shown}\n"""\n'
+
+
+class Mbpp(Benchmark):
+    name = "mbpp"
+    data_file = "mbpp.jsonl"
+    sha256 = "ccf64ceae9c5403bf50a044cb6d505bfd2a2963ee58338ba268fd65beab92a9f"
+    default_timeout_s = 10.0  # task 123 alone needs ~3 s
+    source = "google-research MBPP (CC-BY-4.0)"
+
+    def _row_fields(self, row: dict) -> tuple[str, str, list[str], str]:
+        setup = row.get("test_setup_code", "").replace("\r\n", "\n")
+        return row["text"], row["code"].replace("\r\n", "\n"), row["test_list"], setup
+
+    def _rows_to_tasks(self, rows: list[dict]) -> list[Task]:
+        tasks = []
+        for row in rows:
+            if int(row["task_id"]) not in TEST_SPLIT:
+                continue
+            text, code, tests, setup = self._row_fields(row)
+            entry = entry_point_from_assert(tests[0])
+            tasks.append(Task(
+                task_id=f"{self.task_prefix}/{row['task_id']}", prompt=_mbpp_prompt(text, tuple(tests)),
+                instruction=text, entry_point=entry, reference=code, tests=tuple(tests), style="description",
+                data={"setup": setup}))
+        return tasks
+
+    task_prefix = "Mbpp"
+
+    def test_program(self, task: Task, solution: str) -> TestProgram:
+        return TestProgram("\n".join([solution, "", task.data["setup"], *task.tests, ""]))
+
+
+class MbppSanitized(Mbpp):
+    name = "mbpp-sanitized"
+    data_file = "mbpp_sanitized.jsonl"
+    sha256 = "502db01bcc1e911d691d5212bd3d9c60ee52bbc2bd29457a520ace424bb2709d"
+    task_prefix = "MbppSanitized"
+
+    def _row_fields(self, row: dict) -> tuple[str, str, list[str], str]:
+        return row["prompt"], row["code"], row["test_list"], "\n".join(row["test_imports"])

@@ -1,0 +1,129 @@
+"""``ladder``: a thin Typer app. Each command parses its flags and calls one library function."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from codeladder.errors import LadderError
+
+app = typer.Typer(help="codeladder: evaluate and improve open code LLMs, with every step measured.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _ints(text: str, flag: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise LadderError(f"{flag} {text!r}: expected comma-separated integers, e.g. 1,10,100") from None
+
+
+def _summary_table(summary: dict) -> Table:
+    table = Table(title=f"{summary['benchmark']} - {summary['backend']} ({summary.get('model')})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, value in summary["pass_at_k"].items():
+        table.add_row(f"pass@{k}", f"{100 * value:.2f}%")
+    for k, value in summary.get("pass_at_k_base", {}).items():
+        table.add_row(f"pass@{k} (base tests only)", f"{100 * value:.2f}%")
+    low, high = summary["ci95"]
+    table.add_row("pass@1 95% CI", f"{100 * low:.1f}% - {100 * high:.1f}%")
+    table.add_row("tasks / samples", f"{summary['num_tasks']} / {summary['num_samples']}")
+    table.add_row("statuses", ", ".join(f"{s} {c}" for s, c in sorted(summary["statuses"].items())))
+    table.add_row("device / dtype", f"{summary.get('device')} / {summary.get('dtype')}")
+    table.add_row("strategy", f"{summary['strategy']} ({summary['template_hash']})")
+    table.add_row("isolation", summary["isolation"]["level"])
+    table.add_row("time", f"{summary['timings']['total_s']:.1f} s")
+    table.add_row("results", summary["output"])
+    return table
+
+
+@app.command("eval")
+def eval_command(
+    benchmark: str = typer.Argument("humaneval", help="humaneval, humaneval-plus, mbpp, mbpp-sanitized, mbpp-plus, "
+                                                      "bigcodebench, bigcodebench-hard"),
+    model: Optional[str] = typer.Option(None, "--model", help="model folder (hf backend)"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="reference (default without --model) or hf"),
+    samples: Optional[str] = typer.Option(None, "--samples", help="score pre-generated samples (EvalPlus JSONL)"),
+    strategy: str = typer.Option("standard", "--strategy", help="standard|default|few-shot|scot|cgo"),
+    shots: int = typer.Option(1, "--shots", help="exemplars for few-shot"),
+    mode: str = typer.Option("auto", "--mode", help="chat, completion, or auto (chat if the model has a template)"),
+    bcb_mode: str = typer.Option("complete", "--bcb-mode", help="BigCodeBench prompt: complete or instruct"),
+    n: int = typer.Option(1, "--n", help="samples per task"),
+    k: str = typer.Option("1", "--k", help="pass@k values, e.g. 1,10,100"),
+    temperature: float = typer.Option(0.0, "--temperature"),
+    top_p: float = typer.Option(1.0, "--top-p"),
+    top_k: int = typer.Option(0, "--top-k"),
+    seed: int = typer.Option(0, "--seed"),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="only the first N tasks"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="seconds per sample (default per benchmark)"),
+    memory: Optional[int] = typer.Option(None, "--memory", help="MiB per sample (default 2048; 4096 for *-plus)"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="parallel sandbox workers (default: cores)"),
+    output: Optional[str] = typer.Option(None, "--output", help="run folder (default runs/BENCH/TAG)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="start the run folder again"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N, mps"),
+    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16, float16"),
+    batch_size: int = typer.Option(8, "--batch-size"),
+    json_out: bool = typer.Option(False, "--json", help="print summary.json instead of a table"),
+) -> None:
+    """Evaluate a model (or the reference solutions, or a samples file) on a benchmark."""
+    from codeladder.evaluate import EvalConfig, evaluate
+
+    config = EvalConfig(benchmark=benchmark, model=model, backend=backend, samples=samples, strategy=strategy,
+                        shots=shots, mode=mode, bcb_mode=bcb_mode, n=n, k=_ints(k, "--k"), temperature=temperature,
+                        top_p=top_p, top_k=top_k, seed=seed, max_new_tokens=max_new_tokens, limit=limit,
+                        timeout=timeout, memory_mb=memory, workers=workers, output=output, overwrite=overwrite,
+                        device=device, dtype=dtype, batch_size=batch_size)
+    if config.backend_name == "reference" and not json_out:
+        err_console.print("[yellow]sanity run:[/] no --model given, scoring the benchmark's reference solutions "
+                          "(expect 100%)")
+    summary = evaluate(config, show_progress=not json_out and sys.stderr.isatty())
+    if json_out:
+        print(json.dumps(summary, indent=2))
+    else:
+        console.print(_summary_table(summary))
+
+
+@app.command("tiny")
+def tiny_command(
+    out_dir: Path = typer.Argument(..., help="folder to write the model into"),
+    arch: str = typer.Option("qwen2", "--arch", help="qwen2 or llama"),
+    seed: int = typer.Option(0, "--seed"),
+    hidden: int = typer.Option(64, "--hidden", help="hidden size"),
+    layers: int = typer.Option(2, "--layers"),
+    heads: int = typer.Option(4, "--heads"),
+    kv_heads: int = typer.Option(2, "--kv-heads"),
+    intermediate: Optional[int] = typer.Option(None, "--intermediate", help="MLP size (default 2x hidden)"),
+    vocab: int = typer.Option(4096, "--vocab", help="BPE vocabulary size"),
+) -> None:
+    """Build a tiny random-init model with a BPE tokenizer trained on Python source, offline, in seconds."""
+    from codeladder.models.tiny import TinySpec, build_tiny_model
+
+    spec = TinySpec(arch=arch, seed=seed, hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads,
+                    intermediate=intermediate, vocab=vocab)
+    path = build_tiny_model(out_dir, spec)
+    console.print(f"wrote {spec.arch} model ({spec.parameter_count():,} parameters) to {path}")
+
+
+def main() -> None:
+    try:
+        app()
+    except LadderError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]: finished samples are saved; run the same command to resume")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

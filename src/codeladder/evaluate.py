@@ -1,0 +1,299 @@
+"""``ladder eval``: benchmark -> prompt strategy -> backend -> extraction -> sandbox -> scoring -> run folder.
+
+Call :func:`evaluate` from Python exactly as the CLI does. Re-running the same call after a crash
+continues where it stopped: finished samples and verdicts are read back, never redone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import codeladder
+from codeladder.backends import GenerationParams, Request, create_backend
+from codeladder.backends.reference import ReferenceBackend
+from codeladder.benchmarks import Benchmark, Task, get_benchmark
+from codeladder.errors import LadderError
+from codeladder.progress import progress_bar
+from codeladder.prompts import extract_code, get_strategy
+from codeladder.prompts.extract import COMPLETION_STOPS, extract_completion, parses
+from codeladder.runs import Appender, RunDir, read_jsonl, slug, write_json_atomic
+from codeladder.sandbox import Job, Limits, SandboxPool
+from codeladder.scoring import bootstrap_ci, mean_pass_at_k
+
+ERROR_TAIL_CHARS = 1200
+
+
+@dataclass
+class EvalConfig:
+    benchmark: str = "humaneval"
+    model: str | None = None
+    backend: str | None = None  # default: reference without --model, hf with one
+    samples: str | None = None  # pre-generated samples in EvalPlus format
+    strategy: str = "standard"
+    shots: int = 1
+    mode: str = "auto"  # chat | completion | auto
+    bcb_mode: str = "complete"
+    n: int = 1
+    k: tuple[int, ...] = (1,)
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int = 0
+    max_new_tokens: int = 512
+    limit: int | None = None
+    timeout: float | None = None
+    memory_mb: int | None = None
+    workers: int | None = None
+    output: str | None = None
+    overwrite: bool = False
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 8
+    isolate: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def backend_name(self) -> str:
+        if self.samples:
+            return "samples"
+        return self.backend or ("hf" if self.model else "reference")
+
+    def run_key(self) -> dict:
+        """Settings that change the samples; a run folder holds one combination of them."""
+        return {"benchmark": self.benchmark, "backend": self.backend_name, "model": self.model,
+                "samples": self.samples, "strategy": self.strategy, "shots": self.shots, "mode": self.mode,
+                "bcb_mode": self.bcb_mode if self.benchmark.startswith("bigcodebench") else None, "n": self.n,
+                "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "seed": self.seed,
+                "max_new_tokens": self.max_new_tokens}
+
+    def default_output(self) -> Path:
+        source = self.samples or self.model or self.backend_name
+        tag = f"{slug(Path(source).name or source)}-{self.strategy}-n{self.n}-t{self.temperature:g}-s{self.seed}"
+        return Path("runs") / self.benchmark / tag
+
+
+def _check(config: EvalConfig) -> None:
+    if config.n < 1:
+        raise LadderError(f"--n {config.n}: need at least one sample per task")
+    too_big = [k for k in config.k if k > config.n and not config.samples]
+    if too_big or any(k < 1 for k in config.k):
+        raise LadderError(f"--k {','.join(map(str, config.k))}: every k must be between 1 and --n ({config.n})")
+    if config.samples and config.model:
+        raise LadderError("--samples and --model exclude each other: score a file, or generate with a model")
+    if config.mode not in ("auto", "chat", "completion"):
+        raise LadderError(f"--mode {config.mode}: choose auto, chat or completion")
+    if config.backend_name == "reference" and config.model:
+        raise LadderError("--backend reference takes no --model (it answers with the canonical solutions)")
+
+
+def read_samples_file(path: Path, bench: Benchmark, tasks: dict[str, Task]) -> list[dict]:
+    """EvalPlus format: ``task_id`` plus ``solution`` (full code) or ``completion`` (text after the prompt)."""
+    if not path.exists():
+        raise LadderError(f"{path}: no such samples file")
+    rows, per_task = [], Counter()
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise LadderError(f"{path}:{number}: not valid JSON; each line must be one JSON object") from None
+        task_id = row.get("task_id")
+        if task_id not in tasks:
+            if task_id is None or not any(task_id == t.task_id for t in bench.load()):
+                raise LadderError(f"{path}:{number}: task_id {task_id!r} is not a {bench.name} task")
+            continue  # outside --limit
+        if "solution" in row:
+            code, raw = row["solution"], row["solution"]
+        elif "completion" in row:
+            raw = row["completion"]
+            code = bench.solution_from_completion(tasks[task_id], raw)
+        else:
+            raise LadderError(f"{path}:{number}: needs a 'solution' or a 'completion' field")
+        rows.append({"task_id": task_id, "sample_index": per_task[task_id], "raw": raw, "extracted": code,
+                     "extraction": "samples-file"})
+        per_task[task_id] += 1
+    if not rows:
+        raise LadderError(f"{path}: holds no samples for {bench.name}")
+    return rows
+
+
+def _generate(config: EvalConfig, bench: Benchmark, tasks: list[Task], run: RunDir, show: bool) -> dict:
+    """Fill samples.jsonl up to n samples per task; returns the backend's description."""
+    done = {(r["task_id"], r["sample_index"]) for r in read_jsonl(run.samples)}
+    backend_file = run.path / "backend.json"
+    by_id = {t.task_id: t for t in tasks}
+    if config.samples:
+        fresh = [r for r in read_samples_file(Path(config.samples), bench, by_id)
+                 if (r["task_id"], r["sample_index"]) not in done]
+        with Appender(run.samples) as out:
+            for row in fresh:
+                out.write(row)
+        info = {"backend": "samples", "model": config.samples, "device": "none", "dtype": "none", "chat": None}
+        write_json_atomic(backend_file, info)
+        return info
+    todo = [(t, i) for t in tasks for i in range(config.n) if (t.task_id, i) not in done]
+    if not todo:
+        return json.loads(backend_file.read_text()) if backend_file.exists() else {}
+    strategy = get_strategy(config.strategy, config.shots)
+    if config.backend_name == "reference":
+        backend = ReferenceBackend({t.task_id: t.reference for t in tasks})
+    else:
+        backend = create_backend(config.backend_name, config.model, device=config.device, dtype=config.dtype,
+                                 batch_size=config.batch_size)
+    chat = backend.uses_chat(config.mode)
+    info = {**backend.describe(), "chat": chat}
+    write_json_atomic(backend_file, info)
+    params = GenerationParams(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
+                              top_p=config.top_p, top_k=config.top_k, seed=config.seed,
+                              stop=() if chat else COMPLETION_STOPS, mode=config.mode)
+    chunk = max(1, config.batch_size) * 4
+    with Appender(run.samples) as out, progress_bar("generating", len(todo), show) as advance:
+        for start in range(0, len(todo), chunk):
+            part = todo[start:start + chunk]
+            requests = [Request(t.task_id, strategy.build(t)) for t, _ in part]
+            for (task, index), completion in zip(part, backend.generate(requests, params)):
+                if backend.name == "reference":
+                    code, method = completion.text, "reference"
+                elif chat:
+                    found = extract_code(completion.text, task.entry_point,
+                                         task.prompt if task.style == "function" else "")
+                    code, method = found.code, found.method
+                else:
+                    found = extract_completion(completion.text, task.prompt)
+                    code, method = found.code, found.method
+                out.write({"task_id": task.task_id, "sample_index": index, "raw": completion.text,
+                           "extracted": code, "extraction": method, "prompt_tokens": completion.prompt_tokens,
+                           "completion_tokens": completion.completion_tokens,
+                           "seconds": round(completion.seconds, 4)})
+            advance(len(part))
+    return info
+
+
+def _error_text(detail: str, output_tail: str) -> str:
+    text = detail if not output_tail else f"{detail}\n--- output ---\n{output_tail}"
+    return text[-ERROR_TAIL_CHARS:]
+
+
+def _execute(config: EvalConfig, bench: Benchmark, tasks: list[Task], run: RunDir, limits: Limits,
+             show: bool) -> dict:
+    by_id = {t.task_id: t for t in tasks}
+    samples = [s for s in read_jsonl(run.samples) if s["task_id"] in by_id]
+    finished = {(r["task_id"], r["sample_index"]) for r in read_jsonl(run.results)}
+    pending = [s for s in samples if (s["task_id"], s["sample_index"]) not in finished]
+    workers = config.workers or os.cpu_count() or 1
+    plus = bench.name.endswith("-plus")
+
+    def result_row(sample: dict, status: str, detail: str, duration: float) -> dict:
+        row = {"task_id": sample["task_id"], "sample_index": sample["sample_index"], "passed": status == "passed",
+               "status": status, "duration_s": duration, "error": detail}
+        if plus:
+            row["base_passed"] = status == "passed" or detail.lstrip().find("[plus input") != -1
+        return row
+
+    pool = SandboxPool(workers=workers, limits=limits, isolate=config.isolate)
+    with pool, Appender(run.results) as out, progress_bar("executing", len(pending), show) as advance:
+        jobs, by_key = [], {}
+        for sample in pending:
+            key = f"{sample['task_id']}#{sample['sample_index']}"
+            by_key[key] = sample
+            code = sample["extracted"]
+            if not parses(code):
+                out.write(result_row(sample, "syntax_error", "the extracted code does not parse", 0.0))
+                advance(1)
+                continue
+            program = bench.test_program(by_id[sample["task_id"]], code)
+            jobs.append(Job(key, program.code, program.payload))
+        for verdict in pool.run(jobs):
+            detail = "" if verdict.passed else _error_text(verdict.detail, verdict.output_tail)
+            out.write(result_row(by_key[verdict.key], verdict.status, detail, verdict.duration_s))
+            advance(1)
+        return pool.isolation
+
+
+def summarize(config: EvalConfig, bench: Benchmark, tasks: list[Task], run: RunDir, info: dict,
+              isolation: dict, limits: Limits, timings: dict) -> dict:
+    ids = {t.task_id for t in tasks}
+    rows = [r for r in read_jsonl(run.results) if r["task_id"] in ids]
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    base_counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        counts[row["task_id"]][0] += 1
+        counts[row["task_id"]][1] += int(row["passed"])
+        if "base_passed" in row:
+            base_counts[row["task_id"]][0] += 1
+            base_counts[row["task_id"]][1] += int(row["base_passed"])
+    as_pairs = {t: (n, c) for t, (n, c) in counts.items()}
+    strategy = get_strategy(config.strategy, config.shots)
+    summary = {
+        "benchmark": bench.name,
+        "num_tasks": len(as_pairs),
+        "num_samples": len(rows),
+        "pass_at_k": mean_pass_at_k(as_pairs, config.k),
+        "ci95": bootstrap_ci(as_pairs, seed=config.seed),
+        "statuses": dict(Counter(r["status"] for r in rows)),
+        "model": info.get("model", config.model),
+        "backend": info.get("backend", config.backend_name),
+        "device": info.get("device"),
+        "dtype": info.get("dtype"),
+        "mode": None if info.get("chat") is None else ("chat" if info.get("chat") else "completion"),
+        "sanity_run": config.backend_name == "reference",
+        "strategy": strategy.name,
+        "template_hash": strategy.template_hash,
+        "generation": {"n": config.n, "temperature": config.temperature, "top_p": config.top_p,
+                       "top_k": config.top_k, "seed": config.seed, "max_new_tokens": config.max_new_tokens},
+        "dataset": {"source": bench.source, "file": bench.data_file, "sha256": bench.sha256},
+        "dataset_sha256": bench.sha256,
+        "isolation": isolation,
+        "limits": {**limits.as_dict(), "workers": config.workers or os.cpu_count()},
+        "timings": timings,
+        "codeladder_version": codeladder.__version__,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if base_counts:
+        summary["pass_at_k_base"] = mean_pass_at_k({t: (n, c) for t, (n, c) in base_counts.items()}, config.k)
+    return summary
+
+
+def evaluate(config: EvalConfig, show_progress: bool = False) -> dict:
+    """Run (or resume) one evaluation; returns the summary that was written to ``summary.json``."""
+    _check(config)
+    bench = get_benchmark(config.benchmark, config.bcb_mode if config.benchmark.startswith("bigcodebench") else None)
+    tasks = bench.load()
+    if config.limit is not None:
+        tasks = tasks[: max(0, config.limit)]
+    run = RunDir(config.output or config.default_output())
+    run.prepare(config.run_key(), overwrite=config.overwrite)
+    limits = Limits(timeout_s=config.timeout or bench.default_timeout_s,
+                    memory_mb=config.memory_mb or bench.default_memory_mb)
+    started = time.perf_counter()
+    info = _generate(config, bench, tasks, run, show_progress)
+    generated = time.perf_counter()
+    if config.samples:
+        sampled = {r["task_id"] for r in read_jsonl(run.samples)}
+        tasks = [t for t in tasks if t.task_id in sampled]
+    isolation = _execute(config, bench, tasks, run, limits, show_progress)
+    executed = time.perf_counter()
+    timings = {"generation_s": round(generated - started, 3), "execution_s": round(executed - generated, 3),
+               "total_s": round(executed - started, 3)}
+    summary = summarize(config, bench, tasks, run, info, isolation, limits, timings)
+    summary["output"] = str(run.path)
+    write_json_atomic(run.summary, summary)
+    return summary
+
+
+def config_from_dict(values: dict) -> EvalConfig:
+    known = {f for f in EvalConfig.__dataclass_fields__}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise LadderError(f"unknown eval setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+    return EvalConfig(**values)
+
+
+__all__ = ["EvalConfig", "evaluate", "config_from_dict", "asdict"]

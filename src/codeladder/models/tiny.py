@@ -1,0 +1,101 @@
+"""Tiny models for tests and demos, built offline in seconds: nothing is downloaded.
+
+A byte-level BPE tokenizer is trained on the standard library's own Python files (so code,
+whitespace included, round-trips), and a random-init Qwen2 or Llama model is saved next to it
+as a normal Hugging Face folder with a ChatML chat template.
+"""
+
+from __future__ import annotations
+
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+from codeladder.errors import LadderError
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class TinySpec:
+    arch: str = "qwen2"
+    seed: int = 0
+    hidden: int = 64
+    layers: int = 2
+    heads: int = 4
+    kv_heads: int = 2
+    intermediate: int | None = None
+    vocab: int = 4096
+    max_positions: int = 2048
+
+    def parameter_count(self) -> int:
+        head_dim = self.hidden // self.heads
+        inter = self.intermediate or 2 * self.hidden
+        attn = self.hidden * head_dim * (self.heads * 2 + self.kv_heads * 2)
+        mlp = 3 * self.hidden * inter
+        return self.vocab * self.hidden * 2 + self.layers * (attn + mlp + 2 * self.hidden) + self.hidden
+
+
+def python_source_files(limit: int = 400) -> list[str]:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in stdlib.glob("*.py") if p.stat().st_size < 200_000)
+    if not files:
+        raise LadderError(f"{stdlib}: no Python source files to train the tokenizer on")
+    return [str(p) for p in files[:limit]]
+
+
+def build_tokenizer(vocab: int = 4096):
+    """A byte-level BPE trained on Python source, wrapped as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    core.train(python_source_files(), trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
+                                        bos_token=None, unk_token=None)
+    tokenizer.chat_template = CHATML_TEMPLATE
+    return tokenizer
+
+
+def build_config(spec: TinySpec, tokenizer):
+    from transformers import LlamaConfig, Qwen2Config
+
+    common = dict(vocab_size=len(tokenizer), hidden_size=spec.hidden, num_hidden_layers=spec.layers,
+                  num_attention_heads=spec.heads, num_key_value_heads=spec.kv_heads,
+                  intermediate_size=spec.intermediate or 2 * spec.hidden, max_position_embeddings=spec.max_positions,
+                  eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+                  pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), tie_word_embeddings=False)
+    if spec.arch == "qwen2":
+        return Qwen2Config(**common)
+    if spec.arch == "llama":
+        return LlamaConfig(**common, bos_token_id=None)
+    raise LadderError(f"--arch {spec.arch}: choose qwen2 or llama")
+
+
+def build_tiny_model(out_dir: str | Path, spec: TinySpec = TinySpec()) -> Path:
+    import torch
+    from transformers import AutoModelForCausalLM, GenerationConfig
+
+    if spec.hidden % spec.heads or spec.heads % spec.kv_heads:
+        raise LadderError(f"--hidden {spec.hidden} / --heads {spec.heads} / --kv-heads {spec.kv_heads}: hidden must "
+                          "divide by heads and heads by kv-heads")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(spec.vocab)
+    config = build_config(spec, tokenizer)
+    torch.manual_seed(spec.seed)
+    model = AutoModelForCausalLM.from_config(config)
+    model.generation_config = GenerationConfig(eos_token_id=[config.eos_token_id,
+                                                             tokenizer.convert_tokens_to_ids("<|im_end|>")],
+                                               pad_token_id=config.pad_token_id)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

@@ -1,0 +1,275 @@
+"""The harness side of the sandbox: a pool of namespace-isolated zygotes, one per core.
+
+See the package docstring for the threat model. Each worker is started as
+``unshare --user --map-root-user --net --mount --pid --fork --mount-proc --kill-child``
+around ``python -m codeladder.sandbox.zygote`` with a scrubbed environment, inside a pids
+cgroup of its own where the machine lets us make one.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import queue
+import select
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import codeladder
+
+UNSHARE = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child"]
+_BACKSTOP_S = 15.0  # extra wall time before the harness gives up on a zygote that stopped answering
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-sample limits. ``cpu_s`` defaults to the wall-clock timeout plus one second."""
+
+    timeout_s: float = 3.0
+    memory_mb: int = 2048
+    cpu_s: float | None = None
+    fsize_mb: int = 16
+    nproc: int = 64
+    pids_max: int = 256
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Job:
+    key: str
+    code: str
+    payload: str | None = None
+    timeout_s: float | None = None
+
+
+@dataclass
+class Verdict:
+    key: str
+    status: str
+    detail: str = ""
+    duration_s: float = 0.0
+    output_tail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def _scrubbed_env() -> dict[str, str]:
+    package_parent = str(Path(codeladder.__file__).resolve().parent.parent)
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": package_parent,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "HOME": "/tmp/home",
+    }
+
+
+@functools.cache
+def isolation_probe() -> dict:
+    """Can this machine give us namespaces? Checked once per process."""
+    if shutil.which("unshare") is None:
+        return {"namespaces": False, "reason": "the unshare command (util-linux) is not installed"}
+    try:
+        done = subprocess.run([*UNSHARE, "true"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"namespaces": False, "reason": f"unshare failed: {exc}"}
+    if done.returncode != 0:
+        return {"namespaces": False, "reason": f"unshare failed: {done.stderr.strip()[:200]}"}
+    return {"namespaces": True, "reason": ""}
+
+
+class _PidsCgroup:
+    """A pids cgroup bounding one worker and everything it forks (cgroup v2 or v1)."""
+
+    def __init__(self, pids_max: int):
+        self.path: Path | None = None
+        for root in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup/pids")):
+            controllers = root / "cgroup.controllers"
+            is_v1_pids = root.name == "pids" and (root / "tasks").exists()
+            if not is_v1_pids and not (controllers.exists() and "pids" in controllers.read_text().split()):
+                continue
+            candidate = root / f"codeladder-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            try:
+                candidate.mkdir()
+                (candidate / "pids.max").write_text(str(pids_max))
+            except OSError:
+                shutil.rmtree(candidate, ignore_errors=True) if candidate.exists() else None
+                continue
+            self.path = candidate
+            break
+
+    def wrap(self, command: list[str]) -> list[str]:
+        if self.path is None:
+            return command
+        return ["sh", "-c", f'echo $$ > "{self.path}/cgroup.procs" && exec "$@"', "sh", *command]
+
+    def remove(self) -> None:
+        if self.path is not None:
+            for _ in range(50):
+                try:
+                    self.path.rmdir()
+                    return
+                except OSError:
+                    time.sleep(0.02)
+
+
+class _Worker:
+    def __init__(self, limits: Limits, isolated: bool):
+        self.limits = limits
+        self.isolated = isolated
+        self.process: subprocess.Popen | None = None
+        self.cgroup: _PidsCgroup | None = None
+        self.setup: dict = {}
+        self._buffer = b""
+        self.start()
+
+    def start(self) -> None:
+        self.cgroup = _PidsCgroup(self.limits.pids_max)
+        command = [sys.executable, "-m", "codeladder.sandbox.zygote"]
+        if self.isolated:
+            command = [*UNSHARE, *command, "--isolated"]
+        self.process = subprocess.Popen(
+            self.cgroup.wrap(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=_scrubbed_env(), cwd="/", start_new_session=True,
+        )
+        self._buffer = b""
+        hello = self._read_line(60.0)
+        if hello is None:
+            raise RuntimeError("the sandbox worker did not start (is util-linux unshare working?)")
+        self.setup = json.loads(hello)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process.stdout.close()
+            self.process = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+    def _read_line(self, timeout: float) -> bytes | None:
+        deadline = time.monotonic() + timeout
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def run(self, job: Job) -> Verdict:
+        timeout = job.timeout_s or self.limits.timeout_s
+        request = {
+            "id": job.key, "code": job.code, "payload": job.payload, "timeout": timeout,
+            "memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s or int(timeout) + 1,
+            "fsize_mb": self.limits.fsize_mb, "nproc": self.limits.nproc,
+        }
+        try:
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.flush()
+            line = self._read_line(timeout + _BACKSTOP_S)
+        except (BrokenPipeError, OSError):
+            line = None
+        if line is None:
+            self.stop()
+            self.start()
+            return Verdict(job.key, "error", "the sandbox worker stopped answering; it was restarted")
+        reply = json.loads(line)
+        return Verdict(job.key, reply["status"], reply.get("detail", ""), reply.get("duration_s", 0.0),
+                       reply.get("output_tail", ""))
+
+
+@dataclass
+class SandboxPool:
+    """``with SandboxPool(workers=2) as pool: for verdict in pool.run(jobs): ...``"""
+
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    limits: Limits = field(default_factory=Limits)
+    isolate: bool = True
+
+    def __post_init__(self) -> None:
+        self._workers: list[_Worker] = []
+        probe = isolation_probe() if self.isolate else {"namespaces": False, "reason": "isolation disabled"}
+        self._isolated = bool(probe["namespaces"])
+        self._probe = probe
+
+    def __enter__(self) -> "SandboxPool":
+        self._workers = [_Worker(self.limits, self._isolated) for _ in range(max(1, self.workers))]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for worker in self._workers:
+            worker.stop()
+        self._workers = []
+
+    @property
+    def isolation(self) -> dict:
+        """What the result files record: which protections were really in force."""
+        setup = self._workers[0].setup if self._workers else {}
+        cgroup = self._workers[0].cgroup.path if self._workers and self._workers[0].cgroup else None
+        level = "namespaces" if self._isolated and setup.get("isolated") else "process"
+        return {
+            "level": level,
+            "network": "none (empty network namespace)" if level == "namespaces" else "host network (not isolated)",
+            "filesystem": ("read-only mounts, private tmpfs per sample" if setup.get("readonly_root")
+                           else "host filesystem writable (not isolated)"),
+            "pids": f"cgroup pids.max={self.limits.pids_max}" if cgroup else f"RLIMIT_NPROC={self.limits.nproc}",
+            "environment": "scrubbed",
+            "reason": self._probe.get("reason", ""),
+        }
+
+    def run(self, jobs: Iterable[Job]) -> Iterator[Verdict]:
+        """Run every job; yields verdicts in completion order, in the caller's thread."""
+        todo: queue.Queue = queue.Queue()
+        count = 0
+        for job in jobs:
+            todo.put(job)
+            count += 1
+        done: queue.Queue = queue.Queue()
+
+        def serve(worker: _Worker) -> None:
+            while True:
+                try:
+                    job = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done.put(worker.run(job))
+                except Exception as exc:  # noqa: BLE001 - a broken worker must not lose the job silently
+                    done.put(Verdict(job.key, "error", f"sandbox: {exc}"))
+
+        threads = [threading.Thread(target=serve, args=(w,), daemon=True) for w in self._workers]
+        for thread in threads:
+            thread.start()
+        for _ in range(count):
+            yield done.get()
+        for thread in threads:
+            thread.join()
