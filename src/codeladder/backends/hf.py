@@ -53,7 +53,9 @@ class HFBackend:
     def __init__(self, model: str | Path, device: str = "auto", dtype: str = "auto", batch_size: int = 8):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()
         path = Path(model)
         if not (path / "config.json").exists():
             raise LadderError(f"{path}: not a Hugging Face model folder (no config.json); "

@@ -83,7 +83,9 @@ def build_config(spec: TinySpec, tokenizer):
 def build_tiny_model(out_dir: str | Path, spec: TinySpec = TinySpec()) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     if spec.hidden % spec.heads or spec.heads % spec.kv_heads:
         raise LadderError(f"--hidden {spec.hidden} / --heads {spec.heads} / --kv-heads {spec.kv_heads}: hidden must "
                           "divide by heads and heads by kv-heads")

@@ -1,0 +1,129 @@
+"""Every benchmark loads offline from checksummed data, and its reference solutions pass in the real sandbox."""
+
+import ast
+import importlib.util
+import shutil
+
+import pytest
+
+from codeladder.benchmarks import REGISTRY, get_benchmark
+from codeladder.benchmarks.base import entry_point_from_assert
+from codeladder.errors import LadderError
+from codeladder.sandbox import Job, Limits, SandboxPool
+
+EXPECTED_SIZES = {"humaneval": 164, "humaneval-plus": 164, "mbpp": 500, "mbpp-sanitized": 257, "mbpp-plus": 378,
+                  "bigcodebench": 1140, "bigcodebench-hard": 148}
+
+
+def run_references(name: str, solutions: dict[str, str] | None = None) -> dict[str, str]:
+    bench = get_benchmark(name)
+    tasks = bench.load()
+    jobs = []
+    for task in tasks:
+        program = bench.test_program(task, (solutions or {}).get(task.task_id, task.reference))
+        jobs.append(Job(task.task_id, program.code, program.payload))
+    limits = Limits(timeout_s=bench.default_timeout_s, memory_mb=bench.default_memory_mb)
+    with SandboxPool(workers=2, limits=limits) as pool:
+        return {v.key: v.status for v in pool.run(jobs)}
+
+
+def test_registry_names_are_the_cli_names():
+    assert set(REGISTRY) == set(EXPECTED_SIZES)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_SIZES))
+def test_loads_offline_with_expected_size(name):
+    tasks = get_benchmark(name).load()
+    assert len(tasks) == EXPECTED_SIZES[name]
+    assert len({t.task_id for t in tasks}) == len(tasks)
+    for task in tasks:
+        ast.parse(task.reference)
+        assert task.entry_point
+
+
+def test_mbpp_is_the_test_split():
+    ids = [int(t.task_id.split("/")[1]) for t in get_benchmark("mbpp").load()]
+    assert ids == list(range(11, 511))
+
+
+def test_entry_point_comes_from_the_assertion_by_ast():
+    assert entry_point_from_assert("assert set(similar_elements((3, 4), (4, 5))) == set((4,))") == "similar_elements"
+    assert entry_point_from_assert("assert math.isclose(area(2), 12.56, rel_tol=0.01)") == "area"
+    assert entry_point_from_assert("assert  remove_Occ('hello','l') == 'heo' ") == "remove_Occ"
+
+
+def test_corrupt_data_is_refused_with_one_clear_line(tmp_path, monkeypatch):
+    bench = get_benchmark("mbpp")
+    broken = tmp_path / bench.data_file
+    shutil.copy(bench.data_path(), broken)
+    with open(broken, "a") as f:
+        f.write("\n")
+    monkeypatch.setattr(type(bench), "data_path", lambda self: broken)
+    with pytest.raises(LadderError, match="sha256"):
+        bench.load()
+
+
+@pytest.mark.parametrize("name", ["humaneval", "mbpp", "mbpp-sanitized", "humaneval-plus"])
+def test_reference_solutions_all_pass(name):
+    statuses = run_references(name)
+    assert set(statuses.values()) == {"passed"}, {k: v for k, v in statuses.items() if v != "passed"}
+
+
+def test_mbpp_plus_references_pass():
+    statuses = run_references("mbpp-plus")
+    failing = {k: v for k, v in statuses.items() if v != "passed"}
+    assert len(statuses) - len(failing) >= 377, failing
+
+
+def test_known_wrong_samples_fail():
+    bench = get_benchmark("humaneval")
+    tasks = bench.load()[:10]
+    wrong = {t.task_id: t.prompt + "    return None\n" for t in tasks}
+    with SandboxPool(workers=2, limits=Limits(timeout_s=5)) as pool:
+        jobs = [Job(t.task_id, bench.test_program(t, wrong[t.task_id]).code) for t in tasks]
+        assert {v.status for v in pool.run(jobs)} == {"failed"}
+
+
+def test_evalplus_catches_what_base_tests_miss():
+    # HumanEval/0 with a threshold bug that the 7 base asserts miss but plus inputs expose
+    bench = get_benchmark("humaneval-plus")
+    task = bench.load()[0]
+    sloppy = task.prompt + (
+        "    for i in range(len(numbers)):\n"
+        "        for j in range(i + 1, len(numbers)):\n"
+        "            if abs(numbers[i] - numbers[j]) <= threshold:\n"
+        "                return True\n"
+        "    return False\n")
+    program = bench.test_program(task, sloppy)
+    with SandboxPool(workers=1, limits=Limits(timeout_s=30)) as pool:
+        (verdict,) = pool.run([Job(task.task_id, program.code, program.payload)])
+    assert verdict.status == "failed"
+    assert "[plus input" in verdict.detail
+
+
+def test_bigcodebench_missing_library_is_error():
+    bench = get_benchmark("bigcodebench")
+    task = next((t for t in bench.load()
+                 if any(importlib.util.find_spec(lib) is None for lib in ast.literal_eval(t.data["libs"]))), None)
+    if task is None:
+        pytest.skip("every BigCodeBench library is installed here")
+    program = bench.test_program(task, task.reference)
+    with SandboxPool(workers=1, limits=Limits(timeout_s=60, memory_mb=4096)) as pool:
+        (verdict,) = pool.run([Job(task.task_id, program.code, program.payload)])
+    assert verdict.status == "error"
+    assert "missing module" in verdict.detail
+
+
+def test_bigcodebench_stdlib_task_runs_its_unittests():
+    bench = get_benchmark("bigcodebench-hard")
+    stdlib_only = [t for t in bench.load()
+                   if all(importlib.util.find_spec(lib) is not None for lib in ast.literal_eval(t.data["libs"]))]
+    assert stdlib_only
+    task = stdlib_only[0]
+    wrong = task.data["code_prompt"] + "    raise NotImplementedError\n"
+    with SandboxPool(workers=1, limits=Limits(timeout_s=60, memory_mb=4096)) as pool:
+        statuses = {v.key: v.status for v in pool.run([
+            Job("ref", bench.test_program(task, task.reference).code),
+            Job("wrong", bench.test_program(task, wrong).code)])}
+    assert statuses["wrong"] == "failed"
+    assert statuses["ref"] in ("passed", "failed", "timeout")  # some reference tests need the network

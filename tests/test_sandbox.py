@@ -1,0 +1,159 @@
+"""Hostile and broken samples against the real sandbox (namespaces, rlimits, verdict pipe)."""
+
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from codeladder.sandbox import Job, Limits, SandboxPool, isolation_probe
+
+needs_namespaces = pytest.mark.skipif(not isolation_probe()["namespaces"],
+                                      reason=f"no user namespaces here: {isolation_probe()['reason']}")
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with SandboxPool(workers=2, limits=Limits(timeout_s=3.0, memory_mb=2048)) as sandbox:
+        yield sandbox
+
+
+def run_one(pool: SandboxPool, code: str, timeout: float | None = None):
+    (verdict,) = list(pool.run([Job("sample", code, timeout_s=timeout)]))
+    return verdict
+
+
+def test_good_sample_passes(pool):
+    verdict = run_one(pool, "def f(x):\n    return x + 1\nassert f(1) == 2\n")
+    assert verdict.status == "passed" and verdict.passed
+
+
+def test_wrong_answer_fails(pool):
+    verdict = run_one(pool, "def f(x):\n    return x\nassert f(1) == 2, 'wrong'\n")
+    assert verdict.status == "failed"
+    assert "AssertionError: wrong" in verdict.detail
+
+
+def test_syntax_error(pool):
+    assert run_one(pool, "def f(:\n    pass\n").status == "syntax_error"
+
+
+def test_infinite_loop_times_out_within_its_limit(pool):
+    started = time.monotonic()
+    verdict = run_one(pool, "while True:\n    pass\n", timeout=1.0)
+    assert verdict.status == "timeout"
+    assert time.monotonic() - started < 3.0
+
+
+@pytest.mark.parametrize("code", [
+    "import sys\nsys.exit(0)\nassert False\n",
+    "import os\nos._exit(0)\nassert False\n",
+    "raise SystemExit(0)\n",
+    "def candidate():\n    raise SystemExit(0)\ncandidate()\n",
+    "import atexit, os\natexit.register(lambda: os._exit(0))\nassert False\n",
+    "import atexit, sys\natexit.register(lambda: print('passed'))\nsys.exit(0)\n",
+    "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
+])
+def test_early_exits_never_count_as_a_pass(pool, code):
+    verdict = run_one(pool, code)
+    assert verdict.status == "failed", verdict
+
+
+@needs_namespaces
+@pytest.mark.parametrize("code", [
+    "import os\nos.kill(os.getppid(), 9)\nassert False\n",
+    "import os\nos.killpg(0, 9)\n",
+    "import os\nos.kill(-1, 9)\n",
+    "import os\nos.kill(1, 9)\nos.kill(1, 15)\nassert False\n",
+])
+def test_killing_the_parent_or_group_does_not_take_the_harness_down(pool, code):
+    assert run_one(pool, code).status != "passed"
+    assert run_one(pool, "assert 1 + 1 == 2\n").status == "passed"  # the same workers still answer
+
+
+def test_fork_flood_is_contained(pool):
+    verdict = run_one(pool, "import os\nwhile True:\n    os.fork()\n", timeout=2.0)
+    assert verdict.status != "passed"
+    assert run_one(pool, "assert True\n").status == "passed"
+
+
+def test_huge_allocation_is_oom(pool):
+    verdict = run_one(pool, "block = bytearray(6 * 1024 ** 3)\n")
+    assert verdict.status == "oom"
+
+
+def test_two_gib_of_output_is_cut_short(pool):
+    started = time.monotonic()
+    verdict = run_one(pool, "import sys\nchunk = 'x' * (1 << 20)\nfor _ in range(2048):\n    sys.stdout.write(chunk)\n",
+                      timeout=20.0)
+    assert verdict.status == "failed"
+    assert time.monotonic() - started < 15
+    assert len(verdict.output_tail) <= 4000
+
+
+@needs_namespaces
+def test_no_network_even_to_loopback(pool):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    code = (f"import socket\ns = socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', {port}))\n"
+            "s.sendall(b'leak')\n")
+    verdict = run_one(pool, code)
+    assert verdict.status == "failed"
+    assert "unreachable" in verdict.detail.lower() or "refused" in verdict.detail.lower()
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # nobody connected
+    listener.close()
+
+
+def test_parent_environment_is_not_visible():
+    os.environ["LADDER_CANARY_SECRET"] = "hunter2"
+    try:
+        with SandboxPool(workers=1, limits=Limits(timeout_s=3.0)) as fresh:
+            code = ("import os\nassert 'LADDER_CANARY_SECRET' not in os.environ\n"
+                    "for pid in os.listdir('/proc'):\n"
+                    "    if pid.isdigit():\n"
+                    "        try:\n"
+                    "            assert b'hunter2' not in open(f'/proc/{pid}/environ', 'rb').read()\n"
+                    "        except PermissionError:\n"
+                    "            pass\n")
+            assert run_one(fresh, code).status == "passed"
+    finally:
+        del os.environ["LADDER_CANARY_SECRET"]
+
+
+@needs_namespaces
+def test_writes_outside_the_sandbox_do_not_persist(pool, tmp_path):
+    targets = [tmp_path / "escaped.txt", Path("/tmp") / f"ladder-escape-{uuid.uuid4().hex}",
+               Path.home() / f"ladder-escape-{uuid.uuid4().hex}"]
+    lines = ["import os"]
+    for target in targets:
+        lines.append(f"try:\n    open({str(target)!r}, 'w').write('x')\nexcept OSError:\n    pass")
+    lines.append("open('inside.txt', 'w').write('fine')\nassert open('inside.txt').read() == 'fine'")
+    assert run_one(pool, "\n".join(lines) + "\n").status == "passed"
+    for target in targets:
+        assert not target.exists(), target
+
+
+@needs_namespaces
+def test_isolation_is_recorded(pool):
+    isolation = pool.isolation
+    assert isolation["level"] == "namespaces"
+    assert isolation["network"].startswith("none")
+    assert "read-only" in isolation["filesystem"]
+
+
+def test_missing_module_is_an_error_not_a_fail(pool):
+    verdict = run_one(pool, "import ladder_no_such_module_xyz\n")
+    assert verdict.status == "error"
+    assert "ladder_no_such_module_xyz" in verdict.detail
+
+
+def test_many_jobs_in_parallel_keep_their_verdicts(pool):
+    jobs = [Job(str(i), f"assert {i} % 3 != 0\n") for i in range(60)]
+    verdicts = {v.key: v.status for v in pool.run(jobs)}
+    assert verdicts == {str(i): ("failed" if i % 3 == 0 else "passed") for i in range(60)}
