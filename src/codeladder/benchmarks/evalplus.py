@@ -22,6 +22,8 @@ class _EvalPlus(Benchmark):
     default_memory_mb = 4096
 
     def test_program(self, task: Task, solution: str) -> TestProgram:
+        if self.dataset == "humaneval":
+            solution = self.with_prompt_context(task, solution)
         call = f"__ladder_differential__({task.reference!r}, {solution!r}, __ladder_payload__)\n"
         payload = {"dataset": self.dataset, "task_id": task.task_id, "entry_point": task.entry_point,
                    "atol": task.data["atol"], "base": task.data["base_input"], "plus": task.data["plus_input"]}

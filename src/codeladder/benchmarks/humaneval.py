@@ -26,4 +26,5 @@ class HumanEval(Benchmark):
         ]
 
     def test_program(self, task: Task, solution: str) -> TestProgram:
-        return TestProgram(f"{solution}\n\n{task.data['test']}\n\ncheck({task.entry_point})\n")
+        program = self.with_prompt_context(task, solution)
+        return TestProgram(f"{program}\n{task.data['test']}\ncheck({task.entry_point})\n")

@@ -95,6 +95,20 @@ def isolation_probe() -> dict:
     return {"namespaces": True, "reason": ""}
 
 
+def _remove_stale(root: Path) -> None:
+    """Empty cgroups left by a harness that was killed (kill -9) before it could remove them."""
+    for stale in root.glob("codeladder-*"):
+        try:
+            os.kill(int(stale.name.split("-")[1]), 0)
+        except ProcessLookupError:
+            try:
+                stale.rmdir()
+            except OSError:
+                pass
+        except (ValueError, PermissionError):
+            pass
+
+
 class _PidsCgroup:
     """A pids cgroup bounding one worker and everything it forks (cgroup v2 or v1)."""
 
@@ -105,6 +119,7 @@ class _PidsCgroup:
             is_v1_pids = root.name == "pids" and (root / "tasks").exists()
             if not is_v1_pids and not (controllers.exists() and "pids" in controllers.read_text().split()):
                 continue
+            _remove_stale(root)
             candidate = root / f"codeladder-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             try:
                 candidate.mkdir()
