@@ -1,0 +1,160 @@
+"""The one writer every model-producing command goes through.
+
+A checkpoint is a normal Hugging Face folder - ``config.json``, safetensors shards with an
+index, the tokenizer files, ``generation_config.json`` - plus ``ladder.json``, its lineage:
+the source, and every stage applied with its parameters, input checksums, codeladder version
+and timestamps. Tokenizer files are copied byte for byte from the input folder, never
+re-serialized, so no stage can lose or alter them.
+
+Tensors are added one at a time and written shard by shard, so a transform that streams
+tensors never holds more than one shard in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import codeladder
+from codeladder.errors import LadderError
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
+                   "tokenizer.model", "added_tokens.json", "chat_template.jinja", "chat_template.json")
+LINEAGE = "ladder.json"
+INDEX = "model.safetensors.index.json"
+DEFAULT_SHARD_BYTES = 2 * 1024 ** 3
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_fingerprint(folder: Path) -> dict:
+    """Checksums of what defines a model folder (config, tokenizer, weights)."""
+    names = sorted(p.name for p in folder.iterdir() if p.is_file() and (
+        p.suffix in (".safetensors", ".gguf") or p.name in TOKENIZER_FILES or p.name in ("config.json", INDEX)))
+    return {"path": str(folder), "files": {name: file_sha256(folder / name) for name in names}}
+
+
+def read_lineage(folder: Path) -> dict:
+    path = folder / LINEAGE
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"format": 1, "source": str(folder), "stages": []}
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The safetensors files of a model folder, in index order."""
+    index = folder / INDEX
+    if index.exists():
+        mapping = json.loads(index.read_text())["weight_map"]
+        return [folder / name for name in dict.fromkeys(mapping.values())]
+    single = folder / "model.safetensors"
+    if single.exists():
+        return [single]
+    found = sorted(folder.glob("*.safetensors"))
+    if not found:
+        raise LadderError(f"{folder}: no safetensors weights (model.safetensors or {INDEX}); "
+                          "is this a Hugging Face model folder?")
+    return found
+
+
+@dataclass
+class CheckpointWriter:
+    """``writer.add(name, tensor)`` for every tensor, then ``writer.finish(stage, params)``."""
+
+    out_dir: Path
+    tokenizer_source: Path | None  # a folder whose tokenizer files are copied byte for byte
+    config: dict
+    max_shard_bytes: int = DEFAULT_SHARD_BYTES
+    lineage_source: Path | None = None  # the folder whose lineage this one continues
+    _pending: dict = field(default_factory=dict)
+    _pending_bytes: int = 0
+    _shards: list[tuple[str, list[str]]] = field(default_factory=list)
+    _total_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        if self.out_dir.exists() and any(self.out_dir.iterdir()):
+            if not (self.out_dir / "config.json").exists():
+                raise LadderError(f"{self.out_dir}: exists and is not a model folder; choose an empty -o folder")
+            for old in self.out_dir.glob("*.safetensors"):
+                old.unlink()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def add(self, name: str, tensor) -> None:
+        size = tensor.numel() * tensor.element_size()
+        if self._pending and self._pending_bytes + size > self.max_shard_bytes:
+            self._flush()
+        self._pending[name] = tensor.contiguous()
+        self._pending_bytes += size
+        self._total_bytes += size
+
+    def _flush(self) -> None:
+        from safetensors.torch import save_file
+
+        if not self._pending:
+            return
+        name = f".shard-{len(self._shards) + 1:05d}.safetensors"
+        save_file(self._pending, str(self.out_dir / name), metadata={"format": "pt"})
+        self._shards.append((name, list(self._pending)))
+        self._pending, self._pending_bytes = {}, 0
+
+    def _name_shards(self) -> None:
+        count = len(self._shards)
+        if count == 1:
+            final = ["model.safetensors"]
+        else:
+            final = [f"model-{i:05d}-of-{count:05d}.safetensors" for i in range(1, count + 1)]
+        weight_map = {}
+        for (temporary, names), name in zip(self._shards, final):
+            os.replace(self.out_dir / temporary, self.out_dir / name)
+            weight_map.update({tensor: name for tensor in names})
+        index = self.out_dir / INDEX
+        if count > 1:
+            index.write_text(json.dumps({"metadata": {"total_size": self._total_bytes}, "weight_map": weight_map},
+                                        indent=2))
+        elif index.exists():
+            index.unlink()
+
+    def _copy_tokenizer(self) -> list[str]:
+        copied = []
+        if self.tokenizer_source is None:
+            return copied
+        for name in TOKENIZER_FILES:
+            source = Path(self.tokenizer_source) / name
+            if source.exists() and source.resolve() != (self.out_dir / name).resolve():
+                shutil.copyfile(source, self.out_dir / name)
+                copied.append(name)
+        return copied
+
+    def finish(self, stage: str, params: dict, inputs: list[Path] | None = None, started_at: str | None = None) -> Path:
+        self._flush()
+        self._name_shards()
+        (self.out_dir / "config.json").write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n")
+        self._copy_tokenizer()
+        source = Path(self.lineage_source or self.tokenizer_source or self.out_dir)
+        generation = source / "generation_config.json"
+        if generation.exists() and generation.resolve() != (self.out_dir / generation.name).resolve():
+            shutil.copyfile(generation, self.out_dir / generation.name)
+        lineage = read_lineage(source) if self.lineage_source else {"format": 1, "source": str(source), "stages": []}
+        lineage["stages"].append({
+            "stage": stage, "params": params, "inputs": [folder_fingerprint(Path(p)) if Path(p).is_dir()
+                                                         else {"path": str(p), "sha256": file_sha256(Path(p))}
+                                                         for p in (inputs or [])],
+            "codeladder_version": codeladder.__version__, "started_at": started_at or now(), "finished_at": now()})
+        (self.out_dir / LINEAGE).write_text(json.dumps(lineage, indent=2) + "\n")
+        return self.out_dir
