@@ -114,6 +114,84 @@ def tiny_command(
     console.print(f"wrote {spec.arch} model ({spec.parameter_count():,} parameters) to {path}")
 
 
+@app.command("import")
+def import_command(
+    source: str = typer.Argument(..., help="a Hugging Face model folder or a .gguf file"),
+    output: Path = typer.Option(..., "-o", "--output", help="model folder to write"),
+    dtype: str = typer.Option("auto", "--dtype", help="auto (keep), float32, float16, bfloat16"),
+) -> None:
+    """Import a model into a checked folder with lineage (GGUF is dequantized; its tokenizer rebuilt)."""
+    from codeladder.models.io import import_model
+
+    path = import_model(source, output, dtype)
+    console.print(f"imported {source} -> {path}")
+
+
+@app.command("check")
+def check_command(
+    folder: Path = typer.Argument(..., help="model folder"),
+    json_out: bool = typer.Option(False, "--json", help="print {ok, stages: [{name, ok, detail}]}"),
+) -> None:
+    """Staged integrity check: config, tokenizer, tensors, finite weights, forward pass, generation."""
+    from codeladder.models.check import check_model, report_json
+
+    if not folder.is_dir():
+        raise LadderError(f"{folder}: no such model folder")
+    report = check_model(folder)
+    if json_out:
+        print(report_json(report))
+    else:
+        table = Table(title=f"ladder check {folder}")
+        for column in ("stage", "ok", "detail"):
+            table.add_column(column)
+        for stage in report.stages:
+            table.add_row(stage.name, "[green]pass[/]" if stage.ok else "[red]FAIL[/]", stage.detail)
+        console.print(table)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("export")
+def export_command(
+    folder: Path = typer.Argument(..., help="model folder"),
+    output: Path = typer.Option(..., "-o", "--output", help=".gguf file, or a folder for safetensors"),
+    format: str = typer.Option("gguf", "--format", help="gguf or safetensors"),
+    type: str = typer.Option("f16", "--type", help="GGUF: f32, f16, q8_0, q4_0, q4_k, q5_k, q6_k"),
+    dtype: str = typer.Option("auto", "--dtype", help="safetensors: auto, float32, float16, bfloat16"),
+) -> None:
+    """Export to GGUF (llama.cpp) or to a safetensors folder."""
+    if format == "gguf":
+        from codeladder.models.gguf_export import export_gguf
+
+        report = export_gguf(folder, output, type)
+        console.print(f"wrote {report.path}: {report.tensors} tensors, {report.bytes / 2**20:.1f} MiB, type {type}")
+        for tensor, kind in report.fallbacks.items():
+            console.print(f"  fallback: {tensor} stored as {kind} (rows do not fit {type} blocks)")
+    elif format == "safetensors":
+        from codeladder.models.io import convert_folder
+
+        convert_folder(folder, output, dtype, stage="export", params={"format": "safetensors"})
+        console.print(f"wrote {output}")
+    else:
+        raise LadderError(f"--format {format}: choose gguf or safetensors")
+
+
+@app.command("quantize")
+def quantize_command(
+    folder: Path = typer.Argument(..., help="model folder"),
+    scheme: str = typer.Option(..., "--scheme", help="GGUF: f16, q8_0, q4_0, q4_k, q5_k, q6_k"),
+    output: Path = typer.Option(..., "-o", "--output", help="output file"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Quantize and report size against the FP16 size computed from the parameter count."""
+    from codeladder.models.quantize import quantize
+
+    report = quantize(folder, scheme, output)
+    if json_out:
+        print(json.dumps(report, indent=2))
+    else:
+        console.print(report)
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,152 @@
+"""``ladder check DIR``: a staged integrity report of a model folder.
+
+Stages run in order; each says pass/fail with a reason, and a stage whose prerequisite failed
+is reported as skipped (failed). Nothing here raises: a corrupt or truncated file is a failed
+stage with one line of detail.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from codeladder.models.checkpoint import weight_files
+
+SUPPORTED = ("qwen2", "llama", "qwen3", "mistral")
+ROUND_TRIP_SAMPLES = (
+    "def add(a, b):\n    return a + b\n",
+    "class Box:\n\tdef __init__(self):\n\t\tself.items = []  # tabs\n\n\n    \n",
+    "if x:\n        y = {'k': [1, 2, 3]}\r\n    else:\n  z = f\"{y!r:>10}\"   \n",
+)
+
+
+@dataclass
+class Stage:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class CheckReport:
+    path: str
+    stages: list[Stage] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.stages)
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "path": self.path, "stages": [asdict(s) for s in self.stages]}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
+
+
+def check_model(folder: str | Path, generate_tokens: int = 8) -> CheckReport:
+    import torch
+    from safetensors import safe_open
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    folder = Path(folder)
+    report = CheckReport(str(folder))
+    add = report.stages.append
+
+    try:
+        config = AutoConfig.from_pretrained(folder)
+        if config.model_type not in SUPPORTED:
+            raise ValueError(f"model_type {config.model_type!r} is not one of {', '.join(SUPPORTED)}")
+        add(Stage("config", True, f"{config.model_type}, {config.num_hidden_layers} layers, "
+                                  f"hidden {config.hidden_size}, vocab {config.vocab_size}"))
+    except Exception as exc:
+        add(Stage("config", False, _one_line(exc)))
+        return report
+
+    tokenizer = None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        broken = [s for s in ROUND_TRIP_SAMPLES if tokenizer.decode(tokenizer(s, add_special_tokens=False)["input_ids"]) != s]
+        if broken:
+            raise ValueError(f"does not round-trip {broken[0]!r}")
+        if len(tokenizer) > config.vocab_size:
+            raise ValueError(f"tokenizer has {len(tokenizer)} tokens, the embedding only {config.vocab_size}")
+        add(Stage("tokenizer", True, f"{len(tokenizer)} tokens, round-trips code"))
+    except Exception as exc:
+        add(Stage("tokenizer", False, _one_line(exc)))
+
+    headers: dict[str, tuple[tuple[int, ...], str]] = {}
+    try:
+        for path in weight_files(folder):
+            with safe_open(str(path), framework="pt") as f:
+                for name in f.keys():
+                    sliced = f.get_slice(name)
+                    headers[name] = (tuple(sliced.get_shape()), sliced.get_dtype())
+        with torch.device("meta"):
+            skeleton = AutoModelForCausalLM.from_config(config)
+        expected = {n: tuple(t.shape) for n, t in skeleton.state_dict().items()}
+        tied = bool(getattr(config, "tie_word_embeddings", False))
+        missing = [n for n in expected if n not in headers and not (tied and n == "lm_head.weight")]
+        unexpected = [n for n in headers if n not in expected]
+        wrong = [f"{n} {headers[n][0]} != {s}" for n, s in expected.items() if n in headers and headers[n][0] != s]
+        if missing or unexpected or wrong:
+            problems = ([f"missing {missing[:3]}"] if missing else []) + (
+                [f"unexpected {unexpected[:3]}"] if unexpected else []) + ([f"shape {wrong[:2]}"] if wrong else [])
+            raise ValueError("; ".join(problems))
+        dtypes = sorted({d for _, d in headers.values()})
+        add(Stage("tensors", True, f"{len(headers)} tensors match {config.model_type}; dtypes {', '.join(dtypes)}"))
+    except Exception as exc:
+        add(Stage("tensors", False, _one_line(exc)))
+        return report
+
+    try:
+        bad = []
+        for path in weight_files(folder):
+            with safe_open(str(path), framework="pt") as f:
+                for name in f.keys():
+                    tensor = f.get_tensor(name)
+                    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                        bad.append(name)
+        if bad:
+            raise ValueError(f"NaN/Inf in {len(bad)} tensor(s), e.g. {bad[0]}")
+        add(Stage("finite", True, "no NaN or Inf"))
+    except Exception as exc:
+        add(Stage("finite", False, _one_line(exc)))
+        return report
+
+    try:
+        add(Stage("tied_embeddings", True, "tied" if tied else "untied (lm_head stored)"))
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+        if tied and not torch.equal(model.get_input_embeddings().weight, model.get_output_embeddings().weight):
+            raise ValueError("tie_word_embeddings is set but lm_head differs from the embedding")
+        ids = (tokenizer("def main():\n    return 1\n", return_tensors="pt")["input_ids"] if tokenizer is not None
+               else torch.tensor([[1, 2, 3, 4]]))
+        with torch.inference_mode():
+            logits = model(ids).logits
+        if not bool(torch.isfinite(logits).all()):
+            raise ValueError("logits contain NaN or Inf")
+        add(Stage("forward", True, f"logits {tuple(logits.shape)}, finite, |max| {logits.abs().max().item():.3g}"))
+    except Exception as exc:
+        add(Stage("forward", False, _one_line(exc)))
+        return report
+
+    try:
+        with torch.inference_mode():
+            out = model.generate(ids, max_new_tokens=generate_tokens, do_sample=False,
+                                 pad_token_id=getattr(tokenizer, "pad_token_id", None) or 0)
+        produced = out.shape[1] - ids.shape[1]
+        if produced < 1:
+            raise ValueError("generated no tokens")
+        add(Stage("generate", True, f"{produced} greedy tokens"))
+    except Exception as exc:
+        add(Stage("generate", False, _one_line(exc)))
+    return report
+
+
+def report_json(report: CheckReport) -> str:
+    return json.dumps(report.as_dict(), indent=2)

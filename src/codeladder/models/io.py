@@ -1,0 +1,157 @@
+"""``ladder import`` and ``ladder export --format safetensors``: every model written through the one writer.
+
+HF folders are streamed tensor by tensor (any dtype in, ``--dtype`` out). GGUF files are
+dequantized by transformers' GGUF loader; the tokenizer is rebuilt from the GGUF metadata
+itself (tokens, merges, token types, the pre-tokenizer llama.cpp uses, special ids, chat
+template), because transformers assumes one pre-tokenizer per architecture.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from codeladder.errors import LadderError
+from codeladder.models.checkpoint import CheckpointWriter, now, weight_files
+
+DTYPES = ("float32", "float16", "bfloat16", "auto")
+PRE_TOKENIZER_SPLITS = {
+    "qwen2": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+    "llama-bpe": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+}
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    if name not in DTYPES:
+        raise LadderError(f"--dtype {name}: choose one of {', '.join(DTYPES)}")
+    return None if name == "auto" else getattr(torch, name)
+
+
+def is_hub_id(source: str) -> bool:
+    return not Path(source).exists() and source.count("/") == 1 and not source.startswith((".", "/"))
+
+
+def convert_folder(source: Path, out: Path, dtype: str = "auto", stage: str = "import", params: dict | None = None) -> Path:
+    """Stream an HF folder's tensors into a new checkpoint, converting floating tensors to ``dtype``."""
+    from safetensors import safe_open
+
+    if not (source / "config.json").exists():
+        raise LadderError(f"{source}: not a Hugging Face model folder (no config.json)")
+    target = _torch_dtype(dtype)
+    config = json.loads((source / "config.json").read_text())
+    if target is not None:
+        config["dtype"] = dtype
+        config.pop("torch_dtype", None)
+    started = now()
+    writer = CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=source)
+    for path in weight_files(source):
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                for name in f.keys():
+                    tensor = f.get_tensor(name)
+                    writer.add(name, tensor.to(target) if target is not None and tensor.is_floating_point() else tensor)
+        except Exception as exc:  # safetensors raises plain errors on truncated or corrupt files
+            raise LadderError(f"{path}: cannot read the weights ({exc}); the file is truncated or corrupt") from None
+    return writer.finish(stage, {"dtype": dtype, **(params or {})}, inputs=[source], started_at=started)
+
+
+def _gguf_field(reader, key: str, default=None):
+    field = reader.fields.get(key)
+    if field is None:
+        return default
+    values = [field.parts[i] for i in field.data]
+    if field.types and field.types[0].name == "STRING":
+        strings = [bytes(v).decode("utf-8", "replace") for v in values]
+        return strings if field.types[0] != field.types[-1] or len(field.types) > 1 else strings[0]
+    if field.types and field.types[0].name == "ARRAY":
+        if field.types[-1].name == "STRING":
+            return [bytes(v).decode("utf-8", "replace") for v in values]
+        return [int(v[0]) for v in values]
+    return values[0][0].item()
+
+
+def tokenizer_from_gguf(path: Path):
+    """Rebuild a transformers fast tokenizer from a GGUF file's ``tokenizer.ggml.*`` metadata."""
+    import gguf
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    reader = gguf.GGUFReader(str(path))
+    if _gguf_field(reader, "tokenizer.ggml.model") != "gpt2":
+        raise LadderError(f"{path}: only byte-level BPE (tokenizer.ggml.model = gpt2) tokenizers can be rebuilt")
+    tokens = _gguf_field(reader, "tokenizer.ggml.tokens")
+    types = _gguf_field(reader, "tokenizer.ggml.token_type", [1] * len(tokens))
+    merges = [tuple(m.split(" ", 1)) for m in _gguf_field(reader, "tokenizer.ggml.merges", [])]
+    pre = _gguf_field(reader, "tokenizer.ggml.pre", "gpt2")
+    core = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=merges, ignore_merges=False))
+    if pre in PRE_TOKENIZER_SPLITS:
+        core.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(PRE_TOKENIZER_SPLITS[pre]), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    else:
+        core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    core.decoder = decoders.ByteLevel()
+    control = [AddedToken(t, special=True, normalized=False) for t, kind in zip(tokens, types)
+               if kind == gguf.TokenType.CONTROL]
+    user = [AddedToken(t, special=False, normalized=False) for t, kind in zip(tokens, types)
+            if kind == gguf.TokenType.USER_DEFINED]
+    core.add_special_tokens(control)
+    core.add_tokens(user)
+
+    def token(key: str) -> str | None:
+        index = _gguf_field(reader, f"tokenizer.ggml.{key}_token_id")
+        return tokens[index] if index is not None and index < len(tokens) else None
+
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token=token("eos"), bos_token=token("bos"),
+                                        pad_token=token("padding") or token("eos"))
+    template = _gguf_field(reader, "tokenizer.chat_template")
+    if template:
+        tokenizer.chat_template = template
+    return tokenizer
+
+
+def import_gguf(path: Path, out: Path, dtype: str = "float32") -> Path:
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    target = _torch_dtype("float32" if dtype == "auto" else dtype)
+    started = now()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=target)
+    except Exception as exc:
+        raise LadderError(f"{path}: cannot load this GGUF file ({str(exc).splitlines()[0][:200]})") from None
+    tokenizer = tokenizer_from_gguf(path)
+    config = model.config.to_dict()
+    config["dtype"] = str(target).replace("torch.", "")
+    config.pop("torch_dtype", None)
+    config["vocab_size"] = model.get_input_embeddings().weight.shape[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer.save_pretrained(tmp)
+        writer = CheckpointWriter(out, tokenizer_source=Path(tmp), config=config)
+        for name, tensor in model.state_dict().items():
+            if name == "lm_head.weight" and config.get("tie_word_embeddings"):
+                continue
+            writer.add(name, tensor.to(target))
+        writer.finish("import", {"dtype": str(target).replace("torch.", ""), "format": "gguf"}, inputs=[path],
+                      started_at=started)
+    return out
+
+
+def import_model(source: str, out: str | Path, dtype: str = "auto") -> Path:
+    """HF folder (any dtype) or GGUF file -> a checked, complete model folder with lineage."""
+    out = Path(out)
+    if is_hub_id(source):
+        raise LadderError(f"{source}: looks like a hub id, and this machine cannot reach the hub; "
+                          "download the folder elsewhere and pass its path")
+    path = Path(source)
+    if not path.exists():
+        raise LadderError(f"{source}: no such file or folder")
+    if path.is_file() and path.suffix == ".gguf":
+        return import_gguf(path, out, dtype)
+    if path.is_dir():
+        return convert_folder(path, out, dtype)
+    raise LadderError(f"{source}: expected a Hugging Face model folder or a .gguf file")

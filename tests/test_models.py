@@ -1,0 +1,120 @@
+"""Model I/O on real files: import, check, export, lineage, and the tokenizer kept byte for byte."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from codeladder.models.check import check_model
+from codeladder.models.gguf_export import export_gguf
+from codeladder.models.io import import_model
+from conftest import ladder
+
+
+def state(folder):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).state_dict()
+
+
+def test_tiny_model_passes_check(tiny_model):
+    report = check_model(tiny_model)
+    assert report.ok, report.as_dict()
+    assert [s.name for s in report.stages] == ["config", "tokenizer", "tensors", "finite", "tied_embeddings",
+                                               "forward", "generate"]
+
+
+def test_every_writer_keeps_the_tokenizer_and_appends_lineage(tiny_model, tmp_path):
+    first = tmp_path / "bf16"
+    ladder("import", str(tiny_model), "-o", str(first), "--dtype", "bfloat16")
+    second = tmp_path / "exported"
+    ladder("export", str(first), "--format", "safetensors", "--dtype", "float16", "-o", str(second))
+    for folder in (first, second):
+        assert check_model(folder).ok
+        for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+            assert (folder / name).read_bytes() == (tiny_model / name).read_bytes(), name
+    lineage = json.loads((second / "ladder.json").read_text())
+    assert [s["stage"] for s in lineage["stages"]] == ["import", "export"]
+    assert lineage["stages"][0]["params"]["dtype"] == "bfloat16"
+    assert lineage["stages"][1]["inputs"][0]["files"]["model.safetensors"]
+    assert json.loads((second / "config.json").read_text())["dtype"] == "float16"
+    weights = state(second)
+    original = state(tiny_model)
+    assert all(torch.equal(weights[k], original[k].to(torch.bfloat16).to(torch.float16).float()) for k in original)
+
+
+def test_gguf_round_trip_equals_the_f16_export(tiny_model, tmp_path):
+    gguf_file = tmp_path / "tiny-f16.gguf"
+    ladder("export", str(tiny_model), "--type", "f16", "-o", str(gguf_file))
+    back = tmp_path / "back"
+    ladder("import", str(gguf_file), "-o", str(back), "--dtype", "float16")
+    done = ladder("check", str(back), "--json")
+    assert json.loads(done.stdout)["ok"] is True
+    weights, original = state(back), state(tiny_model)
+    assert set(weights) == set(original)
+    for name, tensor in original.items():
+        assert torch.equal(weights[name], tensor.to(torch.float16).float()), name
+    from transformers import AutoTokenizer
+
+    rebuilt, source = AutoTokenizer.from_pretrained(back), AutoTokenizer.from_pretrained(tiny_model)
+    code = "def f(x):\n\tif x:\n        return  x + 12345  \n<|im_start|>user\n"
+    assert rebuilt(code)["input_ids"] == source(code)["input_ids"]
+    assert rebuilt.chat_template == source.chat_template
+
+
+def test_sharded_writes_and_reads(tiny_model, tmp_path):
+    from codeladder.models.checkpoint import CheckpointWriter
+    from safetensors import safe_open
+
+    config = json.loads((tiny_model / "config.json").read_text())
+    writer = CheckpointWriter(tmp_path / "sharded", tokenizer_source=tiny_model, config=config,
+                              max_shard_bytes=400_000)
+    with safe_open(str(tiny_model / "model.safetensors"), framework="pt") as f:
+        for name in f.keys():
+            writer.add(name, f.get_tensor(name))
+    out = writer.finish("reshard", {})
+    index = json.loads((out / "model.safetensors.index.json").read_text())
+    assert len(set(index["weight_map"].values())) > 1
+    assert check_model(out).ok
+
+
+def test_corrupt_weights_fail_check_with_one_line(tiny_model, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    with open(broken / "model.safetensors", "r+b") as f:
+        f.truncate(50_000)
+    done = ladder("check", str(broken), "--json", check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] is False
+    failed = [s for s in report["stages"] if not s["ok"]]
+    assert failed[0]["name"] == "tensors" and "\n" not in failed[0]["detail"]
+    done = ladder("import", str(broken), "-o", str(tmp_path / "x"), check=False)
+    assert done.returncode == 2 and "truncated or corrupt" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_nan_weights_fail_check(tiny_model, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    poisoned = tmp_path / "nan"
+    shutil.copytree(tiny_model, poisoned)
+    tensors = load_file(str(poisoned / "model.safetensors"))
+    tensors["model.norm.weight"][0] = float("nan")
+    save_file(tensors, str(poisoned / "model.safetensors"), metadata={"format": "pt"})
+    stages = {s.name: s for s in check_model(poisoned).stages}
+    assert not stages["finite"].ok and "model.norm.weight" in stages["finite"].detail
+
+
+def test_hub_ids_are_refused_offline(tmp_path):
+    done = ladder("import", "Qwen/Qwen2.5-Coder-1.5B", "-o", str(tmp_path / "x"), check=False)
+    assert done.returncode == 2 and "hub" in done.stderr
+
+
+def test_q8_0_export_reports_fallbacks_for_rows_that_do_not_fit(tmp_path):
+    from codeladder.models.tiny import TinySpec, build_tiny_model
+
+    odd = build_tiny_model(tmp_path / "odd", TinySpec(hidden=48, heads=4, kv_heads=2, intermediate=80))
+    report = export_gguf(odd, tmp_path / "odd.gguf", "q8_0")
+    assert report.fallbacks  # rows of 48 or 80 do not fill 32-wide blocks everywhere
+    assert all(kind == "f16" for kind in report.fallbacks.values())
