@@ -1,0 +1,100 @@
+"""``llamacpp``: a GGUF file through llama-cpp-python, the CPU path users expect.
+
+llama.cpp's "extra buffer types" (AMX and repacked weight layouts) are off by default: on the
+AMX-capable CPUs of our CI machines they crash on Q8_0 weights (segfault on the first decode,
+measured with llama-cpp-python 0.3.36). ``CODELADDER_LLAMACPP_EXTRA_BUFTS=1`` turns them back on.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from codeladder.backends.base import Completion, GenerationParams, Request
+from codeladder.errors import LadderError
+from codeladder.prompts.extract import apply_stops
+
+_PATCH_LOCK = threading.Lock()
+
+
+def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
+              logits_all: bool = False, n_gpu_layers: int = 0):
+    """``llama_cpp.Llama`` on a GGUF file, with extra buffer types off unless asked for."""
+    try:
+        import llama_cpp
+        import llama_cpp.llama as llama_module
+    except ImportError:
+        raise LadderError("the llamacpp backend needs llama-cpp-python: pip install -e '.[llamacpp]'") from None
+    path = Path(path)
+    if not path.is_file():
+        raise LadderError(f"{path}: no such GGUF file")
+    extra = os.environ.get("CODELADDER_LLAMACPP_EXTRA_BUFTS") == "1"
+    original = llama_module.llama_cpp.llama_model_default_params
+
+    def params():
+        value = original()
+        value.use_extra_bufts = extra
+        return value
+
+    with _PATCH_LOCK:
+        llama_module.llama_cpp.llama_model_default_params = params
+        try:
+            return llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(), n_batch=n_batch,
+                                   logits_all=logits_all, n_gpu_layers=n_gpu_layers, verbose=False)
+        except ValueError as exc:
+            raise LadderError(f"{path}: llama.cpp cannot load it ({exc})") from None
+        finally:
+            llama_module.llama_cpp.llama_model_default_params = original
+
+
+class LlamaCppBackend:
+    name = "llamacpp"
+
+    def __init__(self, model: str | Path, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
+                 device: str = "cpu"):
+        if device not in ("cpu", "auto"):
+            raise LadderError(f"--device {device}: the llamacpp backend here runs on the CPU; use --device cpu")
+        self.path = Path(model)
+        self.n_threads = n_threads or os.cpu_count()
+        self.llm = open_gguf(self.path, n_ctx=n_ctx, n_threads=self.n_threads, n_batch=n_batch)
+        self.chat_template = self.llm.metadata.get("tokenizer.chat_template")
+
+    def describe(self) -> dict:
+        kind = self.llm.metadata.get("general.file_type", "?")
+        return {"backend": self.name, "model": str(self.path), "device": "cpu", "dtype": f"gguf file_type {kind}",
+                "threads": self.n_threads}
+
+    def uses_chat(self, mode: str) -> bool:
+        if mode == "chat" and not self.chat_template:
+            raise LadderError(f"{self.path}: --mode chat needs a chat template in the GGUF metadata")
+        return mode == "chat" or (mode == "auto" and bool(self.chat_template))
+
+    def render(self, request: Request, chat: bool) -> str:
+        if not chat:
+            return request.prompt.text
+        from jinja2 import Template
+
+        return Template(self.chat_template).render(messages=request.prompt.messages, add_generation_prompt=True)
+
+    def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
+        chat = self.uses_chat(params.mode)
+        out = []
+        for index, request in enumerate(requests):
+            prompt = self.render(request, chat)
+            tokens = self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
+            began = time.perf_counter()
+            response = self.llm.create_completion(
+                tokens, max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p,
+                top_k=params.top_k, min_p=0.0, repeat_penalty=1.0, stop=list(params.stop) or None,
+                seed=params.seed + index)
+            seconds = time.perf_counter() - began
+            usage = response["usage"]
+            text = apply_stops(response["choices"][0]["text"], params.stop)
+            out.append(Completion(text=text, prompt_tokens=usage["prompt_tokens"],
+                                  completion_tokens=usage["completion_tokens"], seconds=seconds, chat=chat))
+        return out
+
+    def close(self) -> None:
+        self.llm.close()
