@@ -104,12 +104,16 @@ def tiny_command(
     kv_heads: int = typer.Option(2, "--kv-heads"),
     intermediate: Optional[int] = typer.Option(None, "--intermediate", help="MLP size (default 2x hidden)"),
     vocab: int = typer.Option(4096, "--vocab", help="BPE vocabulary size"),
+    pad_vocab_to: Optional[int] = typer.Option(None, "--pad-vocab-to", help="embedding rows (e.g. 151936)"),
+    dtype: str = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16"),
+    tie_embeddings: bool = typer.Option(False, "--tie-embeddings", help="share embedding and lm_head"),
 ) -> None:
     """Build a tiny random-init model with a BPE tokenizer trained on Python source, offline, in seconds."""
     from codeladder.models.tiny import TinySpec, build_tiny_model
 
     spec = TinySpec(arch=arch, seed=seed, hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads,
-                    intermediate=intermediate, vocab=vocab)
+                    intermediate=intermediate, vocab=vocab, pad_vocab_to=pad_vocab_to, dtype=dtype,
+                    tie_embeddings=tie_embeddings)
     path = build_tiny_model(out_dir, spec)
     console.print(f"wrote {spec.arch} model ({spec.parameter_count():,} parameters) to {path}")
 
@@ -155,7 +159,7 @@ def export_command(
     folder: Path = typer.Argument(..., help="model folder"),
     output: Path = typer.Option(..., "-o", "--output", help=".gguf file, or a folder for safetensors"),
     format: str = typer.Option("gguf", "--format", help="gguf or safetensors"),
-    type: str = typer.Option("f16", "--type", help="GGUF: f32, f16, q8_0, q4_0, q4_k, q5_k, q6_k"),
+    type: str = typer.Option("f16", "--type", help="GGUF: f32, f16, q8_0, q5_0, q4_0, q4_k, q5_k, q6_k"),
     dtype: str = typer.Option("auto", "--dtype", help="safetensors: auto, float32, float16, bfloat16"),
 ) -> None:
     """Export to GGUF (llama.cpp) or to a safetensors folder."""

@@ -3,8 +3,9 @@
 F32/F16/Q8_0/Q4_0 are written with the ``gguf`` package (it quantizes those in numpy). K-quants
 (Q4_K, Q6_K) are made by llama.cpp's own quantizer (``llama_model_quantize`` through
 llama-cpp-python) from an F16 file: it is the reference implementation, so we do not port it.
-Tensors that cannot take the asked type (rows not a multiple of the block size) fall back to a
-wider type, and the report lists them. Tensors are read one at a time from the safetensors files.
+Tensors that cannot take the asked type (rows not a multiple of the block size) fall back, and
+the report lists them: a K-quant falls back to the 32-wide type of its class (Q4_K -> Q4_0), a
+32-wide type to F16. The file is written in two passes with one tensor in memory at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from codeladder.errors import LadderError
 from codeladder.models.checkpoint import weight_files
 
-NUMPY_TYPES = ("f32", "f16", "q8_0", "q4_0")
+NUMPY_TYPES = ("f32", "f16", "q8_0", "q4_0", "q5_0")
 LLAMA_CPP_TYPES = {"q4_k": 15, "q6_k": 18, "q5_k": 17}  # llama_ftype: MOSTLY_Q4_K_M, MOSTLY_Q6_K, MOSTLY_Q5_K_M
 TYPES = (*NUMPY_TYPES, *LLAMA_CPP_TYPES)
 ARCHITECTURES = {"qwen2": "QWEN2", "llama": "LLAMA", "qwen3": "QWEN3"}
@@ -114,25 +115,67 @@ def llama_permute(weights: np.ndarray, heads: int) -> np.ndarray:
             .swapaxes(1, 2).reshape(weights.shape))
 
 
-def _tensor_type(gguf, name: str, array: np.ndarray, wanted: str, report: ExportReport):
-    """(data to write, raw dtype or None); 1-D tensors stay F32, blocks that do not fit fall back."""
-    qtypes = {"q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0}
-    if array.ndim == 1 or wanted == "f32":
-        return array.astype(np.float32), None
+NUMPY_QTYPES = {"q8_0": "Q8_0", "q4_0": "Q4_0", "q5_0": "Q5_0"}
+# Where a K-quant block (256 wide) does not fit a row, this 32-wide type of the same class is used
+# (llama.cpp itself would pick a wider one, e.g. Q5_0 for Q4_K: 896-wide Qwen2.5 rows end up at 6.4 bits).
+K_FALLBACK = {"q4_k": "q4_0", "q5_k": "q5_0", "q6_k": "q8_0"}
+K_FAMILY = {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}
+FILE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "q5_0": 8, "q4_k": 15, "q5_k": 17, "q6_k": 18}
+
+
+@dataclass
+class _Planned:
+    hf_name: str
+    name: str
+    source: Path
+    shape: tuple[int, ...]
+    kind: str  # f32, f16, q8_0, q4_0, q5_0, or raw (bytes taken from llama.cpp's quantizer)
+    raw: object = None  # (uint8 array, GGMLQuantizationType) when kind == "raw"
+
+
+def _choose_kind(name: str, shape: tuple[int, ...], wanted: str, overrides: dict, report: ExportReport) -> str:
+    if len(shape) == 1 or wanted == "f32":
+        return "f32"
     if wanted == "f16":
-        return array.astype(np.float16), None
-    block = gguf.GGML_QUANT_SIZES[qtypes[wanted]][0]
-    if array.shape[-1] % block:
-        report.fallbacks[name] = "f16"
-        return array.astype(np.float16), None
-    return gguf.quants.quantize(array.astype(np.float32), qtypes[wanted]), qtypes[wanted]
+        return "f16"
+    if name in overrides:
+        return "raw"
+    kind = K_FALLBACK.get(wanted, wanted)
+    if shape[-1] % 32:
+        kind = "f16"
+    if kind != wanted:
+        report.fallbacks[name] = kind
+    return kind
 
 
-def _write_numpy_gguf(folder: Path, out: Path, wanted: str, report: ExportReport) -> None:
+def _qtype(gguf, kind: str):
+    return getattr(gguf.GGMLQuantizationType, NUMPY_QTYPES[kind])
+
+
+def _declare(writer, gguf, item: "_Planned") -> None:
+    if item.kind == "raw":
+        data, qtype = item.raw
+        writer.add_tensor_info(item.name, data.shape, np.dtype(np.uint8), data.nbytes, raw_dtype=qtype)
+        return
+    count = int(np.prod(item.shape))
+    if item.kind in ("f32", "f16"):
+        dtype = np.dtype(np.float32 if item.kind == "f32" else np.float16)
+        writer.add_tensor_info(item.name, item.shape, dtype, count * dtype.itemsize)
+        return
+    block, size = gguf.GGML_QUANT_SIZES[_qtype(gguf, item.kind)]
+    byte_shape = (*item.shape[:-1], item.shape[-1] // block * size)
+    writer.add_tensor_info(item.name, byte_shape, np.dtype(np.uint8), count // block * size,
+                           raw_dtype=_qtype(gguf, item.kind))
+
+
+def _write_gguf(folder: Path, out: Path, wanted: str, report: ExportReport, overrides: dict | None = None) -> None:
+    """Two passes, so one tensor at a time is in memory: plan every tensor's type and write the
+    header; then load, convert and write the tensors one by one."""
     import torch
     from safetensors import safe_open
 
     gguf = _gguf()
+    overrides = overrides or {}
     config = json.loads((folder / "config.json").read_text())
     arch_name = config.get("model_type")
     if arch_name not in ARCHITECTURES:
@@ -140,13 +183,7 @@ def _write_numpy_gguf(folder: Path, out: Path, wanted: str, report: ExportReport
                           f"supported: {', '.join(ARCHITECTURES)}")
     arch = getattr(gguf.MODEL_ARCH, ARCHITECTURES[arch_name])
     names = gguf.get_tensor_name_map(arch, config["num_hidden_layers"])
-    writer = gguf.GGUFWriter(str(out), gguf.MODEL_ARCH_NAMES[arch])
-    writer.add_name(folder.name)
-    writer.add_file_type({"f32": 0, "f16": 1, "q8_0": 7, "q4_0": 2}[wanted])
-    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    _add_hparams(writer, config)
-    _add_tokenizer(writer, folder, config["vocab_size"])
-    heads, kv_heads = config["num_attention_heads"], config.get("num_key_value_heads", config["num_attention_heads"])
+    plan: list[_Planned] = []
     for path in weight_files(folder):
         with safe_open(str(path), framework="pt") as f:
             for hf_name in f.keys():
@@ -155,18 +192,41 @@ def _write_numpy_gguf(folder: Path, out: Path, wanted: str, report: ExportReport
                 name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
                 if name is None:
                     raise LadderError(f"{path}: tensor {hf_name!r} has no GGUF name for {arch_name}")
-                array = f.get_tensor(hf_name).to(torch.float32).numpy()
-                if arch_name == "llama" and hf_name.endswith("q_proj.weight"):
-                    array = llama_permute(array, heads)
-                elif arch_name == "llama" and hf_name.endswith("k_proj.weight"):
-                    array = llama_permute(array, kv_heads)
-                data, raw_type = _tensor_type(gguf, name, array, wanted, report)
-                writer.add_tensor(name, data, raw_dtype=raw_type)
-                report.tensors += 1
+                shape = tuple(f.get_slice(hf_name).get_shape())
+                kind = _choose_kind(name, shape, wanted, overrides, report)
+                plan.append(_Planned(hf_name, name, path, shape, kind, overrides.get(name)))
+    writer = gguf.GGUFWriter(str(out), gguf.MODEL_ARCH_NAMES[arch])
+    writer.add_name(folder.name)
+    writer.add_file_type(FILE_TYPES.get(wanted, 1))
+    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    _add_hparams(writer, config)
+    _add_tokenizer(writer, folder, config["vocab_size"])
+    for item in plan:
+        _declare(writer, gguf, item)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    writer.write_ti_data_to_file()
+    heads, kv_heads = config["num_attention_heads"], config.get("num_key_value_heads", config["num_attention_heads"])
+    try:
+        for item in plan:
+            if item.kind == "raw":
+                writer.write_tensor_data(np.ascontiguousarray(item.raw[0]))
+                report.tensors += 1
+                continue
+            with safe_open(str(item.source), framework="pt") as f:
+                array = f.get_tensor(item.hf_name).to(torch.float32).numpy()
+            if arch_name == "llama" and item.hf_name.endswith("q_proj.weight"):
+                array = llama_permute(array, heads)
+            elif arch_name == "llama" and item.hf_name.endswith("k_proj.weight"):
+                array = llama_permute(array, kv_heads)
+            if item.kind in ("f32", "f16"):
+                data = array.astype(np.float32 if item.kind == "f32" else np.float16)
+            else:
+                data = gguf.quants.quantize(array, _qtype(gguf, item.kind))
+            writer.write_tensor_data(data)
+            report.tensors += 1
+    finally:
+        writer.close()
 
 
 def _llama_cpp_quantize(source: Path, out: Path, ftype: int) -> None:
@@ -181,14 +241,11 @@ def _llama_cpp_quantize(source: Path, out: Path, ftype: int) -> None:
         raise LadderError(f"{source}: llama.cpp could not quantize this file")
 
 
-def _read_back_types(out: Path, wanted: str, report: ExportReport) -> None:
+def _k_quant_tensors(path: Path) -> tuple[object, dict]:
+    """The K-quantized tensors of a llama.cpp output, as raw bytes (keep the reader while they are used)."""
     gguf = _gguf()
-    reader = gguf.GGUFReader(str(out))
-    expected = {"q4_k": {"Q4_K", "Q6_K", "Q5_K"}, "q6_k": {"Q6_K"}, "q5_k": {"Q5_K", "Q6_K"}}.get(wanted)
-    for tensor in reader.tensors:
-        kind = tensor.tensor_type.name
-        if expected and len(tensor.shape) > 1 and kind not in expected:
-            report.fallbacks[tensor.name] = kind.lower()
+    reader = gguf.GGUFReader(str(path))
+    return reader, {t.name: (t.data, t.tensor_type) for t in reader.tensors if t.tensor_type.name in K_FAMILY}
 
 
 def export_gguf(folder: str | Path, out: str | Path, type: str = "f16") -> ExportReport:
@@ -200,13 +257,15 @@ def export_gguf(folder: str | Path, out: str | Path, type: str = "f16") -> Expor
     out.parent.mkdir(parents=True, exist_ok=True)
     report = ExportReport(path=str(out), type=type)
     if type in NUMPY_TYPES:
-        _write_numpy_gguf(folder, out, type, report)
+        _write_gguf(folder, out, type, report)
     else:
         with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-            f16 = Path(tmp) / "f16.gguf"
-            _write_numpy_gguf(folder, f16, "f16", report)
-            report.fallbacks.clear()
-            _llama_cpp_quantize(f16, out, LLAMA_CPP_TYPES[type])
-        _read_back_types(out, type, report)
+            f16, quantized = Path(tmp) / "f16.gguf", Path(tmp) / "k.gguf"
+            _write_gguf(folder, f16, "f16", ExportReport(str(f16), "f16"))
+            _llama_cpp_quantize(f16, quantized, LLAMA_CPP_TYPES[type])
+            f16.unlink()
+            reader, k_tensors = _k_quant_tensors(quantized)
+            _write_gguf(folder, out, type, report, overrides=k_tensors)
+            del reader, k_tensors
     report.bytes = out.stat().st_size
     return report

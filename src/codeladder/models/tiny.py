@@ -34,13 +34,17 @@ class TinySpec:
     intermediate: int | None = None
     vocab: int = 4096
     max_positions: int = 2048
+    pad_vocab_to: int | None = None  # embedding rows beyond the tokenizer, as real models have (Qwen2.5: 151936)
+    dtype: str = "float32"
+    tie_embeddings: bool = False  # Qwen2.5-Coder-0.5B/1.5B tie them
 
     def parameter_count(self) -> int:
         head_dim = self.hidden // self.heads
         inter = self.intermediate or 2 * self.hidden
         attn = self.hidden * head_dim * (self.heads * 2 + self.kv_heads * 2)
         mlp = 3 * self.hidden * inter
-        return self.vocab * self.hidden * 2 + self.layers * (attn + mlp + 2 * self.hidden) + self.hidden
+        rows = max(self.vocab, self.pad_vocab_to or 0)
+        return rows * self.hidden * (1 if self.tie_embeddings else 2) + self.layers * (attn + mlp + 2 * self.hidden) + self.hidden
 
 
 def python_source_files(limit: int = 400) -> list[str]:
@@ -73,11 +77,11 @@ def build_tokenizer(vocab: int = 4096):
 def build_config(spec: TinySpec, tokenizer):
     from transformers import LlamaConfig, Qwen2Config
 
-    common = dict(vocab_size=len(tokenizer), hidden_size=spec.hidden, num_hidden_layers=spec.layers,
+    common = dict(vocab_size=max(len(tokenizer), spec.pad_vocab_to or 0), hidden_size=spec.hidden, num_hidden_layers=spec.layers,
                   num_attention_heads=spec.heads, num_key_value_heads=spec.kv_heads,
                   intermediate_size=spec.intermediate or 2 * spec.hidden, max_position_embeddings=spec.max_positions,
                   eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-                  pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), tie_word_embeddings=False)
+                  pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), tie_word_embeddings=spec.tie_embeddings)
     if spec.arch == "qwen2":
         return Qwen2Config(**common)
     if spec.arch == "llama":
@@ -99,7 +103,9 @@ def build_tiny_model(out_dir: str | Path, spec: TinySpec = TinySpec()) -> Path:
     tokenizer = build_tokenizer(spec.vocab)
     config = build_config(spec, tokenizer)
     torch.manual_seed(spec.seed)
-    model = AutoModelForCausalLM.from_config(config)
+    if spec.dtype not in ("float32", "bfloat16", "float16"):
+        raise LadderError(f"--dtype {spec.dtype}: choose float32, bfloat16 or float16")
+    model = AutoModelForCausalLM.from_config(config).to(getattr(torch, spec.dtype))
     model.generation_config = GenerationConfig(eos_token_id=[config.eos_token_id,
                                                              tokenizer.convert_tokens_to_ids("<|im_end|>")],
                                                pad_token_id=config.pad_token_id)
