@@ -118,3 +118,22 @@ def test_q8_0_export_reports_fallbacks_for_rows_that_do_not_fit(tmp_path):
     report = export_gguf(odd, tmp_path / "odd.gguf", "q8_0")
     assert report.fallbacks  # rows of 48 or 80 do not fill 32-wide blocks everywhere
     assert all(kind == "f16" for kind in report.fallbacks.values())
+
+
+@pytest.mark.parametrize("scheme", ["nf4", "int8"])
+def test_in_framework_quantization_writes_a_checked_folder(tiny_model, tmp_path, scheme):
+    out = tmp_path / scheme
+    text = (tiny_model / "tokenizer.json").read_text()[:3000]
+    text_file = tmp_path / "text.txt"
+    text_file.write_text(text)
+    done = ladder("quantize", str(tiny_model), "--scheme", scheme, "-o", str(out), "--text", str(text_file), "--json")
+    report = json.loads(done.stdout)
+    assert report["fp16_bytes"] == 2 * report["parameters"]
+    assert report["bytes"] == (out / "model.safetensors").stat().st_size
+    assert abs(report["perplexity_delta"]) < 0.2 * report["perplexity_before"]
+    assert check_model(out).ok
+    assert (out / "tokenizer.json").read_bytes() == (tiny_model / "tokenizer.json").read_bytes()
+    lineage = json.loads((out / "ladder.json").read_text())
+    assert lineage["stages"][-1]["stage"] == "quantize" and lineage["stages"][-1]["params"]["scheme"] == scheme
+    config = json.loads((out / "config.json").read_text())
+    assert config["quantization_config"]["quant_method"] == "bitsandbytes"

@@ -98,3 +98,29 @@ class LlamaCppBackend:
 
     def close(self) -> None:
         self.llm.close()
+
+
+def gguf_logprob_fn(llm):
+    """Per-position log-probabilities from llama.cpp (the model must be opened with ``logits_all``)."""
+    import numpy as np
+
+    def logprobs(window: list[int]) -> list[float]:
+        llm.reset()
+        llm.eval(window)
+        scores = np.asarray(llm.scores[: len(window) - 1], dtype=np.float64)
+        scores -= scores.max(axis=-1, keepdims=True)
+        logz = np.log(np.exp(scores).sum(axis=-1))
+        return [float(scores[i, window[i + 1]] - logz[i]) for i in range(len(window) - 1)]
+
+    return logprobs
+
+
+def gguf_perplexity(path: str | Path, text: str, max_length: int = 512, stride: int = 256) -> dict:
+    from codeladder.models.perplexity import perplexity_from
+
+    llm = open_gguf(path, n_ctx=max_length, logits_all=True, n_batch=max_length)
+    try:
+        ids = llm.tokenize(text.encode(), add_bos=False, special=False)
+        return perplexity_from(gguf_logprob_fn(llm), ids, max_length, stride)
+    finally:
+        llm.close()

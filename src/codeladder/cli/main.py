@@ -182,14 +182,18 @@ def export_command(
 @app.command("quantize")
 def quantize_command(
     folder: Path = typer.Argument(..., help="model folder"),
-    scheme: str = typer.Option(..., "--scheme", help="GGUF: f16, q8_0, q4_0, q4_k, q5_k, q6_k"),
-    output: Path = typer.Option(..., "-o", "--output", help="output file"),
+    scheme: str = typer.Option(..., "--scheme", help="GGUF: f16, q8_0, q5_0, q4_0, q4_k, q5_k, q6_k (-o FILE); "
+                                                        "in-framework: int8, nf4, fp4 (-o DIR)"),
+    output: Path = typer.Option(..., "-o", "--output", help="GGUF file or model folder"),
+    text: Optional[Path] = typer.Option(None, "--text", help="text file for perplexity before/after"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Quantize and report size against the FP16 size computed from the parameter count."""
+    """Quantize; report size against FP16 (from the parameter count) and, with --text, the perplexity delta."""
     from codeladder.models.quantize import quantize
 
-    report = quantize(folder, scheme, output)
+    if text is not None and not text.is_file():
+        raise LadderError(f"--text {text}: no such file")
+    report = quantize(folder, scheme, output, text.read_text() if text else None)
     if json_out:
         print(json.dumps(report, indent=2))
     else:

@@ -14,6 +14,9 @@ from pathlib import Path
 from codeladder.models.checkpoint import weight_files
 
 SUPPORTED = ("qwen2", "llama", "qwen3", "mistral")
+# Extra tensors bitsandbytes stores beside a quantized weight.
+QUANT_STATE_MARKERS = (".absmax", ".quant_map", ".quant_state", ".nested_absmax", ".nested_quant_map", ".SCB",
+                       ".weight_format")
 ROUND_TRIP_SAMPLES = (
     "def add(a, b):\n    return a + b\n",
     "class Box:\n\tdef __init__(self):\n\t\tself.items = []  # tabs\n\n\n    \n",
@@ -91,15 +94,20 @@ def check_model(folder: str | Path, generate_tokens: int = 8) -> CheckReport:
             skeleton = AutoModelForCausalLM.from_config(config)
         expected = {n: tuple(t.shape) for n, t in skeleton.state_dict().items()}
         tied = bool(getattr(config, "tie_word_embeddings", False))
-        missing = [n for n in expected if n not in headers and not (tied and n == "lm_head.weight")]
-        unexpected = [n for n in headers if n not in expected]
-        wrong = [f"{n} {headers[n][0]} != {s}" for n, s in expected.items() if n in headers and headers[n][0] != s]
+        quantized = getattr(config, "quantization_config", None) is not None
+        stored = {n: v for n, v in headers.items() if not (quantized and any(m in n for m in QUANT_STATE_MARKERS))}
+        missing = [n for n in expected if n not in stored and not (tied and n == "lm_head.weight")]
+        unexpected = [n for n in stored if n not in expected]
+        packed = {n for n, (_, dtype) in stored.items() if quantized and dtype in ("U8", "I8")}
+        wrong = [f"{n} {stored[n][0]} != {s}" for n, s in expected.items()
+                 if n in stored and n not in packed and stored[n][0] != s]
         if missing or unexpected or wrong:
             problems = ([f"missing {missing[:3]}"] if missing else []) + (
                 [f"unexpected {unexpected[:3]}"] if unexpected else []) + ([f"shape {wrong[:2]}"] if wrong else [])
             raise ValueError("; ".join(problems))
         dtypes = sorted({d for _, d in headers.values()})
-        add(Stage("tensors", True, f"{len(headers)} tensors match {config.model_type}; dtypes {', '.join(dtypes)}"))
+        note = f" ({len(packed)} quantized)" if packed else ""
+        add(Stage("tensors", True, f"{len(stored)} tensors match {config.model_type}{note}; dtypes {', '.join(dtypes)}"))
     except Exception as exc:
         add(Stage("tensors", False, _one_line(exc)))
         return report
@@ -121,7 +129,8 @@ def check_model(folder: str | Path, generate_tokens: int = 8) -> CheckReport:
 
     try:
         add(Stage("tied_embeddings", True, "tied" if tied else "untied (lm_head stored)"))
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+        options = {"device_map": "cpu"} if quantized else {"dtype": torch.float32}
+        model = AutoModelForCausalLM.from_pretrained(folder, **options).eval()
         if tied and not torch.equal(model.get_input_embeddings().weight, model.get_output_embeddings().weight):
             raise ValueError("tie_word_embeddings is set but lm_head differs from the embedding")
         ids = (tokenizer("def main():\n    return 1\n", return_tensors="pt")["input_ids"] if tokenizer is not None

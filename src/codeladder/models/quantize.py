@@ -1,7 +1,14 @@
-"""``ladder quantize``: GGUF schemes through the exporter, with the size measured against FP16.
+"""``ladder quantize``: GGUF schemes through the exporter, and in-framework int8 / NF4 / FP4 weight-only.
 
-The FP16 reference size is computed from the parameter count (2 bytes each), not from any file,
-so the ratio says what the scheme saves and nothing else.
+In-framework schemes use bitsandbytes, measured here against the alternatives on CPU
+(2026-11): bitsandbytes 0.50 quantizes, runs, saves and reloads int8 and NF4 models on CPU
+through transformers; torchao's int4 weight-only does not run on CPU and it makes transformers
+noisy at import; optimum-quanto's int4 compiles a C++ extension first (~30 s); hqq works only
+outside transformers 5. The quantized model is written through the one checkpoint writer
+(tokenizer copied byte for byte, lineage appended) and reloads with ``from_pretrained``.
+
+Size is reported against the FP16 size computed from the parameter count (2 bytes each), not
+from any file; with ``--text`` the perplexity before and after is reported too.
 """
 
 from __future__ import annotations
@@ -10,8 +17,11 @@ import json
 from pathlib import Path
 
 from codeladder.errors import LadderError
-from codeladder.models.checkpoint import weight_files
+from codeladder.models.checkpoint import CheckpointWriter, now, weight_files
 from codeladder.models.gguf_export import TYPES, export_gguf
+
+FRAMEWORK_SCHEMES = ("int8", "nf4", "fp4")
+SCHEMES = (*TYPES, *FRAMEWORK_SCHEMES)
 
 
 def parameter_count(folder: Path) -> int:
@@ -24,21 +34,73 @@ def parameter_count(folder: Path) -> int:
             for name in f.keys():
                 if name == "lm_head.weight" and config.get("tie_word_embeddings"):
                     continue
-                shape = f.get_slice(name).get_shape()
                 count = 1
-                for dim in shape:
+                for dim in f.get_slice(name).get_shape():
                     count *= dim
                 total += count
     return total
 
 
-def quantize(folder: str | Path, scheme: str, out: str | Path) -> dict:
-    folder = Path(folder)
-    if scheme not in TYPES:
-        raise LadderError(f"--scheme {scheme}: choose one of {', '.join(TYPES)}")
-    report = export_gguf(folder, out, scheme)
+def _bnb_config(scheme: str):
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise LadderError(f"--scheme {scheme} needs bitsandbytes: pip install -e '.[quant]'") from None
+    if scheme == "int8":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=scheme, bnb_4bit_compute_dtype=torch.float32)
+
+
+def quantize_in_framework(folder: Path, scheme: str, out: Path):
+    """Returns the quantized model (still loaded) after writing it to ``out``."""
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    started = now()
+    import torch
+
+    rest = torch.float16 if scheme == "int8" else torch.bfloat16  # dtype of what stays unquantized (embeddings)
+    model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=_bnb_config(scheme), device_map="cpu",
+                                                 dtype=rest)
+    config = json.loads(model.config.to_json_string())
+    writer = CheckpointWriter(out, tokenizer_source=folder, config=config, lineage_source=folder)
+    for name, tensor in model.state_dict().items():
+        if name == "lm_head.weight" and config.get("tie_word_embeddings"):
+            continue
+        writer.add(name, tensor.detach().cpu())
+    writer.finish("quantize", {"scheme": scheme, "library": "bitsandbytes"}, inputs=[folder], started_at=started)
+    return model
+
+
+def quantize(folder: str | Path, scheme: str, out: str | Path, text: str | None = None) -> dict:
+    from codeladder.models.perplexity import hf_perplexity
+
+    folder, out = Path(folder), Path(out)
+    if scheme not in SCHEMES:
+        raise LadderError(f"--scheme {scheme}: choose one of {', '.join(SCHEMES)}")
     params = parameter_count(folder)
-    fp16_bytes = 2 * params
-    return {"scheme": scheme, "output": str(out), "parameters": params, "bytes": report.bytes,
-            "fp16_bytes": fp16_bytes, "size_vs_fp16": report.bytes / fp16_bytes,
-            "bits_per_weight": 8 * report.bytes / params, "fallbacks": report.fallbacks}
+    report = {"scheme": scheme, "output": str(out), "parameters": params, "fp16_bytes": 2 * params}
+    if scheme in FRAMEWORK_SCHEMES:
+        model = quantize_in_framework(folder, scheme, out)
+        report["bytes"] = sum(p.stat().st_size for p in weight_files(out))
+        if text is not None:
+            report["perplexity_after"] = hf_perplexity(out, text, model=model)["perplexity"]
+    else:
+        exported = export_gguf(folder, out, scheme)
+        report["bytes"] = exported.bytes
+        report["fallbacks"] = exported.fallbacks
+        if text is not None:
+            from codeladder.backends.llamacpp import gguf_perplexity
+
+            report["perplexity_after"] = gguf_perplexity(out, text)["perplexity"]
+    report["size_vs_fp16"] = report["bytes"] / report["fp16_bytes"]
+    report["bits_per_weight"] = 8 * report["bytes"] / params
+    if text is not None:
+        report["perplexity_before"] = hf_perplexity(folder, text)["perplexity"]
+        report["perplexity_delta"] = report["perplexity_after"] - report["perplexity_before"]
+    return report
