@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import codeladder
-from codeladder.backends import GenerationParams, Request, create_backend
+from codeladder.backends import GenerationParams, Request, create_backend, infer_backend
 from codeladder.backends.reference import ReferenceBackend
 from codeladder.benchmarks import Benchmark, Task, get_benchmark
 from codeladder.errors import LadderError
@@ -55,14 +55,20 @@ class EvalConfig:
     device: str = "auto"
     dtype: str = "auto"
     batch_size: int = 8
+    base_url: str | None = None  # openai backend
+    concurrency: int = 8  # openai backend: requests in flight
+    api_key_env: str = "OPENAI_API_KEY"
+    n_ctx: int | None = None  # llamacpp backend
+    threads: int | None = None  # llamacpp backend
+    draft: str | None = None  # speculative decoding: a draft model folder (hf) or "prompt-lookup" (llamacpp)
+    rerank: str | None = None  # logprob | majority | exec
     isolate: bool = True
-    extra: dict = field(default_factory=dict)
 
     @property
     def backend_name(self) -> str:
         if self.samples:
             return "samples"
-        return self.backend or ("hf" if self.model else "reference")
+        return self.backend or infer_backend(self.model, self.base_url)
 
     def run_key(self) -> dict:
         """Settings that change the samples; a run folder holds one combination of them."""
@@ -90,6 +96,10 @@ def _check(config: EvalConfig) -> None:
         raise LadderError(f"--mode {config.mode}: choose auto, chat or completion")
     if config.backend_name == "reference" and config.model:
         raise LadderError("--backend reference takes no --model (it answers with the canonical solutions)")
+    if config.rerank not in (None, "logprob", "majority", "exec"):
+        raise LadderError(f"--rerank {config.rerank}: choose logprob, majority or exec")
+    if config.rerank and config.n < 2 and not config.samples:
+        raise LadderError("--rerank picks one of several samples: use --n 2 or more")
 
 
 def read_samples_file(path: Path, bench: Benchmark, tasks: dict[str, Task]) -> list[dict]:
@@ -146,14 +156,27 @@ def _generate(config: EvalConfig, bench: Benchmark, tasks: list[Task], run: RunD
         backend = ReferenceBackend({t.task_id: t.reference for t in tasks})
     else:
         backend = create_backend(config.backend_name, config.model, device=config.device, dtype=config.dtype,
-                                 batch_size=config.batch_size)
+                                 batch_size=config.batch_size, base_url=config.base_url if config.backend_name == "openai" else None,
+                                 concurrency=config.concurrency, api_key_env=config.api_key_env, n_ctx=config.n_ctx,
+                                 threads=config.threads, draft=config.draft, logprobs=config.rerank == "logprob")
     chat = backend.uses_chat(config.mode)
     info = {**backend.describe(), "chat": chat}
     write_json_atomic(backend_file, info)
     params = GenerationParams(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                               top_p=config.top_p, top_k=config.top_k, seed=config.seed,
-                              stop=() if chat else COMPLETION_STOPS, mode=config.mode)
-    chunk = max(1, config.batch_size) * 4
+                              stop=() if chat else COMPLETION_STOPS, mode=config.mode,
+                              logprobs=config.rerank == "logprob")
+    chunk = max(1, config.batch_size, config.concurrency if config.backend_name == "openai" else 1) * 4
+    try:
+        _generate_chunks(todo, chunk, strategy, backend, params, chat, run, show)
+    finally:
+        close = getattr(backend, "close", None)
+        if close:
+            close()
+    return info
+
+
+def _generate_chunks(todo, chunk, strategy, backend, params, chat, run, show) -> None:
     with Appender(run.samples) as out, progress_bar("generating", len(todo), show) as advance:
         for start in range(0, len(todo), chunk):
             part = todo[start:start + chunk]
@@ -171,9 +194,8 @@ def _generate(config: EvalConfig, bench: Benchmark, tasks: list[Task], run: RunD
                 out.write({"task_id": task.task_id, "sample_index": index, "raw": completion.text,
                            "extracted": code, "extraction": method, "prompt_tokens": completion.prompt_tokens,
                            "completion_tokens": completion.completion_tokens,
-                           "seconds": round(completion.seconds, 4)})
+                           "seconds": round(completion.seconds, 4), "mean_logprob": completion.mean_logprob})
             advance(len(part))
-    return info
 
 
 def _error_text(detail: str, output_tail: str) -> str:

@@ -12,10 +12,39 @@ def _hf(model, **options):
     if model is None:
         raise LadderError("--backend hf needs --model PATH (a Hugging Face model folder)")
     return HFBackend(model, device=options.get("device", "auto"), dtype=options.get("dtype", "auto"),
-                     batch_size=options.get("batch_size", 8))
+                     batch_size=options.get("batch_size", 8), draft=options.get("draft"))
 
 
-REGISTRY = {"hf": _hf}
+def _llamacpp(model, **options):
+    from codeladder.backends.llamacpp import LlamaCppBackend
+
+    if model is None:
+        raise LadderError("--backend llamacpp needs --model FILE.gguf")
+    return LlamaCppBackend(model, n_ctx=options.get("n_ctx") or 0, n_threads=options.get("threads"),
+                           device=options.get("device", "auto"), logprobs=options.get("logprobs", False),
+                           draft=options.get("draft"))
+
+
+def _openai(model, **options):
+    from codeladder.backends.openai import OpenAIBackend
+
+    if not options.get("base_url"):
+        raise LadderError("--backend openai needs --base-url http://HOST:PORT/v1")
+    return OpenAIBackend(options["base_url"], model=model, concurrency=options.get("concurrency") or 8,
+                         api_key_env=options.get("api_key_env") or "OPENAI_API_KEY",
+                         timeout_s=options.get("request_timeout") or 120.0)
+
+
+REGISTRY = {"hf": _hf, "llamacpp": _llamacpp, "openai": _openai}
+
+
+def infer_backend(model: str | None, base_url: str | None = None) -> str:
+    """The backend a model reference implies: a URL -> openai, a .gguf file -> llamacpp, a folder -> hf."""
+    if base_url or (model or "").startswith(("http://", "https://")):
+        return "openai"
+    if model and model.endswith(".gguf"):
+        return "llamacpp"
+    return "hf" if model else "reference"
 SPECIAL = ("reference",)  # built by the evaluator from the benchmark's own solutions
 
 
@@ -25,4 +54,4 @@ def create_backend(name: str, model: str | None, **options) -> Backend:
     return REGISTRY[name](model, **options)
 
 
-__all__ = ["Backend", "Completion", "GenerationParams", "Request", "REGISTRY", "create_backend"]
+__all__ = ["Backend", "Completion", "GenerationParams", "Request", "REGISTRY", "create_backend", "infer_backend"]

@@ -23,6 +23,7 @@ class GenerationParams:
     seed: int = 0
     stop: tuple[str, ...] = ()
     mode: str = "auto"  # "chat", "completion" or "auto" (chat when the model has a chat template)
+    logprobs: bool = False  # ask for the mean log-probability of each completion (for --rerank logprob)
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Completion:
     completion_tokens: int = 0
     seconds: float = 0.0
     chat: bool = False
+    mean_logprob: float | None = None
     extra: dict = field(default_factory=dict)
 
 

@@ -50,7 +50,8 @@ def resolve_dtype(requested: str, device: str):
 class HFBackend:
     name = "hf"
 
-    def __init__(self, model: str | Path, device: str = "auto", dtype: str = "auto", batch_size: int = 8):
+    def __init__(self, model: str | Path, device: str = "auto", dtype: str = "auto", batch_size: int = 8,
+                 draft: str | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -72,10 +73,19 @@ class HFBackend:
         actual = next(self.model.parameters()).device
         if actual.type != torch.device(self.device).type:
             raise LadderError(f"--device {self.device}: the model landed on {actual}; refusing to run on another device")
+        self.draft = None
+        if draft:  # speculative decoding: transformers' assisted generation (one sequence at a time)
+            if not (Path(draft) / "config.json").exists():
+                raise LadderError(f"--draft {draft}: not a Hugging Face model folder")
+            self.draft = AutoModelForCausalLM.from_pretrained(draft, dtype=self.torch_dtype).to(self.device).eval()
+            if self.draft.config.vocab_size != self.model.config.vocab_size:
+                raise LadderError(f"--draft {draft}: vocabulary {self.draft.config.vocab_size} differs from the "
+                                  f"model's {self.model.config.vocab_size}; a draft must share the tokenizer")
+            self.batch_size = 1
 
     def describe(self) -> dict:
         return {"backend": self.name, "model": str(self.path), "device": str(next(self.model.parameters()).device),
-                "dtype": str(self.torch_dtype).replace("torch.", "")}
+                "dtype": str(self.torch_dtype).replace("torch.", ""), "draft": self.draft is not None}
 
     def uses_chat(self, mode: str) -> bool:
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
@@ -88,6 +98,14 @@ class HFBackend:
             return self.tokenizer.apply_chat_template(request.prompt.messages, tokenize=False,
                                                       add_generation_prompt=True)
         return request.prompt.text
+
+    @staticmethod
+    def _token_logprobs(output, new_tokens):
+        import torch
+
+        logits = torch.stack(output.logits, dim=1).float()  # batch, steps, vocab (before sampling transforms)
+        picked = torch.log_softmax(logits, dim=-1).gather(2, new_tokens[:, : logits.shape[1], None])[..., 0]
+        return picked
 
     def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
         import torch
@@ -108,14 +126,22 @@ class HFBackend:
                 kwargs.update(temperature=None, top_p=None, top_k=None)
             if params.stop:
                 kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+            if self.draft is not None:
+                kwargs.update(assistant_model=self.draft)
+            kwargs.update(return_dict_in_generate=True, output_logits=params.logprobs)
             began = time.perf_counter()
             with torch.inference_mode():
                 output = self.model.generate(**encoded, **kwargs)
             seconds = time.perf_counter() - began
-            new_tokens = output[:, encoded["input_ids"].shape[1]:]
+            new_tokens = output.sequences[:, encoded["input_ids"].shape[1]:]
+            logprobs = self._token_logprobs(output, new_tokens) if params.logprobs else None
             for row, ids in enumerate(new_tokens):
-                produced = int((ids != self.tokenizer.pad_token_id).sum())
+                real = ids != self.tokenizer.pad_token_id
+                produced = int(real.sum())
                 text = apply_stops(self.tokenizer.decode(ids, skip_special_tokens=True), params.stop)
-                completions.append(Completion(text=text, prompt_tokens=int(encoded["attention_mask"][row].sum()),
-                                              completion_tokens=produced, seconds=seconds / len(batch), chat=chat))
+                completion = Completion(text=text, prompt_tokens=int(encoded["attention_mask"][row].sum()),
+                                        completion_tokens=produced, seconds=seconds / len(batch), chat=chat)
+                if logprobs is not None and produced:
+                    completion.mean_logprob = float(logprobs[row][real].mean())
+                completions.append(completion)
         return completions

@@ -20,8 +20,11 @@ _PATCH_LOCK = threading.Lock()
 
 
 def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
-              logits_all: bool = False, n_gpu_layers: int = 0):
-    """``llama_cpp.Llama`` on a GGUF file, with extra buffer types off unless asked for."""
+              logits_all: bool = False, n_gpu_layers: int = 0, draft: str | None = None):
+    """``llama_cpp.Llama`` on a GGUF file, with extra buffer types off unless asked for.
+
+    ``draft="prompt-lookup"`` turns on llama-cpp-python's speculative decoding (prompt lookup: its
+    API takes no separate draft model)."""
     try:
         import llama_cpp
         import llama_cpp.llama as llama_module
@@ -41,8 +44,16 @@ def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None,
     with _PATCH_LOCK:
         llama_module.llama_cpp.llama_model_default_params = params
         try:
+            draft_model = None
+            if draft:
+                if draft != "prompt-lookup":
+                    raise LadderError(f"--draft {draft}: the llamacpp backend supports --draft prompt-lookup only")
+                from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+                draft_model = LlamaPromptLookupDecoding(num_pred_tokens=10)
             return llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(), n_batch=n_batch,
-                                   logits_all=logits_all, n_gpu_layers=n_gpu_layers, verbose=False)
+                                   logits_all=logits_all, n_gpu_layers=n_gpu_layers, verbose=False,
+                                   draft_model=draft_model)
         except ValueError as exc:
             raise LadderError(f"{path}: llama.cpp cannot load it ({exc})") from None
         finally:
@@ -52,13 +63,15 @@ def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None,
 class LlamaCppBackend:
     name = "llamacpp"
 
-    def __init__(self, model: str | Path, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
-                 device: str = "cpu"):
+    def __init__(self, model: str | Path, n_ctx: int = 0, n_threads: int | None = None, n_batch: int = 512,
+                 device: str = "cpu", logprobs: bool = False, draft: str | None = None):
         if device not in ("cpu", "auto"):
             raise LadderError(f"--device {device}: the llamacpp backend here runs on the CPU; use --device cpu")
         self.path = Path(model)
         self.n_threads = n_threads or os.cpu_count()
-        self.llm = open_gguf(self.path, n_ctx=n_ctx, n_threads=self.n_threads, n_batch=n_batch)
+        self.llm = open_gguf(self.path, n_ctx=n_ctx, n_threads=self.n_threads, n_batch=n_batch, logits_all=logprobs,
+                             draft=draft)
+        self.draft = draft
         self.chat_template = self.llm.metadata.get("tokenizer.chat_template")
 
     def describe(self) -> dict:
@@ -87,13 +100,17 @@ class LlamaCppBackend:
             began = time.perf_counter()
             response = self.llm.create_completion(
                 tokens, max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p,
-                top_k=params.top_k, min_p=0.0, repeat_penalty=1.0, stop=list(params.stop) or None,
-                seed=params.seed + index)
+                top_k=params.top_k if params.top_k else (1 if params.temperature == 0 else 0), min_p=0.0,
+                repeat_penalty=1.0, stop=list(params.stop) or None, seed=params.seed + index,
+                logprobs=1 if params.logprobs else None)
             seconds = time.perf_counter() - began
             usage = response["usage"]
-            text = apply_stops(response["choices"][0]["text"], params.stop)
-            out.append(Completion(text=text, prompt_tokens=usage["prompt_tokens"],
-                                  completion_tokens=usage["completion_tokens"], seconds=seconds, chat=chat))
+            choice = response["choices"][0]
+            completion = Completion(text=apply_stops(choice["text"], params.stop), prompt_tokens=usage["prompt_tokens"],
+                                    completion_tokens=usage["completion_tokens"], seconds=seconds, chat=chat)
+            values = [v for v in ((choice.get("logprobs") or {}).get("token_logprobs") or []) if v is not None]
+            completion.mean_logprob = sum(values) / len(values) if values else None
+            out.append(completion)
         return out
 
     def close(self) -> None:

@@ -50,8 +50,20 @@ def _summary_table(summary: dict) -> Table:
 def eval_command(
     benchmark: str = typer.Argument("humaneval", help="humaneval, humaneval-plus, mbpp, mbpp-sanitized, mbpp-plus, "
                                                       "bigcodebench, bigcodebench-hard"),
-    model: Optional[str] = typer.Option(None, "--model", help="model folder (hf backend)"),
-    backend: Optional[str] = typer.Option(None, "--backend", help="reference (default without --model) or hf"),
+    model: Optional[str] = typer.Option(None, "--model", help="model folder (hf), .gguf file (llamacpp), or the "
+                                                             "served model's name (openai)"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="reference, hf, llamacpp, openai (default: "
+                                                                 "inferred from --model/--base-url)"),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. "
+                                                                    "http://127.0.0.1:8000/v1"),
+    concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight"),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: environment variable "
+                                                                           "holding the API key"),
+    n_ctx: Optional[int] = typer.Option(None, "--n-ctx", help="llamacpp: context size"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="llamacpp: CPU threads"),
+    draft: Optional[str] = typer.Option(None, "--draft", help="speculative decoding: draft model folder (hf) "
+                                                              "or prompt-lookup (llamacpp)"),
+    rerank: Optional[str] = typer.Option(None, "--rerank", help="pick one of N samples: logprob, majority, exec"),
     samples: Optional[str] = typer.Option(None, "--samples", help="score pre-generated samples (EvalPlus JSONL)"),
     strategy: str = typer.Option("standard", "--strategy", help="standard|default|few-shot|scot|cgo"),
     shots: int = typer.Option(1, "--shots", help="exemplars for few-shot"),
@@ -82,7 +94,9 @@ def eval_command(
                         shots=shots, mode=mode, bcb_mode=bcb_mode, n=n, k=_ints(k, "--k"), temperature=temperature,
                         top_p=top_p, top_k=top_k, seed=seed, max_new_tokens=max_new_tokens, limit=limit,
                         timeout=timeout, memory_mb=memory, workers=workers, output=output, overwrite=overwrite,
-                        device=device, dtype=dtype, batch_size=batch_size)
+                        device=device, dtype=dtype, batch_size=batch_size, base_url=base_url,
+                        concurrency=concurrency, api_key_env=api_key_env, n_ctx=n_ctx, threads=threads, draft=draft,
+                        rerank=rerank)
     if config.backend_name == "reference" and not json_out:
         err_console.print("[yellow]sanity run:[/] no --model given, scoring the benchmark's reference solutions "
                           "(expect 100%)")

@@ -1,0 +1,130 @@
+"""``openai``: any OpenAI-compatible server (vLLM, SGLang, llama-server, llama-cpp-python's server).
+
+This is how users scale past one machine: point ``--base-url`` at a server or a load balancer in
+front of many. Requests go out concurrently (``--concurrency``), each with a timeout; connection
+errors, timeouts, 429 and 5xx answers and malformed bodies are retried with exponential backoff,
+then reported as one clear error. Written on the standard library (urllib + threads) because
+the protocol is two JSON endpoints and a client library would add nothing but a dependency.
+The API key comes from the environment (``--api-key-env``, default ``OPENAI_API_KEY``), never a flag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from codeladder.backends.base import Completion, GenerationParams, Request
+from codeladder.errors import LadderError
+from codeladder.prompts.extract import apply_stops
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class _Retryable(Exception):
+    pass
+
+
+@dataclass
+class OpenAIBackend:
+    base_url: str
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout_s: float = 120.0
+    retries: int = 4
+    backoff_s: float = 0.5
+    endpoint: str = "auto"  # chat, completions, auto (chat unless --mode completion)
+
+    name = "openai"
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise LadderError(f"--base-url {self.base_url}: expected http(s)://HOST:PORT/v1")
+        self.base_url = self.base_url.rstrip("/")
+        self.api_key = os.environ.get(self.api_key_env, "")
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "model": self.model or self.base_url, "device": f"server {self.base_url}",
+                "dtype": "server-side", "concurrency": self.concurrency}
+
+    def uses_chat(self, mode: str) -> bool:
+        if self.endpoint != "auto":
+            return self.endpoint == "chat"
+        return mode != "completion"
+
+    def _post(self, path: str, body: dict) -> dict:
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        last = ""
+        for attempt in range(self.retries + 1):
+            try:
+                request = urllib.request.Request(f"{self.base_url}{path}", data=data, headers=headers, method="POST")
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                    raw = response.read()
+                try:
+                    parsed = json.loads(raw)
+                    parsed["choices"][0]
+                    return parsed
+                except (ValueError, KeyError, IndexError, TypeError):
+                    raise _Retryable(f"malformed response: {raw[:120]!r}") from None
+            except urllib.error.HTTPError as exc:
+                if exc.code not in RETRYABLE_STATUS:
+                    detail = exc.read()[:200].decode("utf-8", "replace")
+                    raise LadderError(f"{self.base_url}{path}: HTTP {exc.code} {detail}") from None
+                last = f"HTTP {exc.code}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, _Retryable) as exc:
+                last = str(getattr(exc, "reason", exc)) or type(exc).__name__
+            if attempt < self.retries:
+                time.sleep(self.backoff_s * 2 ** attempt)
+        raise LadderError(f"{self.base_url}{path}: no usable answer after {self.retries + 1} tries ({last}); "
+                          "is the server up? finished samples are saved, rerun to resume")
+
+    def _one(self, request: Request, params: GenerationParams, chat: bool, index: int) -> Completion:
+        body = {"max_tokens": params.max_new_tokens, "temperature": params.temperature, "top_p": params.top_p,
+                "seed": params.seed + index}
+        if self.model:
+            body["model"] = self.model
+        if params.top_k:
+            body["top_k"] = params.top_k
+        if params.stop:
+            body["stop"] = list(params.stop)[:4]  # the OpenAI API takes at most 4
+        if params.logprobs:
+            body["logprobs"] = True if chat else 1
+        began = time.perf_counter()
+        if chat:
+            answer = self._post("/chat/completions", {**body, "messages": request.prompt.messages})
+            text = answer["choices"][0].get("message", {}).get("content") or ""
+        else:
+            answer = self._post("/completions", {**body, "prompt": request.prompt.text})
+            text = answer["choices"][0].get("text") or ""
+        seconds = time.perf_counter() - began
+        usage = answer.get("usage") or {}
+        completion = Completion(text=apply_stops(text, params.stop), prompt_tokens=usage.get("prompt_tokens", 0),
+                                completion_tokens=usage.get("completion_tokens", 0), seconds=seconds, chat=chat)
+        completion.mean_logprob = _mean_logprob(answer["choices"][0].get("logprobs"))
+        return completion
+
+    def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
+        chat = self.uses_chat(params.mode)
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            futures = [pool.submit(self._one, r, params, chat, i) for i, r in enumerate(requests)]
+            return [f.result() for f in futures]
+
+
+def _mean_logprob(logprobs) -> float | None:
+    if not logprobs:
+        return None
+    if isinstance(logprobs, dict) and logprobs.get("token_logprobs") is not None:
+        values = [v for v in logprobs["token_logprobs"] if v is not None]
+    elif isinstance(logprobs, dict) and logprobs.get("content"):
+        values = [item["logprob"] for item in logprobs["content"] if item.get("logprob") is not None]
+    else:
+        return None
+    return sum(values) / len(values) if values else None
