@@ -214,6 +214,140 @@ def quantize_command(
         console.print(report)
 
 
+@app.command("run")
+def run_command(
+    model: str = typer.Argument(..., help="model folder, .gguf file, or served model name with --base-url"),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="one prompt"),
+    batch_jsonl: Optional[Path] = typer.Option(None, "--batch-jsonl", help='JSONL of {"prompt": …} or {"messages": …}'),
+    backend: Optional[str] = typer.Option(None, "--backend"),
+    base_url: Optional[str] = typer.Option(None, "--base-url"),
+    mode: str = typer.Option("auto", "--mode", help="chat, completion or auto"),
+    max_new_tokens: int = typer.Option(128, "--max-new-tokens"),
+    temperature: float = typer.Option(0.0, "--temperature"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device"),
+    dtype: str = typer.Option("auto", "--dtype"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write JSONL here (default: stdout)"),
+) -> None:
+    """Generate for one prompt or a JSONL batch; prints one JSON row per prompt (text, tokens, tok/s, latency)."""
+    from codeladder.backends import GenerationParams
+    from codeladder.generate import read_batch, run_prompts
+    from codeladder.prompts.base import Prompt
+
+    if (prompt is None) == (batch_jsonl is None):
+        raise LadderError("give exactly one of --prompt TEXT or --batch-jsonl FILE")
+    prompts = read_batch(batch_jsonl) if batch_jsonl else [
+        Prompt(text=prompt, messages=[{"role": "user", "content": prompt}])]
+    params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, mode=mode)
+    rows = run_prompts(model, prompts, backend, params, device=device, dtype=dtype, base_url=base_url)
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+@app.command("bench")
+def bench_command(
+    models: list[str] = typer.Argument(..., help="one or more model folders / GGUF files to compare"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="hf or llamacpp (default: inferred)"),
+    prompt_tokens: int = typer.Option(128, "--prompt-tokens"),
+    new_tokens: int = typer.Option(32, "--new-tokens"),
+    iterations: int = typer.Option(3, "--iterations"),
+    warmup: int = typer.Option(1, "--warmup"),
+    batch_sizes: str = typer.Option("1,4,16", "--batch-sizes"),
+    device: str = typer.Option("auto", "--device"),
+    dtype: str = typer.Option("auto", "--dtype"),
+    threads: Optional[int] = typer.Option(None, "--threads"),
+    draft: Optional[str] = typer.Option(None, "--draft", help="speculative decoding: draft folder (hf) or "
+                                                              "prompt-lookup (llamacpp)"),
+    json_out: bool = typer.Option(False, "--json", help="one JSON object (a list when several models)"),
+) -> None:
+    """Throughput: prefill and decode tok/s, time to first token, latency, batch throughput."""
+    from codeladder.analysis.bench import bench
+
+    results = [bench(m, backend, prompt_tokens, new_tokens, iterations, warmup, _ints(batch_sizes, "--batch-sizes"),
+                     device, dtype, threads, draft).as_dict() for m in models]
+    if json_out:
+        print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+        return
+    table = Table(title="ladder bench")
+    for column in ("model", "backend", "device/dtype", "prefill tok/s", "decode tok/s", "TTFT s", "e2e s (med)",
+                   "batch tok/s"):
+        table.add_column(column)
+    for r in results:
+        batch = ", ".join(f"{k}: {v:.1f}" for k, v in r["batch_tok_s"].items())
+        decode = f"{r['decode_tok_s']:.1f}"
+        if r["draft"]:
+            decode += f" (draft {r['draft']['decode_tok_s']:.1f}, x{r['draft']['speedup']:.2f})"
+        table.add_row(Path(r["model"]).name, r["backend"], f"{r['device']} / {r['dtype']}", f"{r['prefill_tok_s']:.1f}",
+                      decode, f"{r['ttft_s']:.3f}", f"{r['e2e_s']['median']:.3f}", batch)
+    console.print(table)
+
+
+@app.command("parity")
+def parity_command(
+    a: str = typer.Argument(..., help="model folder or .gguf file"),
+    b: str = typer.Argument(..., help="model folder or .gguf file"),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", help='JSONL of {"prompt": …} (default: 8 HumanEval prompts)'),
+    a_dtype: str = typer.Option("float32", "--a-dtype", help="dtype for A when it is a folder"),
+    b_dtype: str = typer.Option("float32", "--b-dtype", help="dtype for B when it is a folder"),
+    greedy_tokens: int = typer.Option(32, "--greedy-tokens"),
+    min_cosine: float = typer.Option(0.999, "--min-cosine", help="pass threshold on the minimum cosine"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Logit cosine, KL, top-1 and greedy agreement between two backends/dtypes/files of one model."""
+    from codeladder.analysis.parity import default_prompts, parity, read_prompts
+    from codeladder.analysis.scorers import open_scorer
+
+    texts = read_prompts(prompts) if prompts else default_prompts()
+    first, second = open_scorer(a, a_dtype), open_scorer(b, b_dtype)
+    try:
+        report = parity(first, second, texts, greedy_tokens, min_cosine)
+    finally:
+        first.close()
+        second.close()
+    if json_out:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        table = Table(title=f"parity: {report.a}  vs  {report.b}")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key in ("prompts", "positions", "cosine_min", "cosine_mean", "kl_mean", "kl_max", "top1_agreement",
+                    "greedy_agreement", "tokenizer_agreement"):
+            value = getattr(report, key)
+            table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+        table.add_row("verdict", "[green]PASS[/]" if report.passed else f"[red]FAIL[/] (cosine_min < {min_cosine})")
+        console.print(table)
+    raise typer.Exit(0 if report.passed else 1)
+
+
+@app.command("perplexity")
+def perplexity_command(
+    model: str = typer.Argument(..., help="model folder or .gguf file"),
+    text: Path = typer.Option(..., "--text", help="text file"),
+    max_length: int = typer.Option(512, "--max-length", help="window in tokens"),
+    stride: int = typer.Option(256, "--stride", help="step between windows (< max-length scores every token)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Sliding-window perplexity of a model on a text file."""
+    from codeladder.models.perplexity import hf_perplexity
+
+    if not text.is_file():
+        raise LadderError(f"--text {text}: no such file")
+    if model.endswith(".gguf"):
+        from codeladder.backends.llamacpp import gguf_perplexity
+
+        result = gguf_perplexity(model, text.read_text(), max_length, stride)
+    elif (Path(model) / "config.json").exists():
+        result = hf_perplexity(model, text.read_text(), max_length, stride)
+    else:
+        raise LadderError(f"{model}: expected a model folder or a .gguf file")
+    result["model"] = model
+    print(json.dumps(result, indent=2) if json_out else f"perplexity {result['perplexity']:.4f} over "
+          f"{result['tokens']} tokens (window {max_length}, stride {stride})")
+
+
 def main() -> None:
     try:
         app()

@@ -50,7 +50,9 @@ def perplexity_from(logprob_fn, ids: list[int], max_length: int = 512, stride: i
 def hf_perplexity(folder, text: str, max_length: int = 512, stride: int = 256, model=None) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = model or AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -1,0 +1,1 @@
+"""Measurements over models and runs: parity between backends, throughput, perplexity."""

@@ -1,0 +1,108 @@
+"""``ladder parity A B``: do two backends, dtypes or files of one model compute the same thing?
+
+Per position of each prompt (teacher-forced with A's tokens): cosine of the logit vectors, KL
+divergence KL(A || B) of the next-token distributions, top-1 agreement; then greedy continuations
+from both, compared token by token. A report with no compared position is an error, never a pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from codeladder.analysis.scorers import Scorer
+from codeladder.errors import LadderError
+
+
+@dataclass
+class ParityReport:
+    a: str
+    b: str
+    prompts: int
+    positions: int
+    cosine_min: float
+    cosine_mean: float
+    kl_mean: float
+    kl_max: float
+    top1_agreement: float
+    greedy_agreement: float
+    greedy_tokens: int
+    tokenizer_agreement: float
+    min_cosine: float
+    passed: bool
+    per_prompt: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+def compare_logits(a: np.ndarray, b: np.ndarray) -> dict:
+    if a.shape != b.shape or a.size == 0:
+        raise LadderError(f"logit shapes differ or are empty: {a.shape} vs {b.shape}; do A and B share a vocabulary?")
+    cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1) + 1e-30)
+    la, lb = _log_softmax(a), _log_softmax(b)
+    kl = (np.exp(la) * (la - lb)).sum(-1)
+    return {"cosine": cos, "kl": kl, "top1": a.argmax(-1) == b.argmax(-1)}
+
+
+def parity(a: Scorer, b: Scorer, prompts: list[str], greedy_tokens: int = 32, min_cosine: float = 0.999) -> ParityReport:
+    cosines, kls, top1 = [], [], []
+    greedy_same = greedy_total = tokenizer_same = 0
+    per_prompt = []
+    for text in prompts:
+        ids = a.tokenize(text)
+        if not ids:
+            continue
+        tokenizer_same += int(b.tokenize(text) == ids)
+        result = compare_logits(a.logits(ids), b.logits(ids))
+        cosines.append(result["cosine"])
+        kls.append(result["kl"])
+        top1.append(result["top1"])
+        ga, gb = a.greedy(ids, greedy_tokens), b.greedy(ids, greedy_tokens)
+        same = sum(x == y for x, y in zip(ga, gb))
+        greedy_same += same
+        greedy_total += max(len(ga), len(gb))
+        per_prompt.append({"tokens": len(ids), "cosine_min": float(result["cosine"].min()),
+                           "greedy_agreement": same / max(1, len(ga), len(gb))})
+    if not cosines:
+        raise LadderError("parity compared 0 positions: the prompts tokenized to nothing")
+    cos, kl, t1 = np.concatenate(cosines), np.concatenate(kls), np.concatenate(top1)
+    return ParityReport(
+        a=a.label, b=b.label, prompts=len(per_prompt), positions=int(cos.size), cosine_min=float(cos.min()),
+        cosine_mean=float(cos.mean()), kl_mean=float(kl.mean()), kl_max=float(kl.max()),
+        top1_agreement=float(t1.mean()), greedy_agreement=greedy_same / max(1, greedy_total),
+        greedy_tokens=greedy_total, tokenizer_agreement=tokenizer_same / len(per_prompt), min_cosine=min_cosine,
+        passed=bool(cos.min() >= min_cosine), per_prompt=per_prompt)
+
+
+def default_prompts(count: int = 8) -> list[str]:
+    from codeladder.benchmarks import get_benchmark
+
+    return [t.prompt for t in get_benchmark("humaneval").load()[:count]]
+
+
+def read_prompts(path) -> list[str]:
+    """JSONL with a ``prompt`` (or ``text``) field per line."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise LadderError(f"--prompts {path}: no such file")
+    prompts = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            prompts.append(row["prompt"] if "prompt" in row else row["text"])
+        except (ValueError, KeyError, TypeError):
+            raise LadderError(f"{path}:{number}: expected a JSON object with a 'prompt' field") from None
+    return prompts

@@ -1,0 +1,52 @@
+"""``ladder run``: prompts through any backend, the model loaded once; one JSON row per prompt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from codeladder.backends import GenerationParams, Request, create_backend, infer_backend
+from codeladder.errors import LadderError
+from codeladder.prompts.base import Prompt
+
+
+def read_batch(path: str | Path) -> list[Prompt]:
+    """JSONL: ``{"prompt": text}`` for completion, or ``{"messages": [...]}`` for chat."""
+    path = Path(path)
+    if not path.is_file():
+        raise LadderError(f"--batch-jsonl {path}: no such file")
+    prompts = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise LadderError(f"{path}:{number}: not valid JSON") from None
+        if "messages" in row:
+            prompts.append(Prompt(text="", messages=row["messages"]))
+        elif "prompt" in row:
+            prompts.append(Prompt(text=row["prompt"], messages=[{"role": "user", "content": row["prompt"]}]))
+        else:
+            raise LadderError(f"{path}:{number}: needs a 'prompt' or a 'messages' field")
+    return prompts
+
+
+def run_prompts(model: str, prompts: list[Prompt], backend: str | None = None, params: GenerationParams | None = None,
+                **options) -> list[dict]:
+    params = params or GenerationParams()
+    engine = create_backend(backend or infer_backend(model, options.get("base_url")), model, **options)
+    try:
+        info = engine.describe()
+        rows = []
+        for index, prompt in enumerate(prompts):
+            (completion,) = engine.generate([Request(str(index), prompt)], params)
+            rows.append({"index": index, "text": completion.text, "prompt_tokens": completion.prompt_tokens,
+                         "completion_tokens": completion.completion_tokens, "latency_s": round(completion.seconds, 4),
+                         "tok_s": round(completion.completion_tokens / completion.seconds, 2) if completion.seconds else None,
+                         "backend": info["backend"], "device": info["device"], "chat": completion.chat})
+        return rows
+    finally:
+        close = getattr(engine, "close", None)
+        if close:
+            close()
