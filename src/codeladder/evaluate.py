@@ -283,6 +283,17 @@ def summarize(config: EvalConfig, bench: Benchmark, tasks: list[Task], run: RunD
     return summary
 
 
+def _rerank(config: EvalConfig, tasks: list[Task], run: RunDir, limits: Limits) -> dict:
+    from codeladder.rerank import pick, rerank_summary
+
+    ids = {t.task_id for t in tasks}
+    samples = [s for s in read_jsonl(run.samples) if s["task_id"] in ids]
+    picks = pick(config.rerank, tasks, samples, limits, config.workers or os.cpu_count() or 1, config.isolate)
+    result = rerank_summary(config.rerank, picks, read_jsonl(run.results))
+    write_json_atomic(run.path / "rerank.json", result)
+    return {k: v for k, v in result.items() if k != "picked"}
+
+
 def evaluate(config: EvalConfig, show_progress: bool = False) -> dict:
     """Run (or resume) one evaluation; returns the summary that was written to ``summary.json``."""
     _check(config)
@@ -305,6 +316,8 @@ def evaluate(config: EvalConfig, show_progress: bool = False) -> dict:
     timings = {"generation_s": round(generated - started, 3), "execution_s": round(executed - generated, 3),
                "total_s": round(executed - started, 3)}
     summary = summarize(config, bench, tasks, run, info, isolation, limits, timings)
+    if config.rerank:
+        summary["rerank"] = _rerank(config, tasks, run, limits)
     summary["output"] = str(run.path)
     write_json_atomic(run.summary, summary)
     return summary

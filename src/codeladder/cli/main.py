@@ -34,6 +34,8 @@ def _summary_table(summary: dict) -> Table:
         table.add_row(f"pass@{k}", f"{100 * value:.2f}%")
     for k, value in summary.get("pass_at_k_base", {}).items():
         table.add_row(f"pass@{k} (base tests only)", f"{100 * value:.2f}%")
+    if "rerank" in summary:
+        table.add_row(f"pass@1 of the {summary['rerank']['method']} pick", f"{100 * summary['rerank']['pass_at_1']:.2f}%")
     low, high = summary["ci95"]
     table.add_row("pass@1 95% CI", f"{100 * low:.1f}% - {100 * high:.1f}%")
     table.add_row("tasks / samples", f"{summary['num_tasks']} / {summary['num_samples']}")

@@ -50,6 +50,7 @@ class Job:
     code: str
     payload: str | None = None
     timeout_s: float | None = None
+    capture: bool = False  # return the output's tail even when the program passed
 
 
 @dataclass
@@ -205,7 +206,7 @@ class _Worker:
         request = {
             "id": job.key, "code": job.code, "payload": job.payload, "timeout": timeout,
             "memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s or int(timeout) + 1,
-            "fsize_mb": self.limits.fsize_mb, "nproc": self.limits.nproc,
+            "fsize_mb": self.limits.fsize_mb, "nproc": self.limits.nproc, "capture": job.capture,
         }
         try:
             self.process.stdin.write((json.dumps(request) + "\n").encode())

@@ -288,7 +288,7 @@ def run_job(job: dict, isolated: bool, namespace_init: bool) -> dict:
             verdict = None
     if verdict is None:
         verdict = _verdict_without_report(wstatus, timed_out, job["timeout"])
-    if verdict["status"] != "passed":
+    if verdict["status"] != "passed" or job.get("capture"):
         verdict["output_tail"] = _read_tail(output_path, job.get("tail_bytes", 2000))
     if not isolated:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,123 @@
+"""Pick one of N samples per task without looking at the hidden tests (``--rerank``).
+
+* ``logprob``: the sample with the highest mean token log-probability.
+* ``majority``: run every sample on the prompt's own example inputs (doctest ``>>>`` lines, or the
+  example assertion's call for MBPP-style tasks) and pick from the largest group of identical
+  behaviour, preferring groups that raised nothing.
+* ``exec``: the first sample that passes the prompt's own examples.
+
+Only examples that are part of the prompt the model saw are ever run; ties go to the lowest
+sample index. The pick's pass@1 is reported beside plain pass@1.
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import json
+from collections import defaultdict
+
+from codeladder.benchmarks.base import Task
+from codeladder.sandbox import Job, Limits, SandboxPool
+
+MARK = "__LADDER_EXAMPLE__"
+
+
+def prompt_examples(task: Task) -> list[tuple[str, str | None]]:
+    """(expression, expected repr or None) pairs the prompt itself shows."""
+    if task.style == "function":
+        found = []
+        for example in doctest.DocTestParser().get_examples(task.prompt):
+            try:
+                source = ast.unparse(ast.parse(example.source.strip(), mode="eval"))  # drops comments
+            except SyntaxError:
+                continue
+            want = "\n".join(line for line in example.want.splitlines() if line.strip() not in ('"""', "'''"))
+            if not want.strip() and isinstance(ast.parse(source, mode="eval").body, ast.Compare):
+                want = "True"  # ">>> f(x) == y" with nothing printed below it
+            found.append((source, want.strip() or None))
+        return found
+    for test in task.tests[:1]:  # the one example a description-style prompt shows first
+        tree = ast.parse(test.strip())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == task.entry_point:
+                return [(ast.unparse(node), None)]
+    return []
+
+
+def examples_program(solution: str, examples: list[tuple[str, str | None]], check: bool) -> str:
+    lines = [solution, "", "import json as __json"]
+    for index, (source, want) in enumerate(examples):
+        lines.append("try:")
+        lines.append(f"    __raw = {source}")
+        lines.append("    __value, __text = repr(__raw), str(__raw)")
+        lines.append("except Exception as __exc:")
+        lines.append("    __raw = __value = __text = 'raised ' + type(__exc).__name__")
+        if check and want is not None:
+            lines.append(f"assert {_expectation(want)}, ({index}, __value)")
+        lines.append(f"print({MARK!r} + __json.dumps([{index}, __value]), flush=True)")
+    return "\n".join(lines) + "\n"
+
+
+def _expectation(want: str) -> str:
+    """A condition on __raw/__value/__text: equal to the literal shown, else the same text."""
+    try:
+        return f"__raw == {ast.literal_eval(want)!r}"
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return f"{want!r} in (__value, __text)"
+
+
+def _behaviour(output: str) -> tuple:
+    values = {}
+    for line in output.splitlines():
+        if line.startswith(MARK):
+            index, value = json.loads(line[len(MARK):])
+            values[index] = value
+    return tuple(sorted(values.items()))
+
+
+def pick(method: str, tasks: list[Task], samples: list[dict], limits: Limits, workers: int,
+         isolate: bool = True) -> dict[str, int]:
+    by_task: dict[str, list[dict]] = defaultdict(list)
+    for sample in samples:
+        by_task[sample["task_id"]].append(sample)
+    for rows in by_task.values():
+        rows.sort(key=lambda r: r["sample_index"])
+    if method == "logprob":
+        return {t: max(rows, key=lambda r: (r.get("mean_logprob") if r.get("mean_logprob") is not None
+                                            else float("-inf"), -r["sample_index"]))["sample_index"]
+                for t, rows in by_task.items()}
+    task_by_id = {t.task_id: t for t in tasks}
+    jobs = []
+    for task_id, rows in by_task.items():
+        examples = prompt_examples(task_by_id[task_id])
+        for row in rows:
+            if examples:
+                program = examples_program(row["extracted"], examples, check=method == "exec")
+                jobs.append(Job(f"{task_id}#{row['sample_index']}", program, capture=True))
+    outcome: dict[str, dict[int, tuple[bool, tuple]]] = defaultdict(dict)
+    with SandboxPool(workers=workers, limits=limits, isolate=isolate) as pool:
+        for verdict in pool.run(jobs):
+            task_id, index = verdict.key.rsplit("#", 1)
+            outcome[task_id][int(index)] = (verdict.passed, _behaviour(verdict.output_tail))
+    picks = {}
+    for task_id, rows in by_task.items():
+        results = outcome.get(task_id, {})
+        indices = [r["sample_index"] for r in rows]
+        if method == "exec":
+            picks[task_id] = next((i for i in indices if results.get(i, (False,))[0]), indices[0])
+            continue
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for i in indices:
+            passed, behaviour = results.get(i, (False, ()))
+            groups[behaviour if passed else ("failed",)].append(i)
+        best = max(groups.items(), key=lambda kv: (kv[0] != ("failed",), len(kv[1]), -min(kv[1])))
+        picks[task_id] = min(best[1])
+    return picks
+
+
+def rerank_summary(method: str, picks: dict[str, int], results: list[dict]) -> dict:
+    passed = {(r["task_id"], r["sample_index"]): r["passed"] for r in results}
+    hits = [passed.get((task, index), False) for task, index in picks.items()]
+    return {"method": method, "pass_at_1": sum(hits) / len(hits) if hits else 0.0, "tasks": len(hits),
+            "picked": picks}
