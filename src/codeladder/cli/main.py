@@ -350,6 +350,78 @@ def perplexity_command(
           f"{result['tokens']} tokens (window {max_length}, stride {stride})")
 
 
+@app.command("merge")
+def merge_command(
+    models: list[Path] = typer.Argument(..., help="model folders to merge"),
+    method: str = typer.Option(..., "--method", help="linear, task_arithmetic, slerp, ties, dare_ties, dare_linear"),
+    output: Path = typer.Option(..., "-o", "--output"),
+    base: Optional[Path] = typer.Option(None, "--base", help="base model (task vectors are taken against it)"),
+    weights: Optional[str] = typer.Option(None, "--weights", help="per-model weights, e.g. 0.7,0.3"),
+    t: float = typer.Option(0.5, "--t", help="slerp: 0 = first endpoint, 1 = second"),
+    density: float = typer.Option(0.5, "--density", help="ties/dare: share of each task vector kept"),
+    seed: int = typer.Option(0, "--seed", help="dare: drop pattern seed"),
+    tokenizer_source: Optional[Path] = typer.Option(None, "--tokenizer-source", help="folder whose tokenizer is "
+                                                                                     "copied (default: base/first)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Merge models tensor by tensor, streaming (peak memory near a few tensors); writes merge_report.json."""
+    from codeladder.transforms.merge import merge_models
+
+    weight_values = None
+    if weights:
+        try:
+            weight_values = tuple(float(w) for w in weights.split(","))
+        except ValueError:
+            raise LadderError(f"--weights {weights!r}: expected comma-separated numbers") from None
+    report = merge_models(models, method, output, base, weight_values, t, density, seed, tokenizer_source)
+    if json_out:
+        print(json.dumps({k: v for k, v in report.items() if k != "tensors"}, indent=2))
+    else:
+        console.print(f"merged {len(models)} model(s) with {method} into {output}: {report['summary']}")
+
+
+@app.command("merge-adapter")
+def merge_adapter_command(
+    base: Path = typer.Argument(..., help="base model folder"),
+    adapter: Path = typer.Argument(..., help="PEFT LoRA adapter folder"),
+    output: Path = typer.Option(..., "-o", "--output"),
+) -> None:
+    """Fold a LoRA adapter into its base model (W + alpha/r * B @ A)."""
+    from codeladder.transforms.lora import merge_adapter
+
+    info = merge_adapter(base, adapter, output)
+    console.print(f"merged {info['modules']} LoRA module(s) (scale {info['scale']:g}) into {output}")
+
+
+@app.command("prune")
+def prune_command(
+    folder: Path = typer.Argument(..., help="model folder"),
+    output: Path = typer.Option(..., "-o", "--output"),
+    method: str = typer.Option("wanda", "--method", help="wanda or magnitude"),
+    sparsity: float = typer.Option(0.5, "--sparsity"),
+    structure: str = typer.Option("unstructured", "--structure", help="unstructured or 2:4"),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", help="JSONL with 'text' (default: bundled "
+                                                                           "MBPP train split code)"),
+    samples: int = typer.Option(128, "--samples", help="calibration samples"),
+    text: Optional[Path] = typer.Option(None, "--text", help="text file for perplexity before/after"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Prune linear layers per output row (embeddings, norms, lm_head untouched; dtype kept)."""
+    from codeladder.transforms.prune import prune_model
+
+    if text is not None and not text.is_file():
+        raise LadderError(f"--text {text}: no such file")
+    report = prune_model(folder, output, method, sparsity, structure, calibration, samples,
+                         text.read_text() if text else None)
+    if json_out:
+        print(json.dumps(report, indent=2))
+    else:
+        line = f"pruned {folder} -> {output}: {method} {structure}, sparsity {report['sparsity_achieved']:.3f}"
+        if "perplexity_after" in report:
+            line += f", perplexity {report['perplexity_before']:.3f} -> {report['perplexity_after']:.3f}"
+        console.print(line)
+
+
 def main() -> None:
     try:
         app()

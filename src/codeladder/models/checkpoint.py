@@ -30,6 +30,13 @@ INDEX = "model.safetensors.index.json"
 DEFAULT_SHARD_BYTES = 2 * 1024 ** 3
 
 
+def _count(shape) -> int:
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -102,6 +109,51 @@ class CheckpointWriter:
         self._pending[name] = tensor.contiguous()
         self._pending_bytes += size
         self._total_bytes += size
+
+    def stream(self, specs: list[tuple[str, tuple[int, ...], str]], produce) -> None:
+        """Write tensors without holding them: ``specs`` is (name, shape, safetensors dtype) for each,
+        in order; ``produce(name, sink)`` calls ``sink(tensor_part)`` with consecutive row blocks of it.
+        Headers are written first (sizes are known from the specs), then the bytes as they come."""
+        import struct
+
+        from codeladder.models.lazy import DTYPES
+
+        self._flush()
+        groups, current, size = [], [], 0
+        for spec in specs:
+            nbytes = DTYPES[spec[2]][1] * _count(spec[1])
+            if current and size + nbytes > self.max_shard_bytes:
+                groups.append(current)
+                current, size = [], 0
+            current.append((*spec, nbytes))
+            size += nbytes
+        if current:
+            groups.append(current)
+        for group in groups:
+            header, offset = {"__metadata__": {"format": "pt"}}, 0
+            for name, shape, dtype, nbytes in group:
+                header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+                offset += nbytes
+            blob = json.dumps(header, separators=(",", ":")).encode()
+            blob += b" " * (-len(blob) % 8)
+            temporary = f".shard-{len(self._shards) + 1:05d}.safetensors"
+            with open(self.out_dir / temporary, "wb") as f:
+                f.write(struct.pack("<Q", len(blob)))
+                f.write(blob)
+                for name, shape, dtype, nbytes in group:
+                    written = 0
+
+                    def sink(part) -> None:
+                        nonlocal written
+                        data = part.contiguous().reshape(-1).view(__import__("torch").uint8).numpy()
+                        f.write(memoryview(data))
+                        written += data.nbytes
+
+                    produce(name, sink)
+                    if written != nbytes:
+                        raise LadderError(f"{name}: produced {written} bytes, expected {nbytes}")
+            self._shards.append((temporary, [g[0] for g in group]))
+            self._total_bytes += offset
 
     def _flush(self) -> None:
         from safetensors.torch import save_file

@@ -1,0 +1,140 @@
+"""``ladder merge``: a registry of merge methods (one module each) over one streaming engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from codeladder.errors import LadderError
+from codeladder.models.checkpoint import CheckpointWriter, now
+from codeladder.models.lazy import LazyTensors
+from codeladder.transforms.merge.base import (CHUNK_ELEMENTS, Chunk, MergeMethod, MergeOutput, MergeParams,
+                                              TensorReport)
+from codeladder.transforms.merge.dare import DareLinear, DareTies
+from codeladder.transforms.merge.linear import Linear
+from codeladder.transforms.merge.slerp import Slerp
+from codeladder.transforms.merge.task_arithmetic import TaskArithmetic
+from codeladder.transforms.merge.ties import Ties
+
+REGISTRY: dict[str, type[MergeMethod]] = {
+    "linear": Linear,
+    "task_arithmetic": TaskArithmetic,
+    "slerp": Slerp,
+    "ties": Ties,
+    "dare_ties": DareTies,
+    "dare_linear": DareLinear,
+}
+FLOAT_DTYPES = ("F32", "F16", "BF16", "F64")
+
+
+def _check_inputs(method: MergeMethod, models: list[Path], base: Path | None, weights: tuple[float, ...]) -> None:
+    if method.needs_base and base is None:
+        raise LadderError(f"--method {method.name} needs --base DIR (task vectors are taken against it)")
+    ends = len(models) + (1 if base is not None and method.name == "slerp" else 0)
+    if len(models) < method.min_models or (method.name == "slerp" and ends != 2):
+        raise LadderError(f"--method {method.name}: needs {'two endpoints (two models, or --base and one model)' if method.name == 'slerp' else f'at least {method.min_models} model(s)'}")
+    if len(weights) != len(models):
+        raise LadderError(f"--weights: {len(weights)} given for {len(models)} models")
+    for folder in [*models, *([base] if base else [])]:
+        if not (folder / "config.json").exists():
+            raise LadderError(f"{folder}: not a model folder (no config.json)")
+
+
+def _check_shapes(readers: list[LazyTensors], labels: list[Path]) -> None:
+    reference = readers[0].infos
+    for reader, label in zip(readers[1:], labels[1:]):
+        missing = sorted(set(reference) ^ set(reader.infos))
+        if missing:
+            raise LadderError(f"{label}: tensor names differ from {labels[0]} (e.g. {missing[0]}); "
+                              "only models of one architecture merge")
+        for name, info in reference.items():
+            if reader.infos[name].shape != info.shape:
+                hint = (" (different vocabularies: merge models that share a tokenizer)"
+                        if "embed" in name or "lm_head" in name else "")
+                raise LadderError(f"{label}: {name} has shape {reader.infos[name].shape}, "
+                                  f"{labels[0]} has {info.shape}{hint}")
+
+
+def merge_models(models: list[str | Path], method: str, out: str | Path, base: str | Path | None = None,
+                 weights: tuple[float, ...] | None = None, t: float = 0.5, density: float = 0.5, seed: int = 0,
+                 tokenizer_source: str | Path | None = None, chunk_elements: int = CHUNK_ELEMENTS) -> dict:
+    """Merge ``models`` (optionally against ``base``) into ``out``; returns the merge report."""
+    if method not in REGISTRY:
+        raise LadderError(f"--method {method}: choose one of {', '.join(REGISTRY)}")
+    if not 0 < density <= 1:
+        raise LadderError(f"--density {density}: must be in (0, 1]")
+    if not 0 <= t <= 1:
+        raise LadderError(f"--t {t}: must be in [0, 1]")
+    engine = REGISTRY[method]()
+    models = [Path(m) for m in models]
+    base_path = Path(base) if base else None
+    weights = tuple(weights) if weights else tuple(1.0 for _ in models)
+    _check_inputs(engine, models, base_path, weights)
+    if method == "linear" and sum(weights) == 0:
+        raise LadderError("--weights: they sum to 0; a weighted average needs a non-zero total")
+    params = MergeParams(weights=weights, t=t, density=density, seed=seed)
+    readers = [LazyTensors(m) for m in models]
+    base_reader = LazyTensors(base_path) if base_path else None
+    labels = [*models, *([base_path] if base_path else [])]
+    _check_shapes([*readers, *([base_reader] if base_reader else [])], labels)
+    first = base_path or models[0]
+    config = json.loads((first / "config.json").read_text())
+    source = Path(tokenizer_source) if tokenizer_source else first
+    started = now()
+    writer = CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=first)
+    report: dict[str, dict] = {}
+    specs = [(name, info.shape, info.dtype) for name, info in readers[0].infos.items()]
+
+    def chunks_of(name: str):
+        info = readers[0].infos[name]
+        step = max(1, chunk_elements // max(1, info.numel // max(1, info.rows)))
+
+        def iterate():
+            for start in range(0, info.rows, step):
+                rows = (start, min(info.rows, start + step)) if info.shape else None
+                tensors = [r.read(name, rows).float() for r in readers]
+                base_part = base_reader.read(name, rows).float() if base_reader else None
+                yield Chunk(rows or (0, 1), tensors, base_part)
+        return iterate
+
+    def produce(name: str, sink) -> None:
+        info = readers[0].infos[name]
+        if info.dtype not in FLOAT_DTYPES:
+            sink((base_reader or readers[0]).read(name))
+            return
+        dtype = readers[0].read(name, (0, 1) if info.shape else None).dtype
+        stats = engine.prepare(name, chunks_of(name), info.numel, params)
+        tensor_report = TensorReport()
+        for chunk in chunks_of(name)():
+            output: MergeOutput = engine.combine(chunk, stats, params, name)
+            tensor_report.add(chunk, output)
+            sink(output.tensor.to(dtype))
+        report[name] = tensor_report.as_dict()
+
+    try:
+        writer.stream(specs, produce)
+    finally:
+        for reader in [*readers, *([base_reader] if base_reader else [])]:
+            reader.close()
+    stage_params = {"method": method, "models": [str(m) for m in models], "base": str(base_path) if base_path else None,
+                    "weights": list(weights), "t": t, "density": density, "seed": seed}
+    writer.finish("merge", stage_params, inputs=labels, started_at=started)
+    summary = _summarize(report)
+    full = {**stage_params, "summary": summary, "tensors": report}
+    (Path(out) / "merge_report.json").write_text(json.dumps(full, indent=2) + "\n")
+    return full
+
+
+def _summarize(report: dict[str, dict]) -> dict:
+    ratios = [r["norm_ratio"] for r in report.values() if r.get("norm_ratio")]
+    before = [r["sign_conflicts_before"] for r in report.values() if "sign_conflicts_before" in r]
+    after = [r["sign_conflicts_after"] for r in report.values() if "sign_conflicts_after" in r]
+    summary = {"tensors": len(report), "norm_ratio_min": min(ratios, default=None),
+               "norm_ratio_max": max(ratios, default=None)}
+    if before:
+        summary["sign_conflicts_before"] = sum(before) / len(before)
+        summary["sign_conflicts_after"] = sum(after) / len(after)
+    return summary
+
+
+__all__ = ["REGISTRY", "merge_models", "MergeParams", "Chunk"]

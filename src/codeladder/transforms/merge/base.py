@@ -1,0 +1,130 @@
+"""The streaming merge engine every method plugs into.
+
+Tensors are read one name at a time, and large ones in row chunks (``CHUNK_ELEMENTS`` per input),
+from every input with plain reads (:mod:`codeladder.models.lazy`), merged in float32, cast back to
+the input dtype and written straight into the output shard: peak memory stays near a few chunks,
+never a model. Methods that need a whole-tensor statistic (SLERP's angle, TIES's magnitude
+threshold) get a ``prepare`` pass over the same chunks first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+CHUNK_ELEMENTS = 1 << 22  # per input, per chunk: 16 MB in float32
+
+
+@dataclass(frozen=True)
+class MergeParams:
+    weights: tuple[float, ...]
+    t: float = 0.5
+    density: float = 0.5
+    seed: int = 0
+
+
+@dataclass
+class Chunk:
+    rows: tuple[int, int]
+    models: list[torch.Tensor]  # float32, one per merged model
+    base: torch.Tensor | None  # float32
+
+
+ChunkSource = Callable[[], Iterator[Chunk]]
+
+
+@dataclass
+class MergeOutput:
+    tensor: torch.Tensor
+    contributions: list[torch.Tensor] | None = None  # the deltas that entered the result (for sign conflicts)
+
+
+class MergeMethod:
+    name: str = ""
+    needs_base: bool = False
+    min_models: int = 2
+    max_models: int | None = None
+
+    def prepare(self, tensor_name: str, chunks: ChunkSource, numel: int, params: MergeParams) -> dict:
+        return {}
+
+    def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
+        raise NotImplementedError
+
+
+def chunk_seed(seed: int, tensor_name: str, rows: tuple[int, int], model: int) -> int:
+    digest = hashlib.sha256(f"{seed}|{tensor_name}|{rows[0]}|{model}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def magnitude_thresholds(chunks: ChunkSource, numel: int, density: float, count: int) -> list[float]:
+    """Per model, the |delta| at or above which the top ``density`` share of entries lies.
+
+    Exact (k-th value) when the tensor is one chunk; otherwise from a 65,536-bin histogram of
+    |delta| built over the chunks, exact to 1/65,536 of the largest magnitude."""
+    keep = max(1, int(round(density * numel)))
+    parts = list(chunks()) if numel <= CHUNK_ELEMENTS else None
+    if parts is not None and len(parts) == 1:
+        deltas = _deltas(parts[0])
+        return [float(torch.kthvalue(d.abs().reshape(-1), numel - keep + 1).values) if keep < numel else 0.0
+                for d in deltas]
+    peaks = [0.0] * count
+    for chunk in chunks():
+        for i, d in enumerate(_deltas(chunk)):
+            peaks[i] = max(peaks[i], float(d.abs().max()))
+    bins = 65536
+    histograms = [torch.zeros(bins, dtype=torch.float64) for _ in range(count)]
+    for chunk in chunks():
+        for i, d in enumerate(_deltas(chunk)):
+            if peaks[i] > 0:
+                histograms[i] += torch.histc(d.abs().reshape(-1).double(), bins=bins, min=0.0, max=peaks[i])
+    thresholds = []
+    for i, histogram in enumerate(histograms):
+        above = torch.flip(torch.cumsum(torch.flip(histogram, [0]), 0), [0])  # entries in bins >= b
+        index = int(torch.nonzero(above >= keep).max()) if peaks[i] > 0 else 0
+        thresholds.append(peaks[i] * index / bins)
+    return thresholds
+
+
+def _deltas(chunk: Chunk) -> list[torch.Tensor]:
+    return [m - chunk.base for m in chunk.models] if chunk.base is not None else chunk.models
+
+
+@dataclass
+class TensorReport:
+    """Accumulated over a tensor's chunks: L2 norms and sign conflicts."""
+
+    input_sq: list[float] = field(default_factory=list)
+    output_sq: float = 0.0
+    conflicts_before: int = 0
+    conflicts_after: int = 0
+    elements: int = 0
+
+    def add(self, chunk: Chunk, out: MergeOutput) -> None:
+        if not self.input_sq:
+            self.input_sq = [0.0] * len(chunk.models)
+        for i, m in enumerate(chunk.models):
+            self.input_sq[i] += float((m.double() ** 2).sum())
+        self.output_sq += float((out.tensor.double() ** 2).sum())
+        self.elements += out.tensor.numel()
+        if chunk.base is not None:
+            self.conflicts_before += _conflicts(_deltas(chunk))
+            self.conflicts_after += _conflicts(out.contributions if out.contributions is not None else _deltas(chunk))
+
+    def as_dict(self) -> dict:
+        norms = [v ** 0.5 for v in self.input_sq]
+        row = {"output_norm": self.output_sq ** 0.5, "input_norms": norms,
+               "norm_ratio": (self.output_sq ** 0.5) / (sum(norms) / len(norms)) if norms and sum(norms) else None}
+        if self.elements and (self.conflicts_before or self.conflicts_after):
+            row["sign_conflicts_before"] = self.conflicts_before / self.elements
+            row["sign_conflicts_after"] = self.conflicts_after / self.elements
+        return row
+
+
+def _conflicts(deltas: list[torch.Tensor]) -> int:
+    """Entries where some deltas are positive and others negative."""
+    stacked = torch.stack([d.reshape(-1) for d in deltas])
+    return int(((stacked > 0).any(0) & (stacked < 0).any(0)).sum())

@@ -1,0 +1,38 @@
+"""DARE (Yu et al., 2024): drop each task-vector entry with probability 1 - ``--density`` and rescale
+the survivors by 1/density (so the expectation is kept), seeded per tensor, chunk and model.
+``dare_linear`` then sums the weighted task vectors; ``dare_ties`` elects signs and takes the
+disjoint mean as TIES does. The drop is peft's ``random_pruning``."""
+
+import torch
+from peft.utils.merge_utils import random_pruning
+
+from codeladder.transforms.merge.base import Chunk, MergeMethod, MergeOutput, MergeParams, chunk_seed
+from codeladder.transforms.merge.ties import elect_and_merge
+
+
+def dropped(chunk: Chunk, params: MergeParams, tensor_name: str) -> list[torch.Tensor]:
+    out = []
+    for index, (weight, model) in enumerate(zip(params.weights, chunk.models)):
+        torch.manual_seed(chunk_seed(params.seed, tensor_name, chunk.rows, index))
+        out.append(weight * random_pruning(model - chunk.base, params.density, rescale=True))
+    return out
+
+
+class DareLinear(MergeMethod):
+    name = "dare_linear"
+    needs_base = True
+    min_models = 1
+
+    def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
+        deltas = dropped(chunk, params, tensor_name)
+        return MergeOutput(chunk.base + sum(deltas), contributions=deltas)
+
+
+class DareTies(MergeMethod):
+    name = "dare_ties"
+    needs_base = True
+    min_models = 1
+
+    def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
+        merged, kept = elect_and_merge(dropped(chunk, params, tensor_name))
+        return MergeOutput(chunk.base + merged, contributions=kept)

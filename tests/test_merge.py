@@ -1,0 +1,203 @@
+"""Merging and pruning against hand-written formulas, on real safetensors files, through the CLI."""
+
+import json
+import math
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from codeladder.errors import LadderError
+from codeladder.models.check import check_model
+from codeladder.models.tiny import TinySpec, build_tiny_model
+from codeladder.transforms.merge import merge_models
+from codeladder.transforms.merge.base import Chunk, MergeParams
+from codeladder.transforms.merge.dare import DareLinear
+from codeladder.transforms.merge.slerp import slerp_coefficients
+from codeladder.transforms.merge.ties import Ties
+from conftest import ladder
+
+
+@pytest.fixture(scope="module")
+def trio(tmp_path_factory):
+    root = tmp_path_factory.mktemp("merge")
+    return [build_tiny_model(root / f"m{seed}", TinySpec(seed=seed)) for seed in (11, 12, 13)]
+
+
+def weights(folder):
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_slerp_formula_by_hand():
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    s_a, s_b = slerp_coefficients(float(a @ b), 1.0, 1.0, 0.5)
+    assert s_a == pytest.approx(math.sin(math.pi / 4) / math.sin(math.pi / 2))
+    mid = s_a * a + s_b * b
+    assert float(mid.norm()) == pytest.approx(1.0)  # on the arc, not the chord
+    assert slerp_coefficients(1.0, 1.0, 1.0, 0.3) == (pytest.approx(0.7), pytest.approx(0.3))  # colinear: lerp
+
+
+def test_slerp_endpoints_and_norms(trio, tmp_path):
+    a, b = trio[0], trio[1]
+    for t, expected in ((0.0, a), (1.0, b)):
+        out = tmp_path / f"t{t}"
+        ladder("merge", str(a), str(b), "--method", "slerp", "--t", str(t), "-o", str(out))
+        got, want = weights(out), weights(expected)
+        assert all(torch.allclose(got[k], want[k], atol=1e-6) for k in want)
+    ladder("merge", str(a), str(b), "--method", "slerp", "--t", "0.5", "-o", str(tmp_path / "mid"))
+    report = json.loads((tmp_path / "mid" / "merge_report.json").read_text())
+    checked = [(name, row["norm_ratio"]) for name, row in report["tensors"].items() if row["norm_ratio"] is not None]
+    assert len(checked) >= 20  # zero biases have no ratio
+    for name, ratio in checked:
+        assert abs(ratio - 1.0) <= 0.05, name
+    assert check_model(tmp_path / "mid").ok
+
+
+def test_ties_worked_example():
+    base = torch.zeros(5)
+    deltas = [torch.tensor([3.0, -2.0, 0.1, 1.0, -4.0]),
+              torch.tensor([2.0, 1.5, -0.2, -3.0, -1.0]),
+              torch.tensor([-1.0, 1.0, 0.3, -1.0, 2.0])]
+    params = MergeParams(weights=(1.0, 1.0, 1.0), density=0.6)
+    method = Ties()
+    chunk = Chunk((0, 1), [base + d for d in deltas], base)
+    stats = method.prepare("w", lambda: iter([chunk]), 5, params)
+    # top 3 of 5 by magnitude per model: thresholds 2, 1.5, 1
+    assert stats["thresholds"] == [2.0, 1.5, 1.0]
+    out = method.combine(chunk, stats, params, "w").tensor
+    # trimmed: m1 [3,-2,0,0,-4], m2 [2,1.5,0,-3,0], m3 [-1,1,0,-1,2]
+    # elected sign by mass: [+ (4), + (0.5), none, - (-4), - (-2)]
+    # disjoint mean over agreeing entries: [(3+2)/2, (1.5+1)/2, 0, (-3-1)/2, -4/1]
+    assert torch.allclose(out, torch.tensor([2.5, 1.25, 0.0, -2.0, -4.0]))
+
+
+def test_dare_keeps_the_expectation():
+    base = torch.zeros(2000)
+    delta = torch.linspace(-1, 1, 2000)
+    method = DareLinear()
+    outs = [method.combine(Chunk((0, 1), [base + delta], base), {}, MergeParams(weights=(1.0,), density=0.3, seed=s),
+                           "w").tensor for s in range(400)]
+    mean = torch.stack(outs).mean(0)
+    error = (mean - delta).abs()
+    # each entry's mean over 400 seeds has std |d| * sqrt((1 - p) / p) / 20 <= 0.077
+    assert float(error.mean()) < 0.05 and float(error.max()) < 0.4
+    assert float((outs[0] == 0).float().mean()) == pytest.approx(0.7, abs=0.05)
+    assert torch.equal(outs[0], method.combine(Chunk((0, 1), [base + delta], base), {},
+                                               MergeParams(weights=(1.0,), density=0.3, seed=0), "w").tensor)
+
+
+def test_task_arithmetic_with_weight_zero_is_the_base(trio, tmp_path):
+    base, a, b = trio
+    out = tmp_path / "ta0"
+    ladder("merge", str(a), str(b), "--method", "task_arithmetic", "--base", str(base), "--weights", "0,0",
+           "-o", str(out))
+    got, want = weights(out), weights(base)
+    assert all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_ties_leaves_fewer_sign_conflicts_than_a_naive_sum(trio, tmp_path):
+    base, a, b = trio
+    reports = {}
+    for method in ("task_arithmetic", "ties", "dare_ties", "dare_linear", "linear"):
+        out = tmp_path / method
+        extra = [] if method == "linear" else ["--base", str(base)]
+        ladder("merge", str(a), str(b), "--method", method, *extra, "--density", "0.3", "-o", str(out))
+        assert check_model(out).ok, method
+        assert (out / "tokenizer.json").read_bytes() == (a / "tokenizer.json").read_bytes()
+        reports[method] = json.loads((out / "merge_report.json").read_text())["summary"]
+    assert reports["ties"]["sign_conflicts_after"] < reports["task_arithmetic"]["sign_conflicts_after"]
+    assert reports["ties"]["sign_conflicts_before"] == pytest.approx(reports["task_arithmetic"]["sign_conflicts_before"])
+
+
+@pytest.mark.parametrize("method", ["linear", "slerp", "ties", "dare_ties"])
+def test_row_chunks_give_the_same_merge(trio, tmp_path, method):
+    base, a, b = trio
+    kwargs = {"base": base} if method in ("ties", "dare_ties") else {}
+    whole = merge_models([a, b], method, tmp_path / "whole", density=0.4, **kwargs)
+    chunked = merge_models([a, b], method, tmp_path / "chunked", density=0.4, chunk_elements=1000, **kwargs)
+    assert whole["summary"]["tensors"] == chunked["summary"]["tensors"]
+    w, c = weights(tmp_path / "whole"), weights(tmp_path / "chunked")
+    for name in w:
+        if method == "dare_ties":  # a chunk is its own random stream: compare sparsity, not values
+            assert (w[name] == c[name]).float().mean() > 0.0
+        elif method == "ties":  # histogram threshold: at most a few entries on the boundary differ
+            assert (w[name] != c[name]).float().mean() < 0.01, name
+        else:
+            assert torch.allclose(w[name], c[name], atol=1e-6), name
+
+
+def test_vocabulary_mismatch_is_a_clear_error(trio, tmp_path):
+    other = build_tiny_model(tmp_path / "small-vocab", TinySpec(seed=1, vocab=2048))
+    done = ladder("merge", str(trio[0]), str(other), "--method", "linear", "-o", str(tmp_path / "x"), check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert ("embed_tokens" in done.stderr or "lm_head" in done.stderr) and "vocabularies" in done.stderr
+
+
+def test_wanda_prunes_half_of_every_row_and_keeps_dtype(tmp_path):
+    model = build_tiny_model(tmp_path / "bf16", TinySpec(seed=4, dtype="bfloat16"))
+    out = tmp_path / "pruned"
+    text = tmp_path / "t.py"
+    text.write_text("def add(a, b):\n    return a + b\n" * 20)
+    report = json.loads(ladder("prune", str(model), "--method", "wanda", "--sparsity", "0.5", "--samples", "16",
+                               "--text", str(text), "-o", str(out), "--json").stdout)
+    pruned, original = weights(out), weights(model)
+    for name, tensor in pruned.items():
+        assert tensor.dtype == original[name].dtype == torch.bfloat16
+        if name.endswith(("q_proj.weight", "down_proj.weight", "up_proj.weight")):
+            zeros = (tensor == 0).sum(1)
+            assert torch.all(zeros == tensor.shape[1] // 2), name
+        elif "proj" not in name:
+            assert torch.equal(tensor, original[name]), name  # embeddings, norms, lm_head untouched
+    assert report["sparsity_achieved"] == pytest.approx(0.5)
+    assert "perplexity_before" in report and "perplexity_after" in report
+    assert (out / "tokenizer.json").read_bytes() == (model / "tokenizer.json").read_bytes()
+    assert check_model(out).ok
+
+
+def test_wanda_differs_from_magnitude_and_2_4_has_its_pattern(tmp_path, trio):
+    runs = {}
+    for method, structure in (("wanda", "unstructured"), ("magnitude", "unstructured"), ("wanda", "2:4")):
+        out = tmp_path / f"{method}-{structure.replace(':', '')}"
+        ladder("prune", str(trio[0]), "--method", method, "--structure", structure, "--samples", "8", "-o", str(out))
+        runs[(method, structure)] = weights(out)["model.layers.0.mlp.up_proj.weight"]
+    assert not torch.equal(runs[("wanda", "unstructured")] == 0, runs[("magnitude", "unstructured")] == 0)
+    groups = (runs[("wanda", "2:4")] == 0).reshape(-1, 4).sum(1)
+    assert torch.all(groups == 2)
+
+
+def test_merge_adapter_matches_peft(tiny_model, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.05)
+    peft_model.save_pretrained(tmp_path / "adapter")
+    expected = peft_model.merge_and_unload().state_dict()
+    ladder("merge-adapter", str(tiny_model), str(tmp_path / "adapter"), "-o", str(tmp_path / "merged"))
+    got = weights(tmp_path / "merged")
+    for name, tensor in got.items():
+        assert torch.allclose(tensor, expected[name], atol=1e-6), name
+    assert not torch.equal(got["model.layers.0.self_attn.q_proj.weight"], weights(tiny_model)["model.layers.0.self_attn.q_proj.weight"])
+    assert check_model(tmp_path / "merged").ok
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tmp_path / "adapter", broken)
+    tensors = load_file(str(broken / "adapter_model.safetensors"))
+    renamed = {k.replace("q_proj", "nonexistent_proj"): v for k, v in tensors.items()}
+    save_file(renamed, str(broken / "adapter_model.safetensors"))
+    done = ladder("merge-adapter", str(tiny_model), str(broken), "-o", str(tmp_path / "x"), check=False)
+    assert done.returncode == 2 and "nonexistent_proj" in done.stderr and "match no base weight" in done.stderr
+
+
+def test_merge_refuses_bad_arguments(trio, tmp_path):
+    with pytest.raises(LadderError, match="needs --base"):
+        merge_models(trio[:2], "ties", tmp_path / "x")
+    with pytest.raises(LadderError, match="--density"):
+        merge_models(trio[:2], "ties", tmp_path / "x", base=trio[2], density=0)
+    with pytest.raises(LadderError, match="two endpoints"):
+        merge_models(trio, "slerp", tmp_path / "x")
