@@ -4,9 +4,8 @@ the survivors by 1/density (so the expectation is kept), seeded per tensor, chun
 disjoint mean as TIES does. The drop is peft's ``random_pruning``."""
 
 import torch
-from peft.utils.merge_utils import random_pruning
 
-from codeladder.transforms.merge.base import Chunk, MergeMethod, MergeOutput, MergeParams, chunk_seed
+from codeladder.transforms.merge.base import Chunk, MergeMethod, MergeOutput, MergeParams, chunk_seed, peft_merge_utils
 from codeladder.transforms.merge.ties import elect_and_merge
 
 
@@ -14,7 +13,7 @@ def dropped(chunk: Chunk, params: MergeParams, tensor_name: str) -> list[torch.T
     out = []
     for index, (weight, model) in enumerate(zip(params.weights, chunk.models)):
         torch.manual_seed(chunk_seed(params.seed, tensor_name, chunk.rows, index))
-        out.append(weight * random_pruning(model - chunk.base, params.density, rescale=True))
+        out.append(weight * peft_merge_utils().random_pruning(model - chunk.base, params.density, rescale=True))
     return out
 
 

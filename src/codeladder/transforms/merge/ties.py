@@ -4,17 +4,17 @@ Sign election and the disjoint mean are peft's (``peft.utils.merge_utils``); the
 ours because it must be computed over row chunks of tensors too large to hold."""
 
 import torch
-from peft.utils.merge_utils import calculate_majority_sign_mask, disjoint_merge
 
 from codeladder.transforms.merge.base import (Chunk, ChunkSource, MergeMethod, MergeOutput, MergeParams,
-                                              magnitude_thresholds)
+                                              magnitude_thresholds, peft_merge_utils)
 
 
 def elect_and_merge(weighted: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    kernels = peft_merge_utils()
     stacked = torch.stack(weighted)
-    mask = calculate_majority_sign_mask(stacked, method="total")
+    mask = kernels.calculate_majority_sign_mask(stacked, method="total")
     kept = stacked * mask
-    return disjoint_merge(stacked, mask), list(kept)
+    return kernels.disjoint_merge(stacked, mask), list(kept)
 
 
 class Ties(MergeMethod):
