@@ -41,12 +41,35 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _checksum_cache() -> Path:
+    return Path(os.environ.get("CODELADDER_CACHE", Path.home() / ".cache" / "codeladder")) / "sha256.json"
+
+
 def file_sha256(path: Path) -> str:
+    """sha256 of a file, remembered per (path, size, mtime, inode): a merge tournament reads the same
+    multi-GB base many times, and hashing it each time would cost more than the merge."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
+    cache_path = _checksum_cache()
+    try:
+        cache = json.loads(cache_path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    if key in cache:
+        return cache[key]
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
             digest.update(block)
-    return digest.hexdigest()
+    cache[key] = digest.hexdigest()
+    try:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache_path.with_name(f".{cache_path.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(cache))
+        os.replace(temporary, cache_path)
+    except OSError:
+        pass  # a read-only home only costs the next run the hashing again
+    return cache[key]
 
 
 def folder_fingerprint(folder: Path) -> dict:
@@ -54,6 +77,10 @@ def folder_fingerprint(folder: Path) -> dict:
     names = sorted(p.name for p in folder.iterdir() if p.is_file() and (
         p.suffix in (".safetensors", ".gguf") or p.name in TOKENIZER_FILES or p.name in ("config.json", INDEX)))
     return {"path": str(folder), "files": {name: file_sha256(folder / name) for name in names}}
+
+
+def _fingerprint(path: Path) -> dict:
+    return folder_fingerprint(path) if path.is_dir() else {"path": str(path), "sha256": file_sha256(path)}
 
 
 def read_lineage(folder: Path) -> dict:
@@ -92,6 +119,16 @@ class CheckpointWriter:
     _pending_bytes: int = 0
     _shards: list[tuple[str, list[str]]] = field(default_factory=list)
     _total_bytes: int = 0
+    _fingerprints: object = None
+
+    def fingerprint_inputs(self, inputs: list[Path]) -> None:
+        """Start checksumming the inputs in a thread (hashlib releases the GIL), so the lineage's
+        checksums cost no wall time while the transform reads and computes."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1)
+        self._fingerprints = pool.submit(lambda: [_fingerprint(Path(p)) for p in inputs])
+        pool.shutdown(wait=False)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -203,10 +240,10 @@ class CheckpointWriter:
         if generation.exists() and generation.resolve() != (self.out_dir / generation.name).resolve():
             shutil.copyfile(generation, self.out_dir / generation.name)
         lineage = read_lineage(source) if self.lineage_source else {"format": 1, "source": str(source), "stages": []}
+        fingerprints = (self._fingerprints.result() if self._fingerprints is not None
+                        else [_fingerprint(Path(p)) for p in (inputs or [])])
         lineage["stages"].append({
-            "stage": stage, "params": params, "inputs": [folder_fingerprint(Path(p)) if Path(p).is_dir()
-                                                         else {"path": str(p), "sha256": file_sha256(Path(p))}
-                                                         for p in (inputs or [])],
+            "stage": stage, "params": params, "inputs": fingerprints,
             "codeladder_version": codeladder.__version__, "started_at": started_at or now(), "finished_at": now()})
         (self.out_dir / LINEAGE).write_text(json.dumps(lineage, indent=2) + "\n")
         return self.out_dir

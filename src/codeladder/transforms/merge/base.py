@@ -119,16 +119,16 @@ class TensorReport:
 
     input_sq: list[float] = field(default_factory=list)
     output_sq: float = 0.0
-    conflicts_before: int = 0
-    conflicts_after: int = 0
+    conflicts_before: float = 0.0
+    conflicts_after: float = 0.0
     elements: int = 0
 
     def add(self, chunk: Chunk, out: MergeOutput) -> None:
         if not self.input_sq:
             self.input_sq = [0.0] * len(chunk.models)
         for i, m in enumerate(chunk.models):
-            self.input_sq[i] += float((m.double() ** 2).sum())
-        self.output_sq += float((out.tensor.double() ** 2).sum())
+            self.input_sq[i] += _squares(m)
+        self.output_sq += _squares(out.tensor)
         self.elements += out.tensor.numel()
         if chunk.base is not None:
             self.conflicts_before += _conflicts(_deltas(chunk))
@@ -144,7 +144,20 @@ class TensorReport:
         return row
 
 
-def _conflicts(deltas: list[torch.Tensor]) -> int:
-    """Entries where some deltas are positive and others negative."""
-    stacked = torch.stack([d.reshape(-1) for d in deltas])
-    return int(((stacked > 0).any(0) & (stacked < 0).any(0)).sum())
+def _squares(tensor: torch.Tensor) -> float:
+    flat = tensor.reshape(-1)
+    return float(torch.dot(flat, flat))
+
+
+CONFLICT_STRIDE = 16  # sign conflicts of large chunks are estimated on every 16th entry
+
+
+def _conflicts(deltas: list[torch.Tensor]) -> float:
+    """(Estimated) number of entries where some deltas are positive and others negative."""
+    stride = CONFLICT_STRIDE if deltas[0].numel() >= 1 << 16 else 1
+    flat = [d.reshape(-1)[::stride] for d in deltas]
+    positive, negative = flat[0] > 0, flat[0] < 0
+    for delta in flat[1:]:
+        positive |= delta > 0
+        negative |= delta < 0
+    return float((positive & negative).sum()) * stride
