@@ -82,6 +82,7 @@ def merge_models(models: list[str | Path], method: str, out: str | Path, base: s
     source = Path(tokenizer_source) if tokenizer_source else first
     started = now()
     writer = CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=first)
+    writer.fingerprint_inputs(labels)
     report: dict[str, dict] = {}
     specs = [(name, info.shape, info.dtype) for name, info in readers[0].infos.items()]
 
@@ -118,7 +119,7 @@ def merge_models(models: list[str | Path], method: str, out: str | Path, base: s
             reader.close()
     stage_params = {"method": method, "models": [str(m) for m in models], "base": str(base_path) if base_path else None,
                     "weights": list(weights), "t": t, "density": density, "seed": seed}
-    writer.finish("merge", stage_params, inputs=labels, started_at=started)
+    writer.finish("merge", stage_params, started_at=started)
     summary = _summarize(report)
     full = {**stage_params, "summary": summary, "tensors": report}
     (Path(out) / "merge_report.json").write_text(json.dumps(full, indent=2) + "\n")
