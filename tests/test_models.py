@@ -8,7 +8,6 @@ import torch
 
 from codeladder.models.check import check_model
 from codeladder.models.gguf_export import export_gguf
-from codeladder.models.io import import_model
 from conftest import ladder
 
 

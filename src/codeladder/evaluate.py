@@ -10,7 +10,7 @@ import json
 import os
 import time
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from codeladder.errors import LadderError
 from codeladder.progress import progress_bar
 from codeladder.prompts import extract_code, get_strategy
 from codeladder.prompts.extract import COMPLETION_STOPS, extract_completion, parses
-from codeladder.runs import Appender, RunDir, read_jsonl, slug, write_json_atomic
+from codeladder.runs import Appender, RunDir, read_input_jsonl, read_jsonl, slug, write_json_atomic
 from codeladder.sandbox import Job, Limits, SandboxPool
 from codeladder.scoring import bootstrap_ci, mean_pass_at_k
 
@@ -104,19 +104,12 @@ def _check(config: EvalConfig) -> None:
 
 def read_samples_file(path: Path, bench: Benchmark, tasks: dict[str, Task]) -> list[dict]:
     """EvalPlus format: ``task_id`` plus ``solution`` (full code) or ``completion`` (text after the prompt)."""
-    if not path.exists():
-        raise LadderError(f"{path}: no such samples file")
-    rows, per_task = [], Counter()
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise LadderError(f"{path}:{number}: not valid JSON; each line must be one JSON object") from None
+    rows, per_task, every_id = [], Counter(), None
+    for number, row in read_input_jsonl(path, "--samples"):
         task_id = row.get("task_id")
         if task_id not in tasks:
-            if task_id is None or not any(task_id == t.task_id for t in bench.load()):
+            every_id = every_id or {t.task_id for t in bench.load()}
+            if task_id not in every_id:
                 raise LadderError(f"{path}:{number}: task_id {task_id!r} is not a {bench.name} task")
             continue  # outside --limit
         if "solution" in row:

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from codeladder.backends import GenerationParams, Request, create_backend, infer_backend
 from codeladder.errors import LadderError
 from codeladder.prompts.base import Prompt
+from codeladder.runs import read_input_jsonl
 
 
 def read_batch(path: str | Path) -> list[Prompt]:
     """JSONL: ``{"prompt": text}`` for completion, or ``{"messages": [...]}`` for chat."""
-    path = Path(path)
-    if not path.is_file():
-        raise LadderError(f"--batch-jsonl {path}: no such file")
     prompts = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise LadderError(f"{path}:{number}: not valid JSON") from None
+    for number, row in read_input_jsonl(path, "--batch-jsonl"):
         if "messages" in row:
             prompts.append(Prompt(text="", messages=row["messages"]))
         elif "prompt" in row:

@@ -68,6 +68,24 @@ class Appender:
         self.close()
 
 
+def read_input_jsonl(path: str | Path, flag: str):
+    """A user's JSONL input file: yields (line number, object) per non-empty line; a bad line is one
+    clear error naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise LadderError(f"{flag} {path}: no such file")
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise LadderError(f"{path}:{number}: not valid JSON; each line must be one JSON object") from None
+        if not isinstance(row, dict):
+            raise LadderError(f"{path}:{number}: expected a JSON object")
+        yield number, row
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "run"
 

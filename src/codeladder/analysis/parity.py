@@ -90,19 +90,11 @@ def default_prompts(count: int = 8) -> list[str]:
 
 def read_prompts(path) -> list[str]:
     """JSONL with a ``prompt`` (or ``text``) field per line."""
-    import json
-    from pathlib import Path
+    from codeladder.runs import read_input_jsonl
 
-    path = Path(path)
-    if not path.is_file():
-        raise LadderError(f"--prompts {path}: no such file")
     prompts = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            prompts.append(row["prompt"] if "prompt" in row else row["text"])
-        except (ValueError, KeyError, TypeError):
-            raise LadderError(f"{path}:{number}: expected a JSON object with a 'prompt' field") from None
+    for number, row in read_input_jsonl(path, "--prompts"):
+        if not isinstance(row.get("prompt", row.get("text")), str):
+            raise LadderError(f"{path}:{number}: expected a 'prompt' field holding text")
+        prompts.append(row.get("prompt", row.get("text")))
     return prompts

@@ -25,16 +25,14 @@ def default_calibration(samples: int = 128) -> list[str]:
 
 
 def read_calibration(path: Path, samples: int) -> list[str]:
-    if not path.is_file():
-        raise LadderError(f"--calibration {path}: no such file")
+    from codeladder.runs import read_input_jsonl
+
     texts = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-                texts.append(row.get("text") or row.get("code") or row["prompt"])
-            except (ValueError, KeyError, AttributeError):
-                raise LadderError(f"{path}:{number}: expected a JSON object with 'text', 'code' or 'prompt'") from None
+    for number, row in read_input_jsonl(path, "--calibration"):
+        text = row.get("text") or row.get("code") or row.get("prompt")
+        if not isinstance(text, str):
+            raise LadderError(f"{path}:{number}: expected a 'text', 'code' or 'prompt' field holding text")
+        texts.append(text)
     return texts[:samples]
 
 
