@@ -141,13 +141,25 @@ def import_gguf(path: Path, out: Path, dtype: str = "float32") -> Path:
     return out
 
 
+def _download(repo_id: str) -> Path:
+    """A hub id, fetched only when the hub answers; offline it is one clear error."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model",
+                                                               "*.jinja"]))
+    except Exception as exc:  # huggingface_hub raises several types for "offline"
+        reason = str(exc).splitlines()[0][:160]
+        raise LadderError(f"{repo_id}: looks like a hub id, and the hub cannot be reached ({reason}); "
+                          "download the folder elsewhere and pass its path") from None
+
+
 def import_model(source: str, out: str | Path, dtype: str = "auto") -> Path:
     """HF folder (any dtype) or GGUF file -> a checked, complete model folder with lineage."""
     out = Path(out)
-    if is_hub_id(source):
-        raise LadderError(f"{source}: looks like a hub id, and this machine cannot reach the hub; "
-                          "download the folder elsewhere and pass its path")
     path = Path(source)
+    if is_hub_id(source):
+        path = _download(source)
     if not path.exists():
         raise LadderError(f"{source}: no such file or folder")
     if path.is_file() and path.suffix == ".gguf":
