@@ -136,3 +136,39 @@ def test_in_framework_quantization_writes_a_checked_folder(tiny_model, tmp_path,
     assert lineage["stages"][-1]["stage"] == "quantize" and lineage["stages"][-1]["params"]["scheme"] == scheme
     config = json.loads((out / "config.json").read_text())
     assert config["quantization_config"]["quant_method"] == "bitsandbytes"
+
+
+def test_a_chain_through_every_writer_keeps_tokenizer_and_lineage(tiny_model, tmp_path):
+    """import -> export -> prune -> merge -> merge-adapter -> quantize: each output checks, keeps the
+    tokenizer byte for byte, and carries the whole lineage."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    steps = [
+        ("import", ["import", str(tiny_model), "-o", "{out}", "--dtype", "float32"]),
+        ("export", ["export", "{prev}", "--format", "safetensors", "-o", "{out}"]),
+        ("prune", ["prune", "{prev}", "--method", "magnitude", "--sparsity", "0.3", "-o", "{out}"]),
+        ("merge", ["merge", "{prev}", str(tiny_model), "--method", "slerp", "--t", "0.5", "-o", "{out}"]),
+    ]
+    previous, stages = tiny_model, []
+    for index, (stage, args) in enumerate(steps):
+        out = tmp_path / f"{index}-{stage}"
+        ladder(*[a.format(out=out, prev=previous) for a in args])
+        stages.append(stage)
+        assert check_model(out).ok, stage
+        for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+            assert (out / name).read_bytes() == (tiny_model / name).read_bytes(), (stage, name)
+        assert [s["stage"] for s in json.loads((out / "ladder.json").read_text())["stages"]] == stages
+        previous = out
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(previous),
+                                LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj"]))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    for stage, args in (("merge-adapter", ["merge-adapter", str(previous), str(tmp_path / "adapter"), "-o", "{out}"]),
+                        ("quantize", ["quantize", "{prev}", "--scheme", "nf4", "-o", "{out}"])):
+        out = tmp_path / stage
+        ladder(*[a.format(out=out, prev=previous) for a in args])
+        stages.append(stage)
+        assert check_model(out).ok, stage
+        assert (out / "tokenizer.json").read_bytes() == (tiny_model / "tokenizer.json").read_bytes(), stage
+        assert [s["stage"] for s in json.loads((out / "ladder.json").read_text())["stages"]] == stages
+        previous = out
