@@ -182,7 +182,7 @@ def export_command(
     if format == "gguf":
         from codeladder.models.gguf_export import export_gguf
 
-        report = export_gguf(folder, output, type)
+        report = export_gguf(folder, output, type, show_progress=sys.stderr.isatty())
         console.print(f"wrote {report.path}: {report.tensors} tensors, {report.bytes / 2**20:.1f} MiB, type {type}")
         for tensor, kind in report.fallbacks.items():
             console.print(f"  fallback: {tensor} stored as {kind} (rows do not fit {type} blocks)")
@@ -373,7 +373,8 @@ def merge_command(
             weight_values = tuple(float(w) for w in weights.split(","))
         except ValueError:
             raise LadderError(f"--weights {weights!r}: expected comma-separated numbers") from None
-    report = merge_models(models, method, output, base, weight_values, t, density, seed, tokenizer_source)
+    report = merge_models(models, method, output, base, weight_values, t, density, seed, tokenizer_source,
+                          show_progress=not json_out and sys.stderr.isatty())
     if json_out:
         print(json.dumps({k: v for k, v in report.items() if k != "tensors"}, indent=2))
     else:

@@ -168,10 +168,10 @@ def _declare(writer, gguf, item: "_Planned") -> None:
                            raw_dtype=_qtype(gguf, item.kind))
 
 
-def _write_gguf(folder: Path, out: Path, wanted: str, report: ExportReport, overrides: dict | None = None) -> None:
+def _write_gguf(folder: Path, out: Path, wanted: str, report: ExportReport, overrides: dict | None = None,
+                show_progress: bool = False) -> None:
     """Two passes, so one tensor at a time is in memory: plan every tensor's type and write the
     header; then load, convert and write the tensors one by one."""
-    import torch
     from safetensors import safe_open
 
     gguf = _gguf()
@@ -207,8 +207,20 @@ def _write_gguf(folder: Path, out: Path, wanted: str, report: ExportReport, over
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
     heads, kv_heads = config["num_attention_heads"], config.get("num_key_value_heads", config["num_attention_heads"])
+    from codeladder.progress import progress_bar
+
+    with progress_bar(f"writing {out.name} ({wanted})", len(plan), show_progress) as advance:
+        _write_planned(writer, gguf, plan, arch_name, heads, kv_heads, report, advance)
+
+
+def _write_planned(writer, gguf, plan: list, arch_name: str, heads: int, kv_heads: int, report: ExportReport,
+                   advance) -> None:
+    import torch
+    from safetensors import safe_open
+
     try:
         for item in plan:
+            advance(1)
             if item.kind == "raw":
                 writer.write_tensor_data(np.ascontiguousarray(item.raw[0]))
                 report.tensors += 1
@@ -248,7 +260,7 @@ def _k_quant_tensors(path: Path) -> tuple[object, dict]:
     return reader, {t.name: (t.data, t.tensor_type) for t in reader.tensors if t.tensor_type.name in K_FAMILY}
 
 
-def export_gguf(folder: str | Path, out: str | Path, type: str = "f16") -> ExportReport:
+def export_gguf(folder: str | Path, out: str | Path, type: str = "f16", show_progress: bool = False) -> ExportReport:
     folder, out = Path(folder), Path(out)
     if type not in TYPES:
         raise LadderError(f"--type {type}: choose one of {', '.join(TYPES)}")
@@ -257,15 +269,15 @@ def export_gguf(folder: str | Path, out: str | Path, type: str = "f16") -> Expor
     out.parent.mkdir(parents=True, exist_ok=True)
     report = ExportReport(path=str(out), type=type)
     if type in NUMPY_TYPES:
-        _write_gguf(folder, out, type, report)
+        _write_gguf(folder, out, type, report, show_progress=show_progress)
     else:
         with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
             f16, quantized = Path(tmp) / "f16.gguf", Path(tmp) / "k.gguf"
-            _write_gguf(folder, f16, "f16", ExportReport(str(f16), "f16"))
+            _write_gguf(folder, f16, "f16", ExportReport(str(f16), "f16"), show_progress=show_progress)
             _llama_cpp_quantize(f16, quantized, LLAMA_CPP_TYPES[type])
             f16.unlink()
             reader, k_tensors = _k_quant_tensors(quantized)
-            _write_gguf(folder, out, type, report, overrides=k_tensors)
+            _write_gguf(folder, out, type, report, overrides=k_tensors, show_progress=show_progress)
             del reader, k_tensors
     report.bytes = out.stat().st_size
     return report

@@ -57,7 +57,8 @@ def _check_shapes(readers: list[LazyTensors], labels: list[Path]) -> None:
 
 def merge_models(models: list[str | Path], method: str, out: str | Path, base: str | Path | None = None,
                  weights: tuple[float, ...] | None = None, t: float = 0.5, density: float = 0.5, seed: int = 0,
-                 tokenizer_source: str | Path | None = None, chunk_elements: int = CHUNK_ELEMENTS) -> dict:
+                 tokenizer_source: str | Path | None = None, chunk_elements: int = CHUNK_ELEMENTS,
+                 show_progress: bool = False) -> dict:
     """Merge ``models`` (optionally against ``base``) into ``out``; returns the merge report."""
     if method not in REGISTRY:
         raise LadderError(f"--method {method}: choose one of {', '.join(REGISTRY)}")
@@ -112,8 +113,15 @@ def merge_models(models: list[str | Path], method: str, out: str | Path, base: s
             sink(output.tensor.to(dtype))
         report[name] = tensor_report.as_dict()
 
+    from codeladder.progress import progress_bar
+
     try:
-        writer.stream(specs, produce)
+        with progress_bar(f"merging ({method})", len(specs), show_progress) as advance:
+            def produce_with_progress(name: str, sink) -> None:
+                produce(name, sink)
+                advance(1)
+
+            writer.stream(specs, produce_with_progress)
     finally:
         for reader in [*readers, *([base_reader] if base_reader else [])]:
             reader.close()
