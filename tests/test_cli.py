@@ -90,3 +90,14 @@ def test_tiny_tokenizer_round_trips_python(tiny_model):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     code = "def f(x):\n\tif x:\n        return  x  \n\n\n    # done\r\n"
     assert tokenizer.decode(tokenizer(code)["input_ids"]) == code
+
+
+def test_bigcodebench_instruct_mode_reference_run(tmp_path):
+    out = ladder("eval", "bigcodebench-hard", "--bcb-mode", "instruct", "--limit", "3", "--output",
+                 str(tmp_path / "run"), "--json", cwd=tmp_path)
+    summary = json.loads(out.stdout)
+    assert summary["num_tasks"] == 3 and summary["benchmark"] == "bigcodebench-hard"
+    assert sum(summary["statuses"].values()) == 3
+    assert set(summary["statuses"]) <= {"passed", "failed", "error", "timeout"}
+    done = ladder("eval", "bigcodebench", "--bcb-mode", "chat", cwd=tmp_path, check=False)
+    assert done.returncode == 2 and "--bcb-mode" in done.stderr

@@ -51,6 +51,13 @@ class Chunk:
     rows: tuple[int, int]
     models: list[torch.Tensor]  # float32, one per merged model
     base: torch.Tensor | None  # float32
+    _deltas: list[torch.Tensor] | None = None
+
+    def deltas(self) -> list[torch.Tensor]:
+        """Task vectors (model - base), computed once per chunk; the models themselves without a base."""
+        if self._deltas is None:
+            self._deltas = [m - self.base for m in self.models] if self.base is not None else self.models
+        return self._deltas
 
 
 ChunkSource = Callable[[], Iterator[Chunk]]
@@ -59,7 +66,7 @@ ChunkSource = Callable[[], Iterator[Chunk]]
 @dataclass
 class MergeOutput:
     tensor: torch.Tensor
-    contributions: list[torch.Tensor] | None = None  # the deltas that entered the result (for sign conflicts)
+    contributions: list[torch.Tensor] | None = None  # the deltas that entered the result, when not all did as they are
 
 
 class MergeMethod:
@@ -88,17 +95,17 @@ def magnitude_thresholds(chunks: ChunkSource, numel: int, density: float, count:
     keep = max(1, int(round(density * numel)))
     parts = list(chunks()) if numel <= CHUNK_ELEMENTS else None
     if parts is not None and len(parts) == 1:
-        deltas = _deltas(parts[0])
+        deltas = parts[0].deltas()
         return [float(torch.kthvalue(d.abs().reshape(-1), numel - keep + 1).values) if keep < numel else 0.0
                 for d in deltas]
     peaks = [0.0] * count
     for chunk in chunks():
-        for i, d in enumerate(_deltas(chunk)):
+        for i, d in enumerate(chunk.deltas()):
             peaks[i] = max(peaks[i], float(d.abs().max()))
     bins = 65536
     histograms = [torch.zeros(bins, dtype=torch.float64) for _ in range(count)]
     for chunk in chunks():
-        for i, d in enumerate(_deltas(chunk)):
+        for i, d in enumerate(chunk.deltas()):
             if peaks[i] > 0:
                 histograms[i] += torch.histc(d.abs().reshape(-1), bins=bins, min=0.0, max=peaks[i]).double()
     thresholds = []
@@ -107,10 +114,6 @@ def magnitude_thresholds(chunks: ChunkSource, numel: int, density: float, count:
         index = int(torch.nonzero(above >= keep).max()) if peaks[i] > 0 else 0
         thresholds.append(peaks[i] * index / bins)
     return thresholds
-
-
-def _deltas(chunk: Chunk) -> list[torch.Tensor]:
-    return [m - chunk.base for m in chunk.models] if chunk.base is not None else chunk.models
 
 
 @dataclass
@@ -131,8 +134,9 @@ class TensorReport:
         self.output_sq += _squares(out.tensor)
         self.elements += out.tensor.numel()
         if chunk.base is not None:
-            self.conflicts_before += _conflicts(_deltas(chunk))
-            self.conflicts_after += _conflicts(out.contributions if out.contributions is not None else _deltas(chunk))
+            before = _conflicts(chunk.deltas())
+            self.conflicts_before += before
+            self.conflicts_after += before if out.contributions is None else _conflicts(out.contributions)
 
     def as_dict(self) -> dict:
         norms = [v ** 0.5 for v in self.input_sq]

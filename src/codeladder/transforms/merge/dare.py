@@ -20,9 +20,9 @@ def drop_and_rescale(delta: torch.Tensor, density: float, generator: torch.Gener
 
 def dropped(chunk: Chunk, params: MergeParams, tensor_name: str) -> list[torch.Tensor]:
     out = []
-    for index, (weight, model) in enumerate(zip(params.weights, chunk.models)):
+    for index, (weight, delta) in enumerate(zip(params.weights, chunk.deltas())):
         generator = torch.Generator().manual_seed(chunk_seed(params.seed, tensor_name, chunk.rows, index))
-        out.append(weight * drop_and_rescale(model - chunk.base, params.density, generator))
+        out.append(weight * drop_and_rescale(delta, params.density, generator))
     return out
 
 

@@ -9,5 +9,8 @@ class TaskArithmetic(MergeMethod):
     min_models = 1
 
     def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
-        deltas = [w * (m - chunk.base) for w, m in zip(params.weights, chunk.models)]
-        return MergeOutput(chunk.base + sum(deltas), contributions=deltas)
+        merged = chunk.base.clone()
+        for weight, delta in zip(params.weights, chunk.deltas()):
+            merged.add_(delta, alpha=weight)
+        flipped = any(w < 0 for w in params.weights)  # a negative weight turns a task vector's signs around
+        return MergeOutput(merged, contributions=[w * d for w, d in zip(params.weights, chunk.deltas())] if flipped else None)

@@ -27,8 +27,7 @@ class Ties(MergeMethod):
 
     def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
         weighted = []
-        for weight, model, threshold in zip(params.weights, chunk.models, stats["thresholds"]):
-            delta = model - chunk.base
+        for weight, delta, threshold in zip(params.weights, chunk.deltas(), stats["thresholds"]):
             weighted.append(weight * delta * (delta.abs() >= threshold))
         merged, kept = elect_and_merge(weighted)
         return MergeOutput(chunk.base + merged, contributions=kept)
