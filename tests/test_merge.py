@@ -201,3 +201,21 @@ def test_merge_refuses_bad_arguments(trio, tmp_path):
         merge_models(trio[:2], "ties", tmp_path / "x", base=trio[2], density=0)
     with pytest.raises(LadderError, match="two endpoints"):
         merge_models(trio, "slerp", tmp_path / "x")
+
+
+def test_sign_election_and_disjoint_mean_equal_peft():
+    from peft.utils.merge_utils import calculate_majority_sign_mask, disjoint_merge
+
+    from codeladder.transforms.merge.ties import elect_and_merge
+
+    generator = torch.Generator().manual_seed(0)
+    for models in (2, 3, 5):
+        weighted = [torch.randn(4000, generator=generator) * (torch.rand(4000, generator=generator) > 0.4)
+                    for _ in range(models)]
+        weighted[0][:50] = 0.0  # all-zero and tied entries
+        weighted[1][:50] = 0.0
+        stacked = torch.stack(weighted)
+        mask = calculate_majority_sign_mask(stacked, method="total")
+        ours, kept = elect_and_merge(weighted)
+        assert torch.allclose(ours, disjoint_merge(stacked, mask), atol=1e-6)
+        assert torch.allclose(torch.stack(kept), stacked * mask)

@@ -9,33 +9,13 @@ threshold) get a ``prepare`` pass over the same chunks first.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import importlib.util
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
-from codeladder.errors import LadderError
-
 CHUNK_ELEMENTS = 1 << 21  # per input, per chunk: 8 MB in float32
-
-
-@functools.cache
-def peft_merge_utils():
-    """peft's TIES/DARE kernels (``peft/utils/merge_utils.py``, which needs only torch), loaded from the
-    installed peft without running ``peft/__init__``: that pulls in transformers, +217 MB of RSS for a
-    merge that needs none of it."""
-    spec = importlib.util.find_spec("peft")
-    if spec is None or not spec.submodule_search_locations:
-        raise LadderError("ties/dare merges use peft's kernels: pip install peft")
-    path = Path(list(spec.submodule_search_locations)[0]) / "utils" / "merge_utils.py"
-    module_spec = importlib.util.spec_from_file_location("codeladder._peft_merge_utils", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
 
 
 @dataclass(frozen=True)

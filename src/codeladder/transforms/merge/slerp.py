@@ -7,6 +7,8 @@ the standard fallback. With ``--base``, the base is the first endpoint and the o
 
 import math
 
+import torch
+
 from codeladder.transforms.merge.base import Chunk, ChunkSource, MergeMethod, MergeOutput, MergeParams
 
 COLINEAR = 0.9995
@@ -33,11 +35,11 @@ class Slerp(MergeMethod):
 
     def prepare(self, tensor_name: str, chunks: ChunkSource, numel: int, params: MergeParams) -> dict:
         dot = sq_a = sq_b = 0.0
-        for chunk in chunks():
-            a, b = self._ends(chunk)
-            dot += float((a.double() * b.double()).sum())
-            sq_a += float((a.double() ** 2).sum())
-            sq_b += float((b.double() ** 2).sum())
+        for chunk in chunks():  # float32 BLAS dots per chunk, summed in double across chunks
+            a, b = (end.reshape(-1) for end in self._ends(chunk))
+            dot += float(torch.dot(a, b))
+            sq_a += float(torch.dot(a, a))
+            sq_b += float(torch.dot(b, b))
         return {"coefficients": slerp_coefficients(dot, sq_a ** 0.5, sq_b ** 0.5, params.t)}
 
     def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
