@@ -60,6 +60,7 @@ class EvalConfig:
     api_key_env: str = "OPENAI_API_KEY"
     n_ctx: int | None = None  # llamacpp backend
     threads: int | None = None  # llamacpp backend
+    n_batch: int = 512  # llamacpp backend: prompt tokens per decode call
     draft: str | None = None  # speculative decoding: a draft model folder (hf) or "prompt-lookup" (llamacpp)
     rerank: str | None = None  # logprob | majority | exec
     isolate: bool = True
@@ -151,7 +152,8 @@ def _generate(config: EvalConfig, bench: Benchmark, tasks: list[Task], run: RunD
         backend = create_backend(config.backend_name, config.model, device=config.device, dtype=config.dtype,
                                  batch_size=config.batch_size, base_url=config.base_url if config.backend_name == "openai" else None,
                                  concurrency=config.concurrency, api_key_env=config.api_key_env, n_ctx=config.n_ctx,
-                                 threads=config.threads, draft=config.draft, logprobs=config.rerank == "logprob")
+                                 threads=config.threads, n_batch=config.n_batch, draft=config.draft,
+                                 logprobs=config.rerank == "logprob")
     chat = backend.uses_chat(config.mode)
     info = {**backend.describe(), "chat": chat}
     write_json_atomic(backend_file, info)

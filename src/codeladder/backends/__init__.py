@@ -21,6 +21,7 @@ def _llamacpp(model, **options):
     if model is None:
         raise LadderError("--backend llamacpp needs --model FILE.gguf")
     return LlamaCppBackend(model, n_ctx=options.get("n_ctx") or 0, n_threads=options.get("threads"),
+                           n_batch=options.get("n_batch") or 512,
                            device=options.get("device", "auto"), logprobs=options.get("logprobs", False),
                            draft=options.get("draft"))
 

@@ -63,6 +63,7 @@ def eval_command(
                                                                            "holding the API key"),
     n_ctx: Optional[int] = typer.Option(None, "--n-ctx", help="llamacpp: context size"),
     threads: Optional[int] = typer.Option(None, "--threads", help="llamacpp: CPU threads"),
+    n_batch: int = typer.Option(512, "--n-batch", help="llamacpp: prompt tokens per decode call"),
     draft: Optional[str] = typer.Option(None, "--draft", help="speculative decoding: draft model folder (hf) "
                                                               "or prompt-lookup (llamacpp)"),
     rerank: Optional[str] = typer.Option(None, "--rerank", help="pick one of N samples: logprob, majority, exec"),
@@ -97,7 +98,8 @@ def eval_command(
                         top_p=top_p, top_k=top_k, seed=seed, max_new_tokens=max_new_tokens, limit=limit,
                         timeout=timeout, memory_mb=memory, workers=workers, output=output, overwrite=overwrite,
                         device=device, dtype=dtype, batch_size=batch_size, base_url=base_url,
-                        concurrency=concurrency, api_key_env=api_key_env, n_ctx=n_ctx, threads=threads, draft=draft,
+                        concurrency=concurrency, api_key_env=api_key_env, n_ctx=n_ctx, threads=threads, n_batch=n_batch,
+                        draft=draft,
                         rerank=rerank)
     if config.backend_name == "reference" and not json_out:
         err_console.print("[yellow]sanity run:[/] no --model given, scoring the benchmark's reference solutions "
