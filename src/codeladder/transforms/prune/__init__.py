@@ -80,9 +80,9 @@ def prune_model(folder: str | Path, out: str | Path, method: str = "wanda", spar
     model = AutoModelForCausalLM.from_pretrained(folder, dtype="auto").eval()
     scores_fn, needs_activations = REGISTRY[method]
     texts = (read_calibration(Path(calibration), samples) if calibration else default_calibration(samples))
+    config = json.loads((folder / "config.json").read_text())
+    original_dtype = next(p.dtype for p in model.parameters())
     norms = input_norms(model.float(), tokenizer, texts) if needs_activations else {}
-    original_dtype = json.loads((folder / "config.json").read_text()).get("dtype") or \
-        json.loads((folder / "config.json").read_text()).get("torch_dtype") or "float32"
     before = hf_perplexity(folder, text_for_perplexity)["perplexity"] if text_for_perplexity else None
     per_layer = {}
     with torch.no_grad():
@@ -90,8 +90,7 @@ def prune_model(folder: str | Path, out: str | Path, method: str = "wanda", spar
             keep = mask_lowest(scores_fn(layer.weight, norms.get(name)), sparsity, structure)
             layer.weight.mul_(keep)
             per_layer[name] = 1.0 - float(keep.float().mean())
-    model = model.to(getattr(torch, original_dtype) if isinstance(original_dtype, str) else torch.float32)
-    config = json.loads((folder / "config.json").read_text())
+    model = model.to(original_dtype)
     writer = CheckpointWriter(out, tokenizer_source=folder, config=config, lineage_source=folder)
     for name, tensor in model.state_dict().items():
         if name == "lm_head.weight" and config.get("tie_word_embeddings"):
