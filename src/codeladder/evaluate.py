@@ -10,7 +10,7 @@ import json
 import os
 import time
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -318,12 +318,4 @@ def evaluate(config: EvalConfig, show_progress: bool = False) -> dict:
     return summary
 
 
-def config_from_dict(values: dict) -> EvalConfig:
-    known = {f for f in EvalConfig.__dataclass_fields__}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise LadderError(f"unknown eval setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
-    return EvalConfig(**values)
-
-
-__all__ = ["EvalConfig", "evaluate", "config_from_dict", "asdict"]
+__all__ = ["EvalConfig", "evaluate"]
