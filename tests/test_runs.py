@@ -30,10 +30,18 @@ def test_torn_last_line_is_cut_off(tmp_path):
 def test_run_folder_refuses_other_settings(tmp_path):
     run = RunDir(tmp_path / "run")
     run.prepare({"benchmark": "humaneval", "n": 1})
-    run.prepare({"benchmark": "humaneval", "n": 1})
-    with pytest.raises(LadderError, match="n=1"):
+    run.unlock()
+    run.prepare({"benchmark": "humaneval", "n": 2})  # no sample yet: a failed first try must not block the retry
+    with Appender(run.samples) as out:
+        out.write({"task_id": "HumanEval/0", "sample_index": 0})
+    run.unlock()
+    run.prepare({"benchmark": "humaneval", "n": 2})
+    run.unlock()
+    with pytest.raises(LadderError, match="n=2"):
         run.prepare({"benchmark": "humaneval", "n": 4})
     run.prepare({"benchmark": "humaneval", "n": 4}, overwrite=True)
+    assert not run.samples.exists()
+    run.unlock()
 
 
 def ten_samples_per_task(path: Path) -> Path:

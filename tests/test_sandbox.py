@@ -157,3 +157,41 @@ def test_many_jobs_in_parallel_keep_their_verdicts(pool):
     jobs = [Job(str(i), f"assert {i} % 3 != 0\n") for i in range(60)]
     verdicts = {v.key: v.status for v in pool.run(jobs)}
     assert verdicts == {str(i): ("failed" if i % 3 == 0 else "passed") for i in range(60)}
+
+
+@needs_namespaces
+def test_an_interpreter_living_under_tmp_keeps_its_packages_read_only(tmp_path_factory):
+    """A venv created under /tmp (as CI runners do): the sandbox's private /tmp must not hide its packages."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    venv = Path(f"/tmp/ladder-venv-{uuid.uuid4().hex[:8]}")
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+        python = venv / "bin" / "python"
+        site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                   capture_output=True, text=True, check=True).stdout.strip())
+        (site / "ladder_probe_pkg.py").write_text("ANSWER = 42\n")
+        here = [p for p in sys.path if p and Path(p).is_dir()]
+        (site / "parent-env.pth").write_text("\n".join(here) + "\n")  # codeladder and its needs, from this env
+        write_code = f"open({str(site / 'planted.py')!r}, 'w').write('x')\n"
+        jobs = [("import", "import ladder_probe_pkg\nassert ladder_probe_pkg.ANSWER == 42\n"), ("write", write_code)]
+        driver = (
+            "from codeladder.sandbox import Job, SandboxPool\n"
+            f"jobs = [Job(key, code) for key, code in {jobs!r}]\n"
+            "with SandboxPool(workers=1) as pool:\n"
+            "    for v in sorted(pool.run(jobs), key=lambda v: v.key):\n"
+            "        print(v.key, v.status, v.detail.strip().splitlines()[-1] if v.detail.strip() else '')\n"
+        )
+        done = subprocess.run([str(python), "-c", driver], capture_output=True, text=True, timeout=120,
+                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        lines = done.stdout.splitlines()
+        assert len(lines) == 2, (done.stdout, done.stderr)
+        assert lines[0] == "import passed ", (done.stdout, done.stderr)
+        assert lines[1].startswith("write failed") and "Read-only file system" in lines[1], done.stdout
+        assert not (site / "planted.py").exists()
+    finally:
+        import shutil
+
+        shutil.rmtree(venv, ignore_errors=True)

@@ -6,6 +6,7 @@ continues where it stopped: finished samples and verdicts are read back, never r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -15,14 +16,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import codeladder
-from codeladder.backends import GenerationParams, Request, create_backend, infer_backend
+from codeladder.backends import GenerationParams, Request, check_backend_options, create_backend, infer_backend
+from codeladder.backends.base import require
 from codeladder.backends.reference import ReferenceBackend
 from codeladder.benchmarks import Benchmark, Task, get_benchmark
 from codeladder.errors import LadderError
 from codeladder.progress import progress_bar
 from codeladder.prompts import extract_code, get_strategy
 from codeladder.prompts.extract import COMPLETION_STOPS, extract_completion, parses
-from codeladder.runs import Appender, RunDir, read_input_jsonl, read_jsonl, slug, write_json_atomic
+from codeladder.runs import Appender, RunDir, read_input_jsonl, slug, write_json_atomic
 from codeladder.sandbox import Job, Limits, SandboxPool
 from codeladder.scoring import bootstrap_ci, mean_pass_at_k
 
@@ -72,9 +74,10 @@ class EvalConfig:
         return self.backend or infer_backend(self.model, self.base_url)
 
     def run_key(self) -> dict:
-        """Settings that change the samples; a run folder holds one combination of them."""
+        """Settings that change the samples; a run folder holds one combination of them (an edited
+        --samples file counts as another run: its checksum is part of the key)."""
         return {"benchmark": self.benchmark, "backend": self.backend_name, "model": self.model,
-                "samples": self.samples, "strategy": self.strategy, "shots": self.shots, "mode": self.mode,
+                "samples": self.samples, "samples_sha256": _file_sha256(self.samples), "strategy": self.strategy, "shots": self.shots, "mode": self.mode,
                 "bcb_mode": self.bcb_mode if self.benchmark.startswith("bigcodebench") else None, "n": self.n,
                 "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "seed": self.seed,
                 "max_new_tokens": self.max_new_tokens}
@@ -85,16 +88,33 @@ class EvalConfig:
         return Path("runs") / self.benchmark / tag
 
 
+def _file_sha256(path: str | None) -> str | None:
+    if not path or not Path(path).is_file():
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def _check(config: EvalConfig) -> None:
-    if config.n < 1:
-        raise LadderError(f"--n {config.n}: need at least one sample per task")
+    """Every flag checked before anything is created: a bad value is one line, and leaves nothing behind."""
+    require(config.n >= 1, "--n", config.n, "need at least one sample per task")
+    require(config.limit is None or config.limit >= 1, "--limit", config.limit, "must be at least 1 task")
+    require(config.timeout is None or 0 < config.timeout <= 3600, "--timeout", config.timeout,
+            "seconds per sample, more than 0 and at most 3600")
+    require(config.memory_mb is None or config.memory_mb >= 64, "--memory", config.memory_mb, "MiB, at least 64")
+    require(config.workers is None or config.workers >= 1, "--workers", config.workers, "must be at least 1")
+    require(config.shots >= 0, "--shots", config.shots, "must be 0 or more")
+    get_strategy(config.strategy, config.shots)
+    require(not config.samples or Path(config.samples).is_file(), "--samples", config.samples, "no such file")
+    GenerationParams(max_new_tokens=config.max_new_tokens, temperature=config.temperature, top_p=config.top_p,
+                     top_k=config.top_k, seed=config.seed, mode=config.mode)
+    check_backend_options({"batch_size": config.batch_size, "concurrency": config.concurrency,
+                           "n_batch": config.n_batch, "threads": config.threads, "n_ctx": config.n_ctx,
+                           "device": config.device})
     too_big = [k for k in config.k if k > config.n and not config.samples]
     if too_big or any(k < 1 for k in config.k):
         raise LadderError(f"--k {','.join(map(str, config.k))}: every k must be between 1 and --n ({config.n})")
     if config.samples and config.model:
         raise LadderError("--samples and --model exclude each other: score a file, or generate with a model")
-    if config.mode not in ("auto", "chat", "completion"):
-        raise LadderError(f"--mode {config.mode}: choose auto, chat or completion")
     if config.backend_name == "reference" and config.model:
         raise LadderError("--backend reference takes no --model (it answers with the canonical solutions)")
     if config.rerank not in (None, "logprob", "majority", "exec"):
@@ -103,23 +123,46 @@ def _check(config: EvalConfig) -> None:
         raise LadderError("--rerank picks one of several samples: use --n 2 or more")
 
 
+def _task_ids_by_number(bench: Benchmark) -> dict[str, str]:
+    """``11`` -> ``Mbpp/11``: files from other tools often carry the bare number as the task id."""
+    return {t.task_id.rsplit("/", 1)[-1]: t.task_id for t in bench.load()}
+
+
+def _sample_task_id(value: object, ids: dict[str, str], where: str, bench: Benchmark) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise LadderError(f"{where}: task_id must be a string like {next(iter(ids.values()))!r} (or its number), "
+                          f"not {type(value).__name__}")
+    text = str(value)
+    if text in ids.values():
+        return text
+    if text in ids:
+        return ids[text]
+    raise LadderError(f"{where}: task_id {value!r} is not a {bench.name} task")
+
+
+def _sample_code(row: dict, task: Task, bench: Benchmark, where: str) -> tuple[str, str]:
+    """(code, raw) from EvalPlus ``solution``/``completion`` or codeladder's own ``extracted``/``raw``."""
+    for field, is_full in (("solution", True), ("extracted", True), ("completion", False)):
+        if field in row:
+            value = row[field]
+            if not isinstance(value, str):
+                raise LadderError(f"{where}: field {field!r} must be a string of code, not {type(value).__name__}")
+            code = value if is_full else bench.solution_from_completion(task, value)
+            raw = row.get("raw") if isinstance(row.get("raw"), str) else value
+            return code, raw
+    raise LadderError(f"{where}: needs a 'solution', 'completion' or 'extracted' field")
+
+
 def read_samples_file(path: Path, bench: Benchmark, tasks: dict[str, Task]) -> list[dict]:
-    """EvalPlus format: ``task_id`` plus ``solution`` (full code) or ``completion`` (text after the prompt)."""
-    rows, per_task, every_id = [], Counter(), None
+    """EvalPlus format: ``task_id`` plus ``solution`` (full code) or ``completion`` (text after the prompt);
+    codeladder's own ``samples.jsonl`` (``extracted``) is read too, so a run can be re-scored."""
+    rows, per_task, ids = [], Counter(), _task_ids_by_number(bench)
     for number, row in read_input_jsonl(path, "--samples"):
-        task_id = row.get("task_id")
+        where = f"{path}:{number}"
+        task_id = _sample_task_id(row.get("task_id"), ids, where, bench)
         if task_id not in tasks:
-            every_id = every_id or {t.task_id for t in bench.load()}
-            if task_id not in every_id:
-                raise LadderError(f"{path}:{number}: task_id {task_id!r} is not a {bench.name} task")
             continue  # outside --limit
-        if "solution" in row:
-            code, raw = row["solution"], row["solution"]
-        elif "completion" in row:
-            raw = row["completion"]
-            code = bench.solution_from_completion(tasks[task_id], raw)
-        else:
-            raise LadderError(f"{path}:{number}: needs a 'solution' or a 'completion' field")
+        code, raw = _sample_code(row, tasks[task_id], bench, where)
         rows.append({"task_id": task_id, "sample_index": per_task[task_id], "raw": raw, "extracted": code,
                      "extraction": "samples-file"})
         per_task[task_id] += 1
@@ -130,12 +173,13 @@ def read_samples_file(path: Path, bench: Benchmark, tasks: dict[str, Task]) -> l
 
 def _generate(config: EvalConfig, bench: Benchmark, tasks: list[Task], run: RunDir, show: bool) -> dict:
     """Fill samples.jsonl up to n samples per task; returns the backend's description."""
-    done = {(r["task_id"], r["sample_index"]) for r in read_jsonl(run.samples)}
+    done = {(r["task_id"], r["sample_index"]) for r in run.sample_rows()}
     backend_file = run.path / "backend.json"
     by_id = {t.task_id: t for t in tasks}
     if config.samples:
-        fresh = [r for r in read_samples_file(Path(config.samples), bench, by_id)
-                 if (r["task_id"], r["sample_index"]) not in done]
+        rows = read_samples_file(Path(config.samples), bench, by_id)
+        _check_k_against_samples(config.k, Counter(r["task_id"] for r in rows), config.samples)
+        fresh = [r for r in rows if (r["task_id"], r["sample_index"]) not in done]
         with Appender(run.samples) as out:
             for row in fresh:
                 out.write(row)
@@ -201,8 +245,8 @@ def _error_text(detail: str, output_tail: str) -> str:
 def _execute(config: EvalConfig, bench: Benchmark, tasks: list[Task], run: RunDir, limits: Limits,
              show: bool) -> dict:
     by_id = {t.task_id: t for t in tasks}
-    samples = [s for s in read_jsonl(run.samples) if s["task_id"] in by_id]
-    finished = {(r["task_id"], r["sample_index"]) for r in read_jsonl(run.results)}
+    samples = [s for s in run.sample_rows() if s["task_id"] in by_id]
+    finished = {(r["task_id"], r["sample_index"]) for r in run.result_rows()}
     pending = [s for s in samples if (s["task_id"], s["sample_index"]) not in finished]
     workers = config.workers or os.cpu_count() or 1
     plus = bench.name.endswith("-plus")
@@ -237,7 +281,7 @@ def _execute(config: EvalConfig, bench: Benchmark, tasks: list[Task], run: RunDi
 def summarize(config: EvalConfig, bench: Benchmark, tasks: list[Task], run: RunDir, info: dict,
               isolation: dict, limits: Limits, timings: dict) -> dict:
     ids = {t.task_id for t in tasks}
-    rows = [r for r in read_jsonl(run.results) if r["task_id"] in ids]
+    rows = [r for r in run.result_rows() if r["task_id"] in ids]
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     base_counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
@@ -282,11 +326,20 @@ def _rerank(config: EvalConfig, tasks: list[Task], run: RunDir, limits: Limits) 
     from codeladder.rerank import pick, rerank_summary
 
     ids = {t.task_id for t in tasks}
-    samples = [s for s in read_jsonl(run.samples) if s["task_id"] in ids]
+    samples = [s for s in run.sample_rows() if s["task_id"] in ids]
     picks = pick(config.rerank, tasks, samples, limits, config.workers or os.cpu_count() or 1, config.isolate)
-    result = rerank_summary(config.rerank, picks, read_jsonl(run.results))
+    result = rerank_summary(config.rerank, picks, run.result_rows())
     write_json_atomic(run.path / "rerank.json", result)
     return {k: v for k, v in result.items() if k != "picked"}
+
+
+def _check_k_against_samples(ks: tuple[int, ...], per_task: Counter, path: str) -> None:
+    """pass@k needs k samples of every task; dropping the row silently would hide the request."""
+    fewest_task, fewest = min(per_task.items(), key=lambda item: item[1])
+    too_big = [k for k in ks if k > fewest]
+    if too_big:
+        raise LadderError(f"--k {','.join(map(str, ks))}: {path} has only {fewest} sample(s) for {fewest_task}; "
+                          f"every k must be at most the fewest samples per task ({fewest})")
 
 
 def evaluate(config: EvalConfig, show_progress: bool = False) -> dict:
@@ -295,16 +348,24 @@ def evaluate(config: EvalConfig, show_progress: bool = False) -> dict:
     bench = get_benchmark(config.benchmark, config.bcb_mode if config.benchmark.startswith("bigcodebench") else None)
     tasks = bench.load()
     if config.limit is not None:
-        tasks = tasks[: max(0, config.limit)]
+        tasks = tasks[: config.limit]
     run = RunDir(config.output or config.default_output())
     run.prepare(config.run_key(), overwrite=config.overwrite)
+    try:
+        return _evaluate_in(run, config, bench, tasks, show_progress)
+    finally:
+        run.unlock()
+
+
+def _evaluate_in(run: RunDir, config: EvalConfig, bench: Benchmark, tasks: list[Task], show_progress: bool) -> dict:
+    run.summary.unlink(missing_ok=True)  # a run being extended must not look finished if it stops half-way
     limits = Limits(timeout_s=config.timeout or bench.default_timeout_s,
                     memory_mb=config.memory_mb or bench.default_memory_mb)
     started = time.perf_counter()
     info = _generate(config, bench, tasks, run, show_progress)
     generated = time.perf_counter()
     if config.samples:
-        sampled = {r["task_id"] for r in read_jsonl(run.samples)}
+        sampled = {r["task_id"] for r in run.sample_rows()}
         tasks = [t for t in tasks if t.task_id in sampled]
     isolation = _execute(config, bench, tasks, run, limits, show_progress)
     executed = time.perf_counter()

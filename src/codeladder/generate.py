@@ -15,11 +15,21 @@ def read_batch(path: str | Path) -> list[Prompt]:
     prompts = []
     for number, row in read_input_jsonl(path, "--batch-jsonl"):
         if "messages" in row:
-            prompts.append(Prompt(text="", messages=row["messages"]))
+            messages = row["messages"]
+            if not (isinstance(messages, list) and messages and all(
+                    isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                    for m in messages)):
+                raise LadderError(f"{path}:{number}: 'messages' must be a non-empty list of "
+                                  '{"role": str, "content": str}')
+            prompts.append(Prompt(text="", messages=messages))
         elif "prompt" in row:
+            if not isinstance(row["prompt"], str):
+                raise LadderError(f"{path}:{number}: 'prompt' must be a string")
             prompts.append(Prompt(text=row["prompt"], messages=[{"role": "user", "content": row["prompt"]}]))
         else:
             raise LadderError(f"{path}:{number}: needs a 'prompt' or a 'messages' field")
+    if not prompts:
+        raise LadderError(f"--batch-jsonl {path}: holds no prompts")
     return prompts
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codeladder.backends.base import Backend, Completion, GenerationParams, Request
+from codeladder.backends.base import Backend, Completion, GenerationParams, Request, require
 from codeladder.errors import LadderError
 
 
@@ -49,10 +49,23 @@ def infer_backend(model: str | None, base_url: str | None = None) -> str:
 SPECIAL = ("reference",)  # built by the evaluator from the benchmark's own solutions
 
 
+def check_backend_options(options: dict) -> None:
+    """Engine options out of range are one line naming the flag, before anything is loaded."""
+    for key, flag, least in (("batch_size", "--batch-size", 1), ("concurrency", "--concurrency", 1),
+                             ("n_batch", "--n-batch", 1), ("threads", "--threads", 1), ("n_ctx", "--n-ctx", 256)):
+        value = options.get(key)
+        require(value is None or (isinstance(value, int) and value >= least), flag, value, f"must be at least {least}")
+    device = options.get("device")
+    require(device is None or device in ("auto", "cpu", "mps") or str(device).startswith("cuda"), "--device",
+            device, "choose auto, cpu, cuda, cuda:N or mps")
+
+
 def create_backend(name: str, model: str | None, **options) -> Backend:
     if name not in REGISTRY:
         raise LadderError(f"unknown backend {name!r}; choose one of: {', '.join([*SPECIAL, *REGISTRY])}")
+    check_backend_options(options)
     return REGISTRY[name](model, **options)
 
 
-__all__ = ["Backend", "Completion", "GenerationParams", "Request", "REGISTRY", "create_backend", "infer_backend"]
+__all__ = ["Backend", "Completion", "GenerationParams", "Request", "REGISTRY", "check_backend_options",
+           "create_backend", "infer_backend"]

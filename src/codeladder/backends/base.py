@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from codeladder.errors import LadderError
 from codeladder.prompts.base import Prompt
+
+
+def require(ok: bool, flag: str, value: object, expectation: str) -> None:
+    """One line for a value out of range, naming the flag: validation at the boundary."""
+    if not ok:
+        raise LadderError(f"{flag} {value}: {expectation}")
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,14 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     mode: str = "auto"  # "chat", "completion" or "auto" (chat when the model has a chat template)
     logprobs: bool = False  # ask for the mean log-probability of each completion (for --rerank logprob)
+
+    def __post_init__(self) -> None:
+        require(self.max_new_tokens >= 1, "--max-new-tokens", self.max_new_tokens, "must be at least 1")
+        require(self.temperature >= 0, "--temperature", self.temperature, "must be 0 (greedy) or more")
+        require(0 < self.top_p <= 1, "--top-p", self.top_p, "must be in (0, 1]")
+        require(self.top_k >= 0, "--top-k", self.top_k, "must be 0 (off) or more")
+        require(self.seed >= 0, "--seed", self.seed, "must be 0 or more")
+        require(self.mode in ("auto", "chat", "completion"), "--mode", self.mode, "choose auto, chat or completion")
 
 
 @dataclass

@@ -45,6 +45,7 @@ class Benchmark:
     default_timeout_s: ClassVar[float] = 5.0
     default_memory_mb: ClassVar[int] = 2048
     source: ClassVar[str] = ""
+    sanity_expectation: ClassVar[str] = "expect 100%"
 
     def data_path(self) -> Path:
         return DATA_DIR / self.data_file

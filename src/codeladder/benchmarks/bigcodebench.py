@@ -29,6 +29,8 @@ class BigCodeBench(Benchmark):
     default_timeout_s = 60.0
     default_memory_mb = 4096
     source = "BigCodeBench v0.1.0 (Apache-2.0)"
+    sanity_expectation = ("expect 100% only of the tasks whose libraries are installed here; the rest are reported "
+                          "as status 'error' (missing module), not as failures")
     mode = "complete"
 
     def _rows_to_tasks(self, rows: list[dict]) -> list[Task]:

@@ -36,12 +36,13 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND = 32, 1024, 2048, 4096
-MS_RELATIME, MS_STRICTATIME = 1 << 21, 1 << 24
+MS_REC, MS_RELATIME, MS_STRICTATIME = 16384, 1 << 21, 1 << 24
 CLONE_NEWNS = 0x00020000
 PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 24, 28, 38
 # NOROOT, NO_SETUID_FIXUP, KEEP_CAPS_LOCKED, NO_CAP_AMBIENT_RAISE, each with its lock bit.
 SECUREBITS_LOCKED_DOWN = 0b11101111
 VERDICT_FD = 200
+PRIVATE_TMPFS = ("/tmp", "/dev/shm")
 _MOUNT_FLAG_OPTIONS = {
     "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
     "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME, "strictatime": MS_STRICTATIME,
@@ -71,8 +72,43 @@ def _mount_points() -> list[tuple[str, int]]:
     return points
 
 
+def interpreter_paths_under(tops: tuple[str, ...] = PRIVATE_TMPFS) -> list[str]:
+    """Folders this interpreter imports from (prefix, ``sys.path``) that lie under a folder we cover with
+    a private tmpfs: a venv made in /tmp, as CI runners and cluster jobs do, would vanish from samples."""
+    candidates = {sys.prefix, sys.exec_prefix, sys.base_prefix, *sys.path}
+    found = sorted({os.path.abspath(c) for c in candidates if c and os.path.isdir(c)
+                    and any(os.path.abspath(c).startswith(top + "/") for top in tops)})
+    outermost: list[str] = []
+    for path in found:
+        if not any(path.startswith(kept + "/") for kept in outermost):
+            outermost.append(path)
+    return outermost
+
+
+def _fresh_tmpfs_keeping(target: str, keep: list[str]) -> None:
+    """Mount a fresh tmpfs on ``target``, then bind the ``keep`` folders (under it) back, read-only.
+
+    The folders are opened before the tmpfs covers them; the bind's source is that open handle, which
+    still names the covered (read-only) mount of this very namespace, so the bind is read-only too."""
+    inside = [path for path in keep if path.startswith(target + "/")]
+    handles = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in inside]
+    try:
+        _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+        for path, handle in handles:
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC, None)
+            try:
+                _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+            except OSError:
+                pass  # already read-only: a bind keeps its source mount's read-only flag
+    finally:
+        for _, handle in handles:
+            os.close(handle)
+
+
 def make_filesystem_read_only() -> dict:
-    """Remount every mount read-only (except /proc), then give /tmp and /dev/shm fresh tmpfs."""
+    """Remount every mount read-only (except /proc), then give /tmp and /dev/shm fresh tmpfs (keeping
+    the interpreter's own folders visible, read-only, where they live there)."""
     failed = []
     for target, flags in _mount_points():
         if target == "/proc" or target.startswith("/proc/"):
@@ -81,9 +117,9 @@ def make_filesystem_read_only() -> dict:
             _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, None)
         except OSError:
             failed.append(target)
-    for target in ("/tmp", "/dev/shm"):
+    for target in PRIVATE_TMPFS:
         try:
-            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+            _fresh_tmpfs_keeping(target, _KEEP)
         except OSError:
             failed.append(target)
     root_ro = "/" not in failed
@@ -103,7 +139,7 @@ def _drop_capabilities() -> None:
 
 def _private_tmp() -> None:
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+    _fresh_tmpfs_keeping("/tmp", _KEEP)
 
 
 def _set_limits(job: dict) -> None:
@@ -297,7 +333,11 @@ def run_job(job: dict, isolated: bool, namespace_init: bool) -> dict:
     return verdict
 
 
+_KEEP: list[str] = []
+
+
 def main() -> None:
+    _KEEP.extend(interpreter_paths_under())
     isolated = "--isolated" in sys.argv and os.getpid() == 1
     namespace_init = os.getpid() == 1
     signal.signal(signal.SIGINT, signal.SIG_IGN)
