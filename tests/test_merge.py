@@ -219,3 +219,97 @@ def test_sign_election_and_disjoint_mean_equal_peft():
         ours, kept = elect_and_merge(weighted)
         assert torch.allclose(ours, disjoint_merge(stacked, mask), atol=1e-6)
         assert torch.allclose(torch.stack(kept), stacked * mask)
+
+
+def _adapter_copy(source, target, config=None, tensors=None):
+    shutil.copytree(source, target)
+    if config is not None:
+        (target / "adapter_config.json").write_text(config if isinstance(config, str) else json.dumps(config))
+    if tensors is not None:
+        save_file(tensors(load_file(str(target / "adapter_model.safetensors"))),
+                  str(target / "adapter_model.safetensors"))
+    return target
+
+
+def test_bad_adapters_are_one_line_and_write_nothing(tiny_model, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from codeladder.transforms.lora import merge_adapter
+
+    good = tmp_path / "good"
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model),
+                   LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj"])).save_pretrained(good)
+    settings = json.loads((good / "adapter_config.json").read_text())
+    narrow = lambda t: {k: (v[:, :32].contiguous() if "lora_A" in k else v) for k, v in t.items()}  # noqa: E731
+    cases = {
+        "r = 0": dict(config={**settings, "r": 0}),
+        "adapter_config.json: not valid JSON": dict(config="{"),
+        "lora_alpha = 'x'": dict(config={**settings, "lora_alpha": "x"}),
+        "DoRA": dict(config={**settings, "use_dora": True}),
+        "made for another model": dict(tensors=narrow),
+        "not a LoRA A/B matrix": dict(tensors=lambda t: {**t, "base_model.model.lm_head.modules_to_save.weight":
+                                                         torch.zeros(2)}),
+        "says r = 2": dict(tensors=lambda t: {k: torch.cat([v, v], dim=0 if "lora_A" in k else 1)
+                                              for k, v in t.items()}),
+    }
+    for index, (expected, change) in enumerate(cases.items()):
+        adapter = _adapter_copy(good, tmp_path / f"bad{index}", **change)
+        with pytest.raises(LadderError, match=expected) as caught:
+            merge_adapter(tiny_model, adapter, tmp_path / "out")
+        assert "\n" not in str(caught.value) and not (tmp_path / "out").exists(), expected
+    truncated = _adapter_copy(good, tmp_path / "truncated")
+    with open(truncated / "adapter_model.safetensors", "r+b") as f:
+        f.truncate(200)
+    with pytest.raises(LadderError, match="truncated"):
+        merge_adapter(tiny_model, truncated, tmp_path / "out")
+
+
+def test_merge_needs_a_real_tokenizer_source(trio, tmp_path):
+    from codeladder.models.checkpoint import TOKENIZER_FILES
+
+    bare = shutil.copytree(trio[0], tmp_path / "bare")
+    for name in TOKENIZER_FILES:
+        (bare / name).unlink(missing_ok=True)
+    with pytest.raises(LadderError, match="--tokenizer-source ./nope: no such folder"):
+        merge_models([trio[0], trio[1]], "linear", tmp_path / "x", tokenizer_source="./nope")
+    with pytest.raises(LadderError, match="no tokenizer.*--tokenizer-source"):
+        merge_models([bare, trio[1]], "linear", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    out = merge_models([bare, trio[1]], "linear", tmp_path / "x", tokenizer_source=trio[1])
+    assert out["method"] == "linear"
+    assert (tmp_path / "x" / "tokenizer.json").read_bytes() == (trio[1] / "tokenizer.json").read_bytes()
+    assert check_model(tmp_path / "x").ok
+
+
+def test_wanda_refuses_calibration_without_text(trio, tmp_path):
+    from codeladder.transforms.prune import prune_model
+
+    for index, (content, expected) in enumerate((("", "no rows"), ('{"id": 1}\n', ":1: expected a 'text'"),
+                                                 ('{"text": "   "}\n', ":1: expected a 'text'"))):
+        calibration = tmp_path / f"c{index}.jsonl"
+        calibration.write_text(content)
+        with pytest.raises(LadderError, match=expected):
+            prune_model(trio[0], tmp_path / "out", calibration=calibration)
+        assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (dict(method="slerp", t=1.5), "--t 1.5"), (dict(method="slerp", t=-0.1), "--t -0.1"),
+    (dict(method="ties", density=0), "--density 0"), (dict(method="ties", density=1.5), "--density 1.5"),
+    (dict(method="linear", weights=(float("nan"), 1.0)), "finite"), (dict(method="nope"), "--method nope")])
+def test_merge_flags_out_of_range_are_refused(trio, tmp_path, flags, expected):
+    with pytest.raises(LadderError, match=expected):
+        merge_models(trio[:2], out=tmp_path / "x", base=trio[2], **flags)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (dict(sparsity=1.0), "--sparsity 1.0"), (dict(sparsity=-0.1), "--sparsity -0.1"),
+    (dict(samples=0), "--samples 0"), (dict(structure="3:4"), "--structure 3:4")])
+def test_prune_flags_out_of_range_are_refused(trio, tmp_path, flags, expected):
+    from codeladder.transforms.prune import prune_model
+
+    with pytest.raises(LadderError, match=expected):
+        prune_model(trio[0], tmp_path / "x", **flags)
+    assert not (tmp_path / "x").exists()

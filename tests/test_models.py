@@ -34,9 +34,9 @@ def test_every_writer_keeps_the_tokenizer_and_appends_lineage(tiny_model, tmp_pa
         for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
             assert (folder / name).read_bytes() == (tiny_model / name).read_bytes(), name
     lineage = json.loads((second / "ladder.json").read_text())
-    assert [s["stage"] for s in lineage["stages"]] == ["import", "export"]
-    assert lineage["stages"][0]["params"]["dtype"] == "bfloat16"
-    assert lineage["stages"][1]["inputs"][0]["files"]["model.safetensors"]
+    assert [s["stage"] for s in lineage["stages"]] == ["tiny", "import", "export"]  # ladder tiny writes lineage too
+    assert lineage["stages"][1]["params"]["dtype"] == "bfloat16"
+    assert lineage["stages"][2]["inputs"][0]["files"]["model.safetensors"]
     assert json.loads((second / "config.json").read_text())["dtype"] == "float16"
     weights = state(second)
     original = state(tiny_model)
@@ -150,7 +150,7 @@ def test_a_chain_through_every_writer_keeps_tokenizer_and_lineage(tiny_model, tm
         ("prune", ["prune", "{prev}", "--method", "magnitude", "--sparsity", "0.3", "-o", "{out}"]),
         ("merge", ["merge", "{prev}", str(tiny_model), "--method", "slerp", "--t", "0.5", "-o", "{out}"]),
     ]
-    previous, stages = tiny_model, []
+    previous, stages = tiny_model, ["tiny"]
     for index, (stage, args) in enumerate(steps):
         out = tmp_path / f"{index}-{stage}"
         ladder(*[a.format(out=out, prev=previous) for a in args])
@@ -172,3 +172,25 @@ def test_a_chain_through_every_writer_keeps_tokenizer_and_lineage(tiny_model, tm
         assert (out / "tokenizer.json").read_bytes() == (tiny_model / "tokenizer.json").read_bytes(), stage
         assert [s["stage"] for s in json.loads((out / "ladder.json").read_text())["stages"]] == stages
         previous = out
+
+
+@pytest.mark.parametrize("model_type, sizes", [
+    ("qwen2", dict(num_key_value_heads=2)), ("qwen2", dict(tie_word_embeddings=True)),
+    ("llama", dict(attention_bias=True, mlp_bias=True, head_dim=32)), ("llama", dict(num_key_value_heads=1)),
+    ("qwen3", dict(num_key_value_heads=2)), ("qwen3", dict(attention_bias=True, head_dim=16)),
+    ("mistral", dict()), ("mistral", dict(head_dim=8))])
+def test_the_integrity_layout_equals_transformers_own_model(tmp_path, model_type, sizes):
+    """The tensor layout require_model_folder checks (written out, no model code imported) is exactly
+    the state dict transformers builds for the config, defaults left out of config.json included."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from codeladder.models.integrity import expected_tensors
+
+    config = AutoConfig.for_model(model_type, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                  intermediate_size=96, vocab_size=300, **sizes)
+    config.save_pretrained(tmp_path)
+    expected, tied = expected_tensors(tmp_path, json.loads((tmp_path / "config.json").read_text()))
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    assert expected == {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    assert tied == bool(config.tie_word_embeddings)

@@ -223,3 +223,23 @@ def test_the_run_folder_refuses_a_file(tmp_path):
     target.write_text("x")
     with pytest.raises(LadderError, match="is a file"):
         RunDir(target).prepare({})
+
+
+@pytest.mark.parametrize("args, named", [
+    (["bench", "{model}", "--iterations", "0"], "--iterations"),
+    (["bench", "{model}", "--batch-sizes", "0"], "--batch-sizes"),
+    (["perplexity", "{model}", "--text", "{text}", "--stride", "0"], "--stride"),
+    (["perplexity", "{model}", "--text", "{text}", "--max-length", "1"], "--max-length"),
+    (["parity", "{model}", "{model}", "--greedy-tokens", "-1"], "--greedy-tokens"),
+    (["run", "{model}", "--prompt", "def f():", "--max-new-tokens", "0"], "--max-new-tokens"),
+    (["run", "{model}", "--prompt", "def f():", "--temperature", "-1"], "--temperature"),
+    (["run", "{model}", "--batch-jsonl", "{binary}"], "UTF-8"),
+    (["parity", "{model}", "{model}", "--prompts", "{empty}"], "no prompts"),
+])
+def test_out_of_range_flags_of_the_measuring_verbs_are_one_line(tmp_path, tiny_model, args, named):
+    text, binary, empty = tmp_path / "code.py", tmp_path / "batch.jsonl", tmp_path / "empty.jsonl"
+    text.write_text("def f(x):\n    return x + 1\n" * 20)
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    empty.write_text("\n")
+    filled = [a.format(model=tiny_model, text=text, binary=binary, empty=empty) for a in args]
+    assert named in one_line_error(ladder(*filled, cwd=tmp_path, check=False))

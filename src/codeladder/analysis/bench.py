@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from codeladder.backends.base import require
 from codeladder.errors import LadderError
 
 
@@ -181,6 +182,12 @@ def bench(model: str, backend: str | None = None, prompt_tokens: int = 128, new_
           dtype: str = "auto", threads: int | None = None, draft: str | None = None) -> BenchResult:
     if new_tokens < 2:
         raise LadderError("--new-tokens must be at least 2 (decode rate excludes the first token)")
+    require(prompt_tokens >= 1, "--prompt-tokens", prompt_tokens, "must be at least 1")
+    require(iterations >= 1, "--iterations", iterations, "timed runs, at least 1")
+    require(warmup >= 0, "--warmup", warmup, "must be 0 or more")
+    require(bool(batch_sizes) and all(size >= 1 for size in batch_sizes), "--batch-sizes",
+            ",".join(map(str, batch_sizes)), "every batch size must be at least 1")
+    require(threads is None or threads >= 1, "--threads", threads, "must be at least 1")
     if not Path(model).exists():
         raise LadderError(f"{model}: no such model folder or GGUF file")
     runner = _runner(model, backend, device, dtype, threads, draft, n_ctx=max(512, prompt_tokens + new_tokens + 16))

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from codeladder.analysis.scorers import Scorer
+from codeladder.analysis.scorers import Scorer, open_scorer
+from codeladder.backends.base import require
 from codeladder.errors import LadderError
 
 
@@ -52,7 +53,13 @@ def compare_logits(a: np.ndarray, b: np.ndarray) -> dict:
     return {"cosine": cos, "kl": kl, "top1": a.argmax(-1) == b.argmax(-1)}
 
 
+def check_parity_flags(greedy_tokens: int, min_cosine: float) -> None:
+    require(greedy_tokens >= 0, "--greedy-tokens", greedy_tokens, "must be 0 (skip) or more")
+    require(-1 <= min_cosine <= 1, "--min-cosine", min_cosine, "a cosine, between -1 and 1")
+
+
 def parity(a: Scorer, b: Scorer, prompts: list[str], greedy_tokens: int = 32, min_cosine: float = 0.999) -> ParityReport:
+    check_parity_flags(greedy_tokens, min_cosine)
     cosines, kls, top1 = [], [], []
     greedy_same = greedy_total = tokenizer_same = 0
     per_prompt = []
@@ -97,4 +104,22 @@ def read_prompts(path) -> list[str]:
         if not isinstance(row.get("prompt", row.get("text")), str):
             raise LadderError(f"{path}:{number}: expected a 'prompt' field holding text")
         prompts.append(row.get("prompt", row.get("text")))
+    if not prompts:
+        raise LadderError(f"--prompts {path}: holds no prompts")
     return prompts
+
+
+def compare_models(a: str, b: str, prompts_file=None, a_dtype: str = "float32", b_dtype: str = "float32",
+                   greedy_tokens: int = 32, min_cosine: float = 0.999) -> ParityReport:
+    """``ladder parity``: flags and prompts checked first, then both models opened, compared and closed."""
+    check_parity_flags(greedy_tokens, min_cosine)
+    texts = read_prompts(prompts_file) if prompts_file else default_prompts()
+    first = open_scorer(a, a_dtype)
+    try:
+        second = open_scorer(b, b_dtype)
+        try:
+            return parity(first, second, texts, greedy_tokens, min_cosine)
+        finally:
+            second.close()
+    finally:
+        first.close()

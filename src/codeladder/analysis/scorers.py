@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from codeladder.errors import LadderError
+from codeladder.models.integrity import require_model_folder
 
 
 class Scorer(Protocol):
@@ -35,6 +36,7 @@ class HFScorer:
         from codeladder.backends.hf import resolve_device, resolve_dtype
 
         hf_logging.disable_progress_bar()
+        require_model_folder(folder)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -96,6 +98,6 @@ def open_scorer(reference: str, dtype: str = "float32", device: str = "auto") ->
         raise LadderError(f"{reference}: a server returns no full logits; compare local folders or GGUF files")
     if path.is_file() and path.suffix == ".gguf":
         return LlamaCppScorer(path)
-    if path.is_dir() and (path / "config.json").exists():
+    if path.is_dir():
         return HFScorer(path, device=device, dtype=dtype)
     raise LadderError(f"{reference}: expected a model folder (config.json) or a .gguf file")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from codeladder.backends.base import Completion, GenerationParams, Request
 from codeladder.errors import LadderError
+from codeladder.models.integrity import require_model_folder
 from codeladder.prompts.extract import apply_stops
 
 
@@ -58,9 +59,7 @@ class HFBackend:
 
         hf_logging.disable_progress_bar()
         path = Path(model)
-        if not (path / "config.json").exists():
-            raise LadderError(f"{path}: not a Hugging Face model folder (no config.json); "
-                              "pass a folder made by save_pretrained, or use --backend llamacpp for GGUF")
+        require_model_folder(path, "--model")
         self.path = path
         self.device = resolve_device(device)
         self.torch_dtype = resolve_dtype(dtype, self.device)
@@ -75,8 +74,7 @@ class HFBackend:
             raise LadderError(f"--device {self.device}: the model landed on {actual}; refusing to run on another device")
         self.draft = None
         if draft:  # speculative decoding: transformers' assisted generation (one sequence at a time)
-            if not (Path(draft) / "config.json").exists():
-                raise LadderError(f"--draft {draft}: not a Hugging Face model folder")
+            require_model_folder(draft, "--draft")
             self.draft = AutoModelForCausalLM.from_pretrained(draft, dtype=self.torch_dtype).to(self.device).eval()
             if self.draft.config.vocab_size != self.model.config.vocab_size:
                 raise LadderError(f"--draft {draft}: vocabulary {self.draft.config.vocab_size} differs from the "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from codeladder.backends.base import Completion, GenerationParams, Request
 from codeladder.errors import LadderError
+from codeladder.models.integrity import require_gguf_file
 from codeladder.prompts.extract import apply_stops
 
 _PATCH_LOCK = threading.Lock()
@@ -30,9 +31,7 @@ def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None,
         import llama_cpp.llama as llama_module
     except ImportError:
         raise LadderError("the llamacpp backend needs llama-cpp-python: pip install -e '.[llamacpp]'") from None
-    path = Path(path)
-    if not path.is_file():
-        raise LadderError(f"{path}: no such GGUF file")
+    path = require_gguf_file(path)
     extra = os.environ.get("CODELADDER_LLAMACPP_EXTRA_BUFTS") == "1"
     original = llama_module.llama_cpp.llama_model_default_params
 
@@ -109,7 +108,7 @@ class LlamaCppBackend:
             completion = Completion(text=apply_stops(choice["text"], params.stop), prompt_tokens=usage["prompt_tokens"],
                                     completion_tokens=usage["completion_tokens"], seconds=seconds, chat=chat)
             values = [v for v in ((choice.get("logprobs") or {}).get("token_logprobs") or []) if v is not None]
-            completion.mean_logprob = sum(values) / len(values) if values else None
+            completion.mean_logprob = float(sum(values) / len(values)) if values else None  # numpy floats -> JSON
             out.append(completion)
         return out
 
@@ -133,8 +132,9 @@ def gguf_logprob_fn(llm):
 
 
 def gguf_perplexity(path: str | Path, text: str, max_length: int = 512, stride: int = 256) -> dict:
-    from codeladder.models.perplexity import perplexity_from
+    from codeladder.models.perplexity import check_window, perplexity_from
 
+    check_window(max_length, stride)
     llm = open_gguf(path, n_ctx=max_length, logits_all=True, n_batch=max_length)
     try:
         ids = llm.tokenize(text.encode(), add_bos=False, special=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -15,8 +16,8 @@ from codeladder.errors import LadderError
 
 app = typer.Typer(help="codeladder: evaluate and improve open code LLMs, with every step measured.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-console = Console()
-err_console = Console(stderr=True)
+console = Console(width=None if sys.stdout.isatty() else 200)  # a pipe must not cut numbers at 80 columns
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _ints(text: str, flag: str) -> tuple[int, ...]:
@@ -101,10 +102,12 @@ def eval_command(
                         concurrency=concurrency, api_key_env=api_key_env, n_ctx=n_ctx, threads=threads, n_batch=n_batch,
                         draft=draft,
                         rerank=rerank)
+    summary = evaluate(config, show_progress=not json_out)
     if config.backend_name == "reference" and not json_out:
-        err_console.print("[yellow]sanity run:[/] no --model given, scoring the benchmark's reference solutions "
-                          "(expect 100%)")
-    summary = evaluate(config, show_progress=not json_out and sys.stderr.isatty())
+        from codeladder.benchmarks import get_benchmark
+
+        err_console.print("[yellow]sanity run:[/] no --model given, scored the benchmark's reference solutions "
+                          f"({get_benchmark(benchmark).sanity_expectation})")
     if json_out:
         print(json.dumps(summary, indent=2))
     else:
@@ -179,12 +182,13 @@ def export_command(
     format: str = typer.Option("gguf", "--format", help="gguf or safetensors"),
     type: str = typer.Option("f16", "--type", help="GGUF: f32, f16, q8_0, q5_0, q4_0, q4_k, q5_k, q6_k"),
     dtype: str = typer.Option("auto", "--dtype", help="safetensors: auto, float32, float16, bfloat16"),
+    verbose: bool = typer.Option(False, "--verbose", help="K-quants: show llama.cpp's own quantizer log"),
 ) -> None:
     """Export to GGUF (llama.cpp) or to a safetensors folder."""
     if format == "gguf":
         from codeladder.models.gguf_export import export_gguf
 
-        report = export_gguf(folder, output, type, show_progress=sys.stderr.isatty())
+        report = export_gguf(folder, output, type, show_progress=True, verbose=verbose)
         console.print(f"wrote {report.path}: {report.tensors} tensors, {report.bytes / 2**20:.1f} MiB, type {type}")
         for tensor, kind in report.fallbacks.items():
             console.print(f"  fallback: {tensor} stored as {kind} (rows do not fit {type} blocks)")
@@ -205,17 +209,23 @@ def quantize_command(
     output: Path = typer.Option(..., "-o", "--output", help="GGUF file or model folder"),
     text: Optional[Path] = typer.Option(None, "--text", help="text file for perplexity before/after"),
     json_out: bool = typer.Option(False, "--json"),
+    verbose: bool = typer.Option(False, "--verbose", help="K-quants: show llama.cpp's own quantizer log"),
 ) -> None:
     """Quantize; report size against FP16 (from the parameter count) and, with --text, the perplexity delta."""
-    from codeladder.models.quantize import quantize
+    from codeladder.models.quantize import describe, quantize
 
     if text is not None and not text.is_file():
         raise LadderError(f"--text {text}: no such file")
-    report = quantize(folder, scheme, output, text.read_text() if text else None)
+    report = quantize(folder, scheme, output, text.read_text(errors="replace") if text else None, verbose=verbose)
     if json_out:
         print(json.dumps(report, indent=2))
     else:
-        console.print(report)
+        table = Table(title=f"ladder quantize {folder}")
+        table.add_column("")
+        table.add_column("value")
+        for label, value in describe(report):
+            table.add_row(label, value)
+        console.print(table)
 
 
 @app.command("run")
@@ -237,16 +247,19 @@ def run_command(
     from codeladder.backends import GenerationParams
     from codeladder.generate import read_batch, run_prompts
     from codeladder.prompts.base import Prompt
+    from codeladder.runs import check_output_file, write_text_atomic
 
     if (prompt is None) == (batch_jsonl is None):
         raise LadderError("give exactly one of --prompt TEXT or --batch-jsonl FILE")
+    if output:
+        check_output_file(output, "-o")
     prompts = read_batch(batch_jsonl) if batch_jsonl else [
         Prompt(text=prompt, messages=[{"role": "user", "content": prompt}])]
     params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, mode=mode)
     rows = run_prompts(model, prompts, backend, params, device=device, dtype=dtype, base_url=base_url)
     text = "".join(json.dumps(row) + "\n" for row in rows)
     if output:
-        output.write_text(text)
+        write_text_atomic(output, text)
     else:
         sys.stdout.write(text)
 
@@ -301,16 +314,9 @@ def parity_command(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Logit cosine, KL, top-1 and greedy agreement between two backends/dtypes/files of one model."""
-    from codeladder.analysis.parity import default_prompts, parity, read_prompts
-    from codeladder.analysis.scorers import open_scorer
+    from codeladder.analysis.parity import compare_models
 
-    texts = read_prompts(prompts) if prompts else default_prompts()
-    first, second = open_scorer(a, a_dtype), open_scorer(b, b_dtype)
-    try:
-        report = parity(first, second, texts, greedy_tokens, min_cosine)
-    finally:
-        first.close()
-        second.close()
+    report = compare_models(a, b, prompts, a_dtype, b_dtype, greedy_tokens, min_cosine)
     if json_out:
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -342,9 +348,9 @@ def perplexity_command(
     if model.endswith(".gguf"):
         from codeladder.backends.llamacpp import gguf_perplexity
 
-        result = gguf_perplexity(model, text.read_text(), max_length, stride)
+        result = gguf_perplexity(model, text.read_text(errors="replace"), max_length, stride)
     elif (Path(model) / "config.json").exists():
-        result = hf_perplexity(model, text.read_text(), max_length, stride)
+        result = hf_perplexity(model, text.read_text(errors="replace"), max_length, stride)
     else:
         raise LadderError(f"{model}: expected a model folder or a .gguf file")
     result["model"] = model
@@ -367,7 +373,7 @@ def merge_command(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Merge models tensor by tensor, streaming (peak memory near a few tensors); writes merge_report.json."""
-    from codeladder.transforms.merge import merge_models
+    from codeladder.transforms.merge import describe, merge_models
 
     weight_values = None
     if weights:
@@ -376,11 +382,11 @@ def merge_command(
         except ValueError:
             raise LadderError(f"--weights {weights!r}: expected comma-separated numbers") from None
     report = merge_models(models, method, output, base, weight_values, t, density, seed, tokenizer_source,
-                          show_progress=not json_out and sys.stderr.isatty())
+                          show_progress=not json_out)
     if json_out:
         print(json.dumps({k: v for k, v in report.items() if k != "tensors"}, indent=2))
     else:
-        console.print(f"merged {len(models)} model(s) with {method} into {output}: {report['summary']}")
+        console.print(describe(report, output), highlight=False)
 
 
 @app.command("merge-adapter")
@@ -415,7 +421,7 @@ def prune_command(
     if text is not None and not text.is_file():
         raise LadderError(f"--text {text}: no such file")
     report = prune_model(folder, output, method, sparsity, structure, calibration, samples,
-                         text.read_text() if text else None)
+                         text.read_text(errors="replace") if text else None)
     if json_out:
         print(json.dumps(report, indent=2))
     else:
@@ -425,15 +431,68 @@ def prune_command(
         console.print(line)
 
 
+def _version(value: bool) -> None:
+    if value:
+        import codeladder
+
+        print(f"codeladder {codeladder.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """codeladder: evaluate and improve open code LLMs, with every step measured."""
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected failure as one line; LADDER_DEBUG=1 shows the traceback instead."""
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        where = f" ({Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno})"
+        tb = tb.tb_next
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}{where}; rerun with LADDER_DEBUG=1 for the traceback"
+
+
+INTERRUPTED = 130
+_METAVARS = {"<int>": "N", "<float>": "NUMBER", "<str>": "TEXT", "<path>": "PATH", "<bool>": ""}
+
+
+def _tidy_metavars(command) -> None:
+    """Flags show no value to type (``--overwrite``, not ``--overwrite <bool>``); other options show N,
+    NUMBER, TEXT or PATH instead of Python type names."""
+    help_option = command.get_help_option(command.context_class(command))
+    for param in [*command.params, *([help_option] if help_option else [])]:
+        if getattr(param, "metavar", None) is None:
+            label = param.display_type(None)
+            param.metavar = "" if getattr(param, "is_flag", False) else _METAVARS.get(label, label.strip("<>").upper())
+    for sub in getattr(command, "commands", {}).values():
+        _tidy_metavars(sub)
+
+
 def main() -> None:
+    command = typer.main.get_command(app)
+    _tidy_metavars(command)
     try:
-        app()
+        code = command.main(standalone_mode=False, prog_name="ladder")
     except LadderError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: finished samples are saved; run the same command to resume")
-        sys.exit(130)
+    except typer.TyperException as exc:  # a usage error: typer prints it with the usage line
+        exc.show()
+        sys.exit(getattr(exc, "exit_code", 2))
+    except (KeyboardInterrupt, typer.Abort):
+        code = INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the last net: never a traceback for a user
+        if os.environ.get("LADDER_DEBUG"):
+            raise
+        err_console.print(f"[bold red]error:[/] {_one_line(exc)}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    if code == INTERRUPTED:  # typer turns Ctrl-C into this exit code
+        err_console.print("[yellow]interrupted[/]: finished work is saved; run the same command again to resume")
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

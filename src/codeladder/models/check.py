@@ -12,11 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from codeladder.models.checkpoint import weight_files
+from codeladder.models.integrity import (expected_tensors, read_config, require_tokenizer, stored_tensors,
+                                         tensor_problems)
 
-SUPPORTED = ("qwen2", "llama", "qwen3", "mistral")
-# Extra tensors bitsandbytes stores beside a quantized weight.
-QUANT_STATE_MARKERS = (".absmax", ".quant_map", ".quant_state", ".nested_absmax", ".nested_quant_map", ".SCB",
-                       ".weight_format")
 ROUND_TRIP_SAMPLES = (
     "def add(a, b):\n    return a + b\n",
     "class Box:\n\tdef __init__(self):\n\t\tself.items = []  # tabs\n\n\n    \n",
@@ -62,9 +60,8 @@ def check_model(folder: str | Path, generate_tokens: int = 8) -> CheckReport:
     add = report.stages.append
 
     try:
+        raw_config = read_config(folder)
         config = AutoConfig.from_pretrained(folder)
-        if config.model_type not in SUPPORTED:
-            raise ValueError(f"model_type {config.model_type!r} is not one of {', '.join(SUPPORTED)}")
         add(Stage("config", True, f"{config.model_type}, {config.num_hidden_layers} layers, "
                                   f"hidden {config.hidden_size}, vocab {config.vocab_size}"))
     except Exception as exc:
@@ -73,6 +70,7 @@ def check_model(folder: str | Path, generate_tokens: int = 8) -> CheckReport:
 
     tokenizer = None
     try:
+        require_tokenizer(folder, config.vocab_size)
         tokenizer = AutoTokenizer.from_pretrained(folder)
         broken = [s for s in ROUND_TRIP_SAMPLES if tokenizer.decode(tokenizer(s, add_special_tokens=False)["input_ids"]) != s]
         if broken:
@@ -83,31 +81,17 @@ def check_model(folder: str | Path, generate_tokens: int = 8) -> CheckReport:
     except Exception as exc:
         add(Stage("tokenizer", False, _one_line(exc)))
 
-    headers: dict[str, tuple[tuple[int, ...], str]] = {}
     try:
-        for path in weight_files(folder):
-            with safe_open(str(path), framework="pt") as f:
-                for name in f.keys():
-                    sliced = f.get_slice(name)
-                    headers[name] = (tuple(sliced.get_shape()), sliced.get_dtype())
-        with torch.device("meta"):
-            skeleton = AutoModelForCausalLM.from_config(config)
-        expected = {n: tuple(t.shape) for n, t in skeleton.state_dict().items()}
-        tied = bool(getattr(config, "tie_word_embeddings", False))
+        headers = stored_tensors(folder)
+        expected, tied = expected_tensors(folder, raw_config)
         quantized = getattr(config, "quantization_config", None) is not None
-        stored = {n: v for n, v in headers.items() if not (quantized and any(m in n for m in QUANT_STATE_MARKERS))}
-        missing = [n for n in expected if n not in stored and not (tied and n == "lm_head.weight")]
-        unexpected = [n for n in stored if n not in expected]
-        packed = {n for n, (_, dtype) in stored.items() if quantized and dtype in ("U8", "I8")}
-        wrong = [f"{n} {stored[n][0]} != {s}" for n, s in expected.items()
-                 if n in stored and n not in packed and stored[n][0] != s]
-        if missing or unexpected or wrong:
-            problems = ([f"missing {missing[:3]}"] if missing else []) + (
-                [f"unexpected {unexpected[:3]}"] if unexpected else []) + ([f"shape {wrong[:2]}"] if wrong else [])
+        problems = tensor_problems(expected, headers, tied, quantized)
+        if problems:
             raise ValueError("; ".join(problems))
+        packed = [n for n, (_, dtype) in headers.items() if quantized and dtype in ("U8", "I8") and n in expected]
         dtypes = sorted({d for _, d in headers.values()})
         note = f" ({len(packed)} quantized)" if packed else ""
-        add(Stage("tensors", True, f"{len(stored)} tensors match {config.model_type}{note}; dtypes {', '.join(dtypes)}"))
+        add(Stage("tensors", True, f"{sum(n in expected for n in headers)} tensors match {config.model_type}{note}; dtypes {', '.join(dtypes)}"))
     except Exception as exc:
         add(Stage("tensors", False, _one_line(exc)))
         return report

@@ -16,25 +16,33 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import codeladder
 from codeladder.errors import LadderError
+from codeladder.models.output import LINEAGE, begin_output, crash_point, discard, publish
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
                    "tokenizer.model", "added_tokens.json", "chat_template.jinja", "chat_template.json")
-LINEAGE = "ladder.json"
 INDEX = "model.safetensors.index.json"
 DEFAULT_SHARD_BYTES = 2 * 1024 ** 3
 
 
-def _count(shape) -> int:
+def element_count(shape) -> int:
     count = 1
     for dim in shape:
         count *= dim
     return count
+
+
+def _file_mode() -> int:
+    """The mode ``open()`` gives a new file under the current umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def now() -> str:
@@ -94,8 +102,16 @@ def weight_files(folder: Path) -> list[Path]:
     """The safetensors files of a model folder, in index order."""
     index = folder / INDEX
     if index.exists():
-        mapping = json.loads(index.read_text())["weight_map"]
-        return [folder / name for name in dict.fromkeys(mapping.values())]
+        try:
+            mapping = json.loads(index.read_text())["weight_map"]
+            files = [folder / name for name in dict.fromkeys(mapping.values())]
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+            raise LadderError(f"{index}: not a valid index (JSON with a weight_map of tensor -> file); "
+                              "copy it again with the model's shards") from None
+        absent = [p.name for p in files if not p.is_file()]
+        if absent:
+            raise LadderError(f"{index}: names {absent[0]}, which is missing; copy every shard of the model")
+        return files
     single = folder / "model.safetensors"
     if single.exists():
         return [single]
@@ -111,15 +127,18 @@ class CheckpointWriter:
     """``writer.add(name, tensor)`` for every tensor, then ``writer.finish(stage, params)``."""
 
     out_dir: Path
-    tokenizer_source: Path | None  # a folder whose tokenizer files are copied byte for byte
-    config: dict
+    tokenizer_source: Path | None  # the folder whose tokenizer files are copied byte for byte (required)
+    config: dict | None = None  # may be set later, before finish()
     max_shard_bytes: int = DEFAULT_SHARD_BYTES
     lineage_source: Path | None = None  # the folder whose lineage this one continues
+    inputs: Sequence[Path] = ()  # everything read to make this model: never the output, fingerprinted in lineage
+    origin: str | None = None  # the lineage's "source" when no lineage is continued (e.g. "ladder tiny")
     _pending: dict = field(default_factory=dict)
     _pending_bytes: int = 0
     _shards: list[tuple[str, list[str]]] = field(default_factory=list)
     _total_bytes: int = 0
     _fingerprints: object = None
+    _stage: Path = Path()
 
     def fingerprint_inputs(self, inputs: list[Path]) -> None:
         """Start checksumming the inputs in a thread (hashlib releases the GIL), so the lineage's
@@ -132,12 +151,20 @@ class CheckpointWriter:
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
-        if self.out_dir.exists() and any(self.out_dir.iterdir()):
-            if not (self.out_dir / "config.json").exists():
-                raise LadderError(f"{self.out_dir}: exists and is not a model folder; choose an empty -o folder")
-            for old in self.out_dir.glob("*.safetensors"):
-                old.unlink()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        guarded = [*self.inputs, *(p for p in (self.tokenizer_source, self.lineage_source) if p is not None)]
+        from codeladder.models.integrity import require_tokenizer
+
+        if self.tokenizer_source is None:
+            raise ValueError("CheckpointWriter needs a tokenizer_source: a model without a tokenizer is not written")
+        require_tokenizer(Path(self.tokenizer_source))
+        self._stage = begin_output(self.out_dir, guarded, kind="folder")
+
+    def __enter__(self) -> "CheckpointWriter":
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is not None:
+            discard(self._stage)
 
     def add(self, name: str, tensor) -> None:
         size = tensor.numel() * tensor.element_size()
@@ -158,7 +185,7 @@ class CheckpointWriter:
         self._flush()
         groups, current, size = [], [], 0
         for spec in specs:
-            nbytes = DTYPES[spec[2]][1] * _count(spec[1])
+            nbytes = DTYPES[spec[2]][1] * element_count(spec[1])
             if current and size + nbytes > self.max_shard_bytes:
                 groups.append(current)
                 current, size = [], 0
@@ -174,7 +201,7 @@ class CheckpointWriter:
             blob = json.dumps(header, separators=(",", ":")).encode()
             blob += b" " * (-len(blob) % 8)
             temporary = f".shard-{len(self._shards) + 1:05d}.safetensors"
-            with open(self.out_dir / temporary, "wb") as f:
+            with open(self._stage / temporary, "wb") as f:
                 f.write(struct.pack("<Q", len(blob)))
                 f.write(blob)
                 for name, shape, dtype, nbytes in group:
@@ -187,6 +214,7 @@ class CheckpointWriter:
                         written += data.nbytes
 
                     produce(name, sink)
+                    crash_point("mid-shard")
                     if written != nbytes:
                         raise LadderError(f"{name}: produced {written} bytes, expected {nbytes}")
             self._shards.append((temporary, [g[0] for g in group]))
@@ -198,7 +226,8 @@ class CheckpointWriter:
         if not self._pending:
             return
         name = f".shard-{len(self._shards) + 1:05d}.safetensors"
-        save_file(self._pending, str(self.out_dir / name), metadata={"format": "pt"})
+        save_file(self._pending, str(self._stage / name), metadata={"format": "pt"})
+        os.chmod(self._stage / name, _file_mode())  # safetensors creates it 0600; a model is as readable as any file
         self._shards.append((name, list(self._pending)))
         self._pending, self._pending_bytes = {}, 0
 
@@ -210,40 +239,43 @@ class CheckpointWriter:
             final = [f"model-{i:05d}-of-{count:05d}.safetensors" for i in range(1, count + 1)]
         weight_map = {}
         for (temporary, names), name in zip(self._shards, final):
-            os.replace(self.out_dir / temporary, self.out_dir / name)
+            os.replace(self._stage / temporary, self._stage / name)
             weight_map.update({tensor: name for tensor in names})
-        index = self.out_dir / INDEX
         if count > 1:
-            index.write_text(json.dumps({"metadata": {"total_size": self._total_bytes}, "weight_map": weight_map},
-                                        indent=2))
-        elif index.exists():
-            index.unlink()
+            (self._stage / INDEX).write_text(json.dumps({"metadata": {"total_size": self._total_bytes},
+                                                         "weight_map": weight_map}, indent=2))
 
     def _copy_tokenizer(self) -> list[str]:
         copied = []
-        if self.tokenizer_source is None:
-            return copied
         for name in TOKENIZER_FILES:
             source = Path(self.tokenizer_source) / name
-            if source.exists() and source.resolve() != (self.out_dir / name).resolve():
-                shutil.copyfile(source, self.out_dir / name)
+            if source.exists():
+                shutil.copyfile(source, self._stage / name)
                 copied.append(name)
         return copied
 
-    def finish(self, stage: str, params: dict, inputs: list[Path] | None = None, started_at: str | None = None) -> Path:
+    def finish(self, stage: str, params: dict, inputs: list[Path] | None = None, started_at: str | None = None,
+               extras: dict[str, str] | None = None) -> Path:
+        """Complete the staged folder (``extras``: more files, name -> text) and move it onto ``out_dir``."""
+        if self.config is None:
+            raise ValueError("CheckpointWriter.config must be set before finish()")
         self._flush()
+        crash_point("after-shards")
         self._name_shards()
-        (self.out_dir / "config.json").write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n")
+        (self._stage / "config.json").write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n")
         self._copy_tokenizer()
-        source = Path(self.lineage_source or self.tokenizer_source or self.out_dir)
+        source = Path(self.lineage_source or self.tokenizer_source)
         generation = source / "generation_config.json"
-        if generation.exists() and generation.resolve() != (self.out_dir / generation.name).resolve():
-            shutil.copyfile(generation, self.out_dir / generation.name)
-        lineage = read_lineage(source) if self.lineage_source else {"format": 1, "source": str(source), "stages": []}
+        if generation.exists():
+            shutil.copyfile(generation, self._stage / generation.name)
+        origin = self.origin or str(source)
+        lineage = read_lineage(source) if self.lineage_source else {"format": 1, "source": origin, "stages": []}
         fingerprints = (self._fingerprints.result() if self._fingerprints is not None
-                        else [_fingerprint(Path(p)) for p in (inputs or [])])
+                        else [_fingerprint(Path(p)) for p in (inputs if inputs is not None else self.inputs)])
         lineage["stages"].append({
             "stage": stage, "params": params, "inputs": fingerprints,
             "codeladder_version": codeladder.__version__, "started_at": started_at or now(), "finished_at": now()})
-        (self.out_dir / LINEAGE).write_text(json.dumps(lineage, indent=2) + "\n")
-        return self.out_dir
+        (self._stage / LINEAGE).write_text(json.dumps(lineage, indent=2) + "\n")
+        for name, text in (extras or {}).items():
+            (self._stage / name).write_text(text)
+        return publish(self._stage, self.out_dir)

@@ -11,7 +11,11 @@ the report lists them: a K-quant falls back to the 32-wide type of its class (Q4
 from __future__ import annotations
 
 import json
-import tempfile
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +23,8 @@ import numpy as np
 
 from codeladder.errors import LadderError
 from codeladder.models.checkpoint import weight_files
+from codeladder.models.integrity import full_config, read_config, read_json_file, require_model_folder
+from codeladder.models.output import crash_point, partial_path, staged_file
 
 NUMPY_TYPES = ("f32", "f16", "q8_0", "q4_0", "q5_0")
 LLAMA_CPP_TYPES = {"q4_k": 15, "q6_k": 18, "q5_k": 17}  # llama_ftype: MOSTLY_Q4_K_M, MOSTLY_Q6_K, MOSTLY_Q5_K_M
@@ -60,7 +66,8 @@ def _add_tokenizer(writer, folder: Path, vocab_size: int) -> None:
 
     gguf = _gguf()
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    raw = json.loads((folder / "tokenizer.json").read_text())
+    raw = read_json_file(folder / "tokenizer.json", "GGUF export needs the fast tokenizer file (tokenizer.json); "
+                         "save the tokenizer with transformers to make one")
     if raw.get("model", {}).get("type") != "BPE":
         raise LadderError(f"{folder}/tokenizer.json: only BPE tokenizers export to GGUF here")
     vocab = tokenizer.get_vocab()
@@ -176,7 +183,7 @@ def _write_gguf(folder: Path, out: Path, wanted: str, report: ExportReport, over
 
     gguf = _gguf()
     overrides = overrides or {}
-    config = json.loads((folder / "config.json").read_text())
+    config = full_config(folder, read_config(folder))
     arch_name = config.get("model_type")
     if arch_name not in ARCHITECTURES:
         raise LadderError(f"{folder}/config.json: model_type {arch_name!r} cannot be exported; "
@@ -209,7 +216,7 @@ def _write_gguf(folder: Path, out: Path, wanted: str, report: ExportReport, over
     heads, kv_heads = config["num_attention_heads"], config.get("num_key_value_heads", config["num_attention_heads"])
     from codeladder.progress import progress_bar
 
-    with progress_bar(f"writing {out.name} ({wanted})", len(plan), show_progress) as advance:
+    with progress_bar(f"exporting tensors ({wanted})", len(plan), show_progress) as advance:
         _write_planned(writer, gguf, plan, arch_name, heads, kv_heads, report, advance)
 
 
@@ -237,11 +244,34 @@ def _write_planned(writer, gguf, plan: list, arch_name: str, heads: int, kv_head
                 data = gguf.quants.quantize(array, _qtype(gguf, item.kind))
             writer.write_tensor_data(data)
             report.tensors += 1
+            crash_point("mid-gguf")
     finally:
         writer.close()
 
 
-def _llama_cpp_quantize(source: Path, out: Path, ftype: int) -> None:
+@contextmanager
+def _native_output_to(log: Path, quiet: bool) -> Iterator[None]:
+    """Send what native code prints on fds 1 and 2 to ``log`` (llama.cpp's quantizer prints ~90 lines)."""
+    if not quiet:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(log, "wb") as sink:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _llama_cpp_quantize(source: Path, out: Path, ftype: int, verbose: bool = False) -> None:
     try:
         import llama_cpp
     except ImportError:
@@ -249,8 +279,13 @@ def _llama_cpp_quantize(source: Path, out: Path, ftype: int) -> None:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
     params.nthread = 0
-    if llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), params) != 0:
-        raise LadderError(f"{source}: llama.cpp could not quantize this file")
+    log = out.with_name("llama.cpp.log")
+    with _native_output_to(log, quiet=not verbose):
+        failed = llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), params) != 0
+    if failed:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.exists() else []
+        detail = f" ({lines[-1].strip()[:200]})" if lines else ""
+        raise LadderError(f"{source}: llama.cpp could not quantize this file{detail}; rerun with --verbose for its log")
 
 
 def _k_quant_tensors(path: Path) -> tuple[object, dict]:
@@ -260,24 +295,39 @@ def _k_quant_tensors(path: Path) -> tuple[object, dict]:
     return reader, {t.name: (t.data, t.tensor_type) for t in reader.tensors if t.tensor_type.name in K_FAMILY}
 
 
-def export_gguf(folder: str | Path, out: str | Path, type: str = "f16", show_progress: bool = False) -> ExportReport:
+def _export_k_quant(folder: Path, stage: Path, out: Path, type: str, report: ExportReport, show_progress: bool,
+                    verbose: bool) -> None:
+    """F16 first, llama.cpp's quantizer on it, then our file with its K-quantized tensors; the scratch
+    files live in a hidden sibling that a killed run's successor removes."""
+    scratch = partial_path(out, ".work")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    try:
+        f16, quantized = scratch / "f16.gguf", scratch / "k.gguf"
+        _write_gguf(folder, f16, "f16", ExportReport(str(f16), "f16"), show_progress=show_progress)
+        _llama_cpp_quantize(f16, quantized, LLAMA_CPP_TYPES[type], verbose)
+        crash_point("after-llama-quantize")
+        f16.unlink()
+        reader, k_tensors = _k_quant_tensors(quantized)
+        _write_gguf(folder, stage, type, report, overrides=k_tensors, show_progress=show_progress)
+        del reader, k_tensors
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def export_gguf(folder: str | Path, out: str | Path, type: str = "f16", show_progress: bool = False,
+                verbose: bool = False) -> ExportReport:
+    """Write ``folder`` as a GGUF file ``out`` (staged beside it, renamed into place when complete);
+    ``verbose`` shows llama.cpp's own log for K-quants."""
     folder, out = Path(folder), Path(out)
     if type not in TYPES:
         raise LadderError(f"--type {type}: choose one of {', '.join(TYPES)}")
-    if not (folder / "config.json").exists():
-        raise LadderError(f"{folder}: not a model folder (no config.json)")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    require_model_folder(folder)
     report = ExportReport(path=str(out), type=type)
-    if type in NUMPY_TYPES:
-        _write_gguf(folder, out, type, report, show_progress=show_progress)
-    else:
-        with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-            f16, quantized = Path(tmp) / "f16.gguf", Path(tmp) / "k.gguf"
-            _write_gguf(folder, f16, "f16", ExportReport(str(f16), "f16"), show_progress=show_progress)
-            _llama_cpp_quantize(f16, quantized, LLAMA_CPP_TYPES[type])
-            f16.unlink()
-            reader, k_tensors = _k_quant_tensors(quantized)
-            _write_gguf(folder, out, type, report, overrides=k_tensors, show_progress=show_progress)
-            del reader, k_tensors
-    report.bytes = out.stat().st_size
+    with staged_file(out, [folder]) as stage:
+        if type in NUMPY_TYPES:
+            _write_gguf(folder, stage, type, report, show_progress=show_progress)
+        else:
+            _export_k_quant(folder, stage, out, type, report, show_progress, verbose)
+        report.bytes = stage.stat().st_size
     return report

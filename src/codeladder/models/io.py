@@ -8,12 +8,12 @@ template), because transformers assumes one pre-tokenizer per architecture.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
 from codeladder.errors import LadderError
 from codeladder.models.checkpoint import CheckpointWriter, now, weight_files
+from codeladder.models.integrity import require_gguf_file, require_model_folder
 
 DTYPES = ("float32", "float16", "bfloat16", "auto")
 PRE_TOKENIZER_SPLITS = {
@@ -38,24 +38,24 @@ def convert_folder(source: Path, out: Path, dtype: str = "auto", stage: str = "i
     """Stream an HF folder's tensors into a new checkpoint, converting floating tensors to ``dtype``."""
     from safetensors import safe_open
 
-    if not (source / "config.json").exists():
-        raise LadderError(f"{source}: not a Hugging Face model folder (no config.json)")
     target = _torch_dtype(dtype)
-    config = json.loads((source / "config.json").read_text())
+    config = require_model_folder(source, "input")
     if target is not None:
         config["dtype"] = dtype
         config.pop("torch_dtype", None)
     started = now()
-    writer = CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=source)
-    for path in weight_files(source):
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                for name in f.keys():
-                    tensor = f.get_tensor(name)
-                    writer.add(name, tensor.to(target) if target is not None and tensor.is_floating_point() else tensor)
-        except Exception as exc:  # safetensors raises plain errors on truncated or corrupt files
-            raise LadderError(f"{path}: cannot read the weights ({exc}); the file is truncated or corrupt") from None
-    return writer.finish(stage, {"dtype": dtype, **(params or {})}, inputs=[source], started_at=started)
+    with CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=source,
+                          inputs=[source]) as writer:
+        for path in weight_files(source):
+            try:
+                with safe_open(str(path), framework="pt") as f:
+                    for name in f.keys():
+                        tensor = f.get_tensor(name)
+                        writer.add(name, tensor.to(target) if target is not None and tensor.is_floating_point()
+                                   else tensor)
+            except Exception as exc:  # safetensors raises plain errors on truncated or corrupt files
+                raise LadderError(f"{path}: cannot read the weights ({exc}); the file is truncated or corrupt") from None
+        return writer.finish(stage, {"dtype": dtype, **(params or {})}, started_at=started)
 
 
 def _gguf_field(reader, key: str, default=None):
@@ -79,7 +79,11 @@ def tokenizer_from_gguf(path: Path):
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    reader = gguf.GGUFReader(str(path))
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except Exception as exc:  # gguf raises plain errors on truncated or corrupt files
+        raise LadderError(f"{path}: cannot read this GGUF file ({str(exc).splitlines()[0][:160]}); it is truncated "
+                          "or corrupt: export or download it again") from None
     if _gguf_field(reader, "tokenizer.ggml.model") != "gpt2":
         raise LadderError(f"{path}: only byte-level BPE (tokenizer.ggml.model = gpt2) tokenizers can be rebuilt")
     tokens = _gguf_field(reader, "tokenizer.ggml.tokens")
@@ -119,25 +123,25 @@ def import_gguf(path: Path, out: Path, dtype: str = "float32") -> Path:
 
     hf_logging.disable_progress_bar()
     target = _torch_dtype("float32" if dtype == "auto" else dtype)
+    require_gguf_file(path, "input")
     started = now()
-    try:
-        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=target)
-    except Exception as exc:
-        raise LadderError(f"{path}: cannot load this GGUF file ({str(exc).splitlines()[0][:200]})") from None
-    tokenizer = tokenizer_from_gguf(path)
-    config = model.config.to_dict()
-    config["dtype"] = str(target).replace("torch.", "")
-    config.pop("torch_dtype", None)
-    config["vocab_size"] = model.get_input_embeddings().weight.shape[0]
     with tempfile.TemporaryDirectory() as tmp:
-        tokenizer.save_pretrained(tmp)
-        writer = CheckpointWriter(out, tokenizer_source=Path(tmp), config=config)
-        for name, tensor in model.state_dict().items():
-            if name == "lm_head.weight" and config.get("tie_word_embeddings"):
-                continue
-            writer.add(name, tensor.to(target))
-        writer.finish("import", {"dtype": str(target).replace("torch.", ""), "format": "gguf"}, inputs=[path],
-                      started_at=started)
+        tokenizer_from_gguf(path).save_pretrained(tmp)
+        with CheckpointWriter(out, tokenizer_source=Path(tmp), inputs=[path]) as writer:
+            try:
+                model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=target)
+            except Exception as exc:
+                raise LadderError(f"{path}: cannot load this GGUF file ({str(exc).splitlines()[0][:200]})") from None
+            config = model.config.to_dict()
+            config["dtype"] = str(target).replace("torch.", "")
+            config.pop("torch_dtype", None)
+            config["vocab_size"] = model.get_input_embeddings().weight.shape[0]
+            writer.config = config
+            for name, tensor in model.state_dict().items():
+                if name == "lm_head.weight" and config.get("tie_word_embeddings"):
+                    continue
+                writer.add(name, tensor.to(target))
+            writer.finish("import", {"dtype": config["dtype"], "format": "gguf"}, started_at=started)
     return out
 
 

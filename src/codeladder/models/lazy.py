@@ -46,22 +46,48 @@ class TensorInfo:
         return (self.end - self.begin) // max(1, self.rows)
 
 
-def read_header(path: Path) -> dict[str, TensorInfo]:
+FIX = "the file is truncated or corrupt: copy or download it again"
+
+
+def _tensor_info(path: Path, name: str, meta: object, base: int) -> TensorInfo:
     try:
+        dtype, shape, (begin, end) = meta["dtype"], tuple(meta["shape"]), meta["data_offsets"]
+        valid = (dtype in DTYPES and all(isinstance(d, int) and d >= 0 for d in shape)
+                 and isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end)
+    except (TypeError, KeyError, ValueError):
+        valid = False
+    if not valid:
+        raise LadderError(f"{path}: tensor {name!r} has a malformed header entry; {FIX}")
+    info = TensorInfo(name, path, dtype, shape, base + begin, base + end)
+    if end - begin != info.numel * DTYPES[dtype][1]:
+        raise LadderError(f"{path}: tensor {name!r} is {end - begin} bytes, its shape {list(shape)} needs "
+                          f"{info.numel * DTYPES[dtype][1]}; {FIX}")
+    return info
+
+
+def read_header(path: Path) -> dict[str, TensorInfo]:
+    """The tensors a safetensors file declares, checked against the file's size (reads the header only)."""
+    try:
+        total = path.stat().st_size
         with open(path, "rb") as f:
-            (size,) = struct.unpack("<Q", f.read(8))
+            prefix = f.read(8)
+            size = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else None
+            if size is None or size > total - 8:
+                raise LadderError(f"{path}: not a safetensors file ({total} bytes, "
+                                  f"{'too short for a header' if size is None else 'header longer than the file'}); {FIX}")
             header = json.loads(f.read(size))
-    except (OSError, struct.error, ValueError) as exc:
-        raise LadderError(f"{path}: not a readable safetensors file ({exc})") from None
+    except OSError as exc:
+        raise LadderError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, ValueError):
+        raise LadderError(f"{path}: its safetensors header is not valid JSON; {FIX}") from None
+    if not isinstance(header, dict):
+        raise LadderError(f"{path}: its safetensors header is not a JSON object; {FIX}")
     base = 8 + size
-    infos = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = meta["data_offsets"]
-        infos[name] = TensorInfo(name, path, meta["dtype"], tuple(meta["shape"]), base + begin, base + end)
-    if infos and max(i.end for i in infos.values()) > path.stat().st_size:
-        raise LadderError(f"{path}: truncated (the header promises more bytes than the file has)")
+    infos = {name: _tensor_info(path, name, meta, base) for name, meta in header.items() if name != "__metadata__"}
+    end = max((i.end for i in infos.values()), default=base)
+    if end != total:
+        state = "truncated" if end > total else f"{total - end} bytes longer than its header says"
+        raise LadderError(f"{path}: {state} (the header describes {end} bytes, the file has {total}); {FIX}")
     return infos
 
 

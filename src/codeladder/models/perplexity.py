@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import math
 
+from codeladder.backends.base import require
+from codeladder.errors import LadderError
+
 
 def token_nlls(logprob_fn, ids: list[int], max_length: int, stride: int) -> tuple[float, int]:
     """Sum of negative log-likelihoods and the count of scored tokens.
@@ -12,8 +15,7 @@ def token_nlls(logprob_fn, ids: list[int], max_length: int, stride: int) -> tupl
     ``logprob_fn(window_ids) -> list[float]`` returns, for each position p >= 1 of the window, the
     log-probability of ``window_ids[p]`` given the tokens before it.
     """
-    if stride < 1 or max_length < 2:
-        raise ValueError("need stride >= 1 and max_length >= 2")
+    check_window(max_length, stride)
     total, counted, previous_end = 0.0, 0, 0
     for begin in range(0, max(1, len(ids) - 1), stride):
         end = min(begin + max_length, len(ids))
@@ -41,7 +43,15 @@ def hf_logprob_fn(model, device: str = "cpu"):
     return logprobs
 
 
+def check_window(max_length: int, stride: int) -> None:
+    """Window flags out of range are one line, before any model is loaded."""
+    require(max_length >= 2, "--max-length", max_length, "tokens per window, at least 2")
+    require(1 <= stride <= max_length, "--stride", stride, f"must be between 1 and --max-length ({max_length})")
+
+
 def perplexity_from(logprob_fn, ids: list[int], max_length: int = 512, stride: int = 256) -> dict:
+    if len(ids) < 2:
+        raise LadderError(f"--text: only {len(ids)} token(s); perplexity needs at least 2")
     nll, count = token_nlls(logprob_fn, ids, max_length, stride)
     return {"perplexity": math.exp(nll / count) if count else float("nan"), "tokens": count,
             "max_length": max_length, "stride": stride}
@@ -52,7 +62,12 @@ def hf_perplexity(folder, text: str, max_length: int = 512, stride: int = 256, m
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from codeladder.models.integrity import require_model_folder
+
     hf_logging.disable_progress_bar()
+    check_window(max_length, stride)
+    if model is None:
+        require_model_folder(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = model or AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -17,7 +17,8 @@ import json
 from pathlib import Path
 
 from codeladder.errors import LadderError
-from codeladder.models.checkpoint import CheckpointWriter, now, weight_files
+from codeladder.models.checkpoint import CheckpointWriter, element_count, now, weight_files
+from codeladder.models.integrity import read_config, require_model_folder, stored_tensors
 from codeladder.models.gguf_export import TYPES, export_gguf
 
 FRAMEWORK_SCHEMES = ("int8", "nf4", "fp4")
@@ -25,20 +26,10 @@ SCHEMES = (*TYPES, *FRAMEWORK_SCHEMES)
 
 
 def parameter_count(folder: Path) -> int:
-    from safetensors import safe_open
-
-    config = json.loads((folder / "config.json").read_text())
-    total = 0
-    for path in weight_files(folder):
-        with safe_open(str(path), framework="pt") as f:
-            for name in f.keys():
-                if name == "lm_head.weight" and config.get("tie_word_embeddings"):
-                    continue
-                count = 1
-                for dim in f.get_slice(name).get_shape():
-                    count *= dim
-                total += count
-    return total
+    config = read_config(folder)
+    tied = config.get("tie_word_embeddings")
+    return sum(element_count(shape) for name, (shape, _) in stored_tensors(folder).items()
+               if not (tied and name == "lm_head.weight"))
 
 
 def _bnb_config(scheme: str):
@@ -65,24 +56,27 @@ def quantize_in_framework(folder: Path, scheme: str, out: Path):
     import torch
 
     rest = torch.float16 if scheme == "int8" else torch.bfloat16  # dtype of what stays unquantized (embeddings)
-    model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=_bnb_config(scheme), device_map="cpu",
-                                                 dtype=rest)
-    config = json.loads(model.config.to_json_string())
-    writer = CheckpointWriter(out, tokenizer_source=folder, config=config, lineage_source=folder)
-    for name, tensor in model.state_dict().items():
-        if name == "lm_head.weight" and config.get("tie_word_embeddings"):
-            continue
-        writer.add(name, tensor.detach().cpu())
-    writer.finish("quantize", {"scheme": scheme, "library": "bitsandbytes"}, inputs=[folder], started_at=started)
+    with CheckpointWriter(out, tokenizer_source=folder, lineage_source=folder, inputs=[folder]) as writer:
+        model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=_bnb_config(scheme),
+                                                     device_map="cpu", dtype=rest)
+        writer.config = json.loads(model.config.to_json_string())
+        for name, tensor in model.state_dict().items():
+            if name == "lm_head.weight" and writer.config.get("tie_word_embeddings"):
+                continue
+            writer.add(name, tensor.detach().cpu())
+        writer.finish("quantize", {"scheme": scheme, "library": "bitsandbytes"}, started_at=started)
     return model
 
 
-def quantize(folder: str | Path, scheme: str, out: str | Path, text: str | None = None) -> dict:
+def quantize(folder: str | Path, scheme: str, out: str | Path, text: str | None = None, verbose: bool = False) -> dict:
     from codeladder.models.perplexity import hf_perplexity
 
     folder, out = Path(folder), Path(out)
     if scheme not in SCHEMES:
         raise LadderError(f"--scheme {scheme}: choose one of {', '.join(SCHEMES)}")
+    if text is not None and not text.strip():
+        raise LadderError("--text: the file is empty; give some text to measure perplexity on")
+    require_model_folder(folder)
     params = parameter_count(folder)
     report = {"scheme": scheme, "output": str(out), "parameters": params, "fp16_bytes": 2 * params}
     if scheme in FRAMEWORK_SCHEMES:
@@ -91,7 +85,7 @@ def quantize(folder: str | Path, scheme: str, out: str | Path, text: str | None 
         if text is not None:
             report["perplexity_after"] = hf_perplexity(out, text, model=model)["perplexity"]
     else:
-        exported = export_gguf(folder, out, scheme)
+        exported = export_gguf(folder, out, scheme, verbose=verbose)
         report["bytes"] = exported.bytes
         report["fallbacks"] = exported.fallbacks
         if text is not None:
@@ -104,3 +98,18 @@ def quantize(folder: str | Path, scheme: str, out: str | Path, text: str | None 
         report["perplexity_before"] = hf_perplexity(folder, text)["perplexity"]
         report["perplexity_delta"] = report["perplexity_after"] - report["perplexity_before"]
     return report
+
+
+def describe(report: dict) -> list[tuple[str, str]]:
+    """The report as (label, value) rows a person reads; ``--json`` prints the dict itself."""
+    rows = [("scheme", report["scheme"]), ("output", report["output"]),
+            ("parameters", f"{report['parameters']:,}"),
+            ("size", f"{report['bytes'] / 2**20:.2f} MiB ({100 * report['size_vs_fp16']:.1f}% of FP16, "
+                     f"{report['fp16_bytes'] / 2**20:.2f} MiB)"),
+            ("bits per weight", f"{report['bits_per_weight']:.2f}")]
+    if report.get("fallbacks"):
+        rows.append(("fallbacks", f"{len(report['fallbacks'])} tensor(s) in another type (see --json)"))
+    if "perplexity_after" in report:
+        rows.append(("perplexity", f"{report['perplexity_before']:.4f} -> {report['perplexity_after']:.4f} "
+                                   f"({report['perplexity_delta']:+.4f})"))
+    return rows

@@ -7,8 +7,9 @@ as a normal Hugging Face folder with a ChatML chat template.
 
 from __future__ import annotations
 
+import json
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from codeladder.errors import LadderError
@@ -42,6 +43,8 @@ class TinySpec:
         head_dim = self.hidden // self.heads
         inter = self.intermediate or 2 * self.hidden
         attn = self.hidden * head_dim * (self.heads * 2 + self.kv_heads * 2)
+        if self.arch == "qwen2":  # q/k/v biases
+            attn += head_dim * (self.heads + 2 * self.kv_heads)
         mlp = 3 * self.hidden * inter
         rows = max(self.vocab, self.pad_vocab_to or 0)
         return rows * self.hidden * (1 if self.tie_embeddings else 2) + self.layers * (attn + mlp + 2 * self.hidden) + self.hidden
@@ -84,31 +87,58 @@ def build_config(spec: TinySpec, tokenizer):
                   pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), tie_word_embeddings=spec.tie_embeddings)
     if spec.arch == "qwen2":
         return Qwen2Config(**common)
-    if spec.arch == "llama":
-        return LlamaConfig(**common, bos_token_id=None)
-    raise LadderError(f"--arch {spec.arch}: choose qwen2 or llama")
+    return LlamaConfig(**common, bos_token_id=None)
+
+
+MIN_VOCAB = 256 + len(SPECIAL_TOKENS)  # the byte alphabet and the special tokens
+
+
+def validate_spec(spec: TinySpec) -> None:
+    """Every size in range, and consistent, before anything is built."""
+    if spec.arch not in ("qwen2", "llama"):
+        raise LadderError(f"--arch {spec.arch}: choose qwen2 or llama")
+    if spec.dtype not in ("float32", "bfloat16", "float16"):
+        raise LadderError(f"--dtype {spec.dtype}: choose float32, bfloat16 or float16")
+    sizes = {"--hidden": spec.hidden, "--layers": spec.layers, "--heads": spec.heads, "--kv-heads": spec.kv_heads,
+             "--intermediate": spec.intermediate, "--pad-vocab-to": spec.pad_vocab_to}
+    for flag, value in sizes.items():
+        if value is not None and value < 1:
+            raise LadderError(f"{flag} {value}: must be at least 1")
+    if spec.vocab < MIN_VOCAB:
+        raise LadderError(f"--vocab {spec.vocab}: must be at least {MIN_VOCAB} (256 bytes + the special tokens)")
+    if spec.max_positions < 2:
+        raise LadderError(f"max_positions {spec.max_positions}: must be at least 2")
+    if spec.hidden % spec.heads or spec.heads % spec.kv_heads or (spec.hidden // spec.heads) % 2:
+        raise LadderError(f"--hidden {spec.hidden} / --heads {spec.heads} / --kv-heads {spec.kv_heads}: hidden must "
+                          "divide by heads into an even head size, and heads by kv-heads")
 
 
 def build_tiny_model(out_dir: str | Path, spec: TinySpec = TinySpec()) -> Path:
+    """A random-init model and its tokenizer, written through the checkpoint writer (lineage: ``tiny``)."""
+    import tempfile
+
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig
     from transformers.utils import logging as hf_logging
 
+    from codeladder.models.checkpoint import CheckpointWriter
+
     hf_logging.disable_progress_bar()
-    if spec.hidden % spec.heads or spec.heads % spec.kv_heads:
-        raise LadderError(f"--hidden {spec.hidden} / --heads {spec.heads} / --kv-heads {spec.kv_heads}: hidden must "
-                          "divide by heads and heads by kv-heads")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    validate_spec(spec)
     tokenizer = build_tokenizer(spec.vocab)
     config = build_config(spec, tokenizer)
     torch.manual_seed(spec.seed)
-    if spec.dtype not in ("float32", "bfloat16", "float16"):
-        raise LadderError(f"--dtype {spec.dtype}: choose float32, bfloat16 or float16")
     model = AutoModelForCausalLM.from_config(config).to(getattr(torch, spec.dtype))
-    model.generation_config = GenerationConfig(eos_token_id=[config.eos_token_id,
-                                                             tokenizer.convert_tokens_to_ids("<|im_end|>")],
-                                               pad_token_id=config.pad_token_id)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    model.config.architectures = [type(model).__name__]
+    model.config.dtype = spec.dtype
+    generation = GenerationConfig(eos_token_id=[config.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")],
+                                  pad_token_id=config.pad_token_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer.save_pretrained(tmp)
+        generation.save_pretrained(tmp)
+        with CheckpointWriter(out_dir, tokenizer_source=Path(tmp), config=json.loads(model.config.to_json_string()),
+                              origin="ladder tiny") as writer:
+            for name, tensor in model.state_dict().items():
+                if not (name == "lm_head.weight" and spec.tie_embeddings):
+                    writer.add(name, tensor)
+            return writer.finish("tiny", asdict(spec))

@@ -7,7 +7,6 @@ never a silent no-op.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 
 from codeladder.errors import LadderError
 from codeladder.models.checkpoint import CheckpointWriter, now
+from codeladder.models.integrity import read_json_file, require_model_folder
 from codeladder.models.lazy import LazyTensors
 
 PREFIXES = ("base_model.model.",)
@@ -23,59 +23,101 @@ PREFIXES = ("base_model.model.",)
 def _adapter_weights(adapter: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
+    from codeladder.models.lazy import read_header
+
     path = adapter / "adapter_model.safetensors"
-    if not path.exists():
+    if not path.is_file():
         raise LadderError(f"{adapter}: no adapter_model.safetensors (a PEFT LoRA adapter folder is expected)")
+    read_header(path)  # one line for a truncated or corrupt file
     return load_file(str(path))
+
+
+def read_adapter_config(adapter: Path) -> dict:
+    """``adapter_config.json`` of a PEFT LoRA adapter, with a positive rank and a numeric alpha."""
+    path = adapter / "adapter_config.json"
+    if not adapter.is_dir():
+        raise LadderError(f"{adapter}: no such adapter folder")
+    settings = read_json_file(path, "save the adapter again with PEFT's save_pretrained")
+    if not isinstance(settings, dict):
+        raise LadderError(f"{path}: expected a JSON object; save the adapter again with PEFT's save_pretrained")
+    if settings.get("peft_type", "LORA") != "LORA":
+        raise LadderError(f"{path}: peft_type {settings['peft_type']!r}; only LoRA adapters are merged")
+    if settings.get("use_dora"):
+        raise LadderError(f"{path}: a DoRA adapter (use_dora); merge it with PEFT's merge_and_unload instead")
+    rank, alpha = settings.get("r"), settings.get("lora_alpha", settings.get("r"))
+    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+        raise LadderError(f"{path}: r = {rank!r}; the LoRA rank must be a positive integer")
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not math.isfinite(alpha):
+        raise LadderError(f"{path}: lora_alpha = {alpha!r}; expected a number")
+    return settings
 
 
 def lora_pairs(weights: dict[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Base weight name -> (A, B)."""
     pairs: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in weights.items():
-        for marker in (".lora_A.", ".lora_B."):
-            if marker in key:
-                module = key.split(marker)[0]
-                for prefix in PREFIXES:
-                    module = module[len(prefix):] if module.startswith(prefix) else module
-                pairs.setdefault(f"{module}.weight", {})[marker.strip(".")] = tensor
+        marker = next((m for m in (".lora_A.", ".lora_B.") if m in key), None)
+        if marker is None or not key.endswith(f"{marker}weight"):
+            raise LadderError(f"adapter: tensor {key!r} is not a LoRA A/B matrix (modules_to_save, LoRA biases, "
+                              "embeddings or DoRA magnitudes are not merged here); merge it with PEFT's merge_and_unload")
+        module = key.split(marker)[0]
+        for prefix in PREFIXES:
+            module = module[len(prefix):] if module.startswith(prefix) else module
+        pairs.setdefault(f"{module}.weight", {})[marker.strip(".")] = tensor
     broken = [name for name, pair in pairs.items() if set(pair) != {"lora_A", "lora_B"}]
     if broken:
         raise LadderError(f"adapter: lora_A/lora_B pairs incomplete for {', '.join(broken[:5])}")
+    if not pairs:
+        raise LadderError("adapter: adapter_model.safetensors holds no LoRA weights")
     return {name: (pair["lora_A"], pair["lora_B"]) for name, pair in pairs.items()}
+
+
+def _check_fit(adapter: Path, pairs: dict, infos: dict, rank: int, transpose: bool) -> None:
+    """Every adapter module names a base weight, and its A/B shapes fit that weight: else it was made
+    for another model."""
+    unmatched = sorted(name for name in pairs if name not in infos)
+    if unmatched:
+        raise LadderError(f"{adapter}: {len(unmatched)} adapter module(s) match no base weight: "
+                          f"{', '.join(unmatched[:8])}{' …' if len(unmatched) > 8 else ''}; "
+                          "the adapter was made for another model")
+    for name, (a, b) in pairs.items():
+        rows, cols = infos[name].shape[-2:] if len(infos[name].shape) >= 2 else (None, None)
+        out_features, in_features = (cols, rows) if transpose else (rows, cols)
+        if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[1] or (b.shape[0], a.shape[1]) != (out_features,
+                                                                                                      in_features):
+            raise LadderError(f"{adapter}: {name} has LoRA A {tuple(a.shape)} and B {tuple(b.shape)}, the base weight "
+                              f"{infos[name].shape}: the adapter was made for another model")
+        if a.shape[0] != rank:
+            raise LadderError(f"{adapter}: {name} has rank {a.shape[0]}, adapter_config.json says r = {rank}; "
+                              "save the adapter again")
 
 
 def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path) -> dict:
     base, adapter = Path(base), Path(adapter)
-    config_path = adapter / "adapter_config.json"
-    if not config_path.exists():
-        raise LadderError(f"{adapter}: no adapter_config.json")
-    settings = json.loads(config_path.read_text())
+    settings = read_adapter_config(adapter)
+    config = require_model_folder(base, "base")
     rank, alpha = settings["r"], settings.get("lora_alpha", settings["r"])
     scale = alpha / math.sqrt(rank) if settings.get("use_rslora") else alpha / rank
     pairs = lora_pairs(_adapter_weights(adapter))
-    reader = LazyTensors(base)
-    unmatched = sorted(name for name in pairs if name not in reader.infos)
-    if unmatched:
-        raise LadderError(f"{adapter}: {len(unmatched)} adapter module(s) match no base weight: "
-                          f"{', '.join(unmatched[:8])}{' …' if len(unmatched) > 8 else ''}")
-    started = now()
-    config = json.loads((base / "config.json").read_text())
-    writer = CheckpointWriter(out, tokenizer_source=base, config=config, lineage_source=base)
     transpose = bool(settings.get("fan_in_fan_out"))
+    started = now()
+    with CheckpointWriter(out, tokenizer_source=base, config=config, lineage_source=base,
+                          inputs=[base, adapter]) as writer:
+        reader = LazyTensors(base)
+        try:
+            _check_fit(adapter, pairs, reader.infos, rank, transpose)
 
-    def produce(name: str, sink) -> None:
-        weight = reader.read(name)
-        if name in pairs:
-            a, b = pairs[name]
-            update = scale * (b.float() @ a.float())
-            weight = (weight.float() + (update.T if transpose else update)).to(weight.dtype)
-        sink(weight)
+            def produce(name: str, sink) -> None:
+                weight = reader.read(name)
+                if name in pairs:
+                    a, b = pairs[name]
+                    update = scale * (b.float() @ a.float())
+                    weight = (weight.float() + (update.T if transpose else update)).to(weight.dtype)
+                sink(weight)
 
-    try:
-        writer.stream([(n, i.shape, i.dtype) for n, i in reader.infos.items()], produce)
-    finally:
-        reader.close()
-    params = {"adapter": str(adapter), "rank": rank, "alpha": alpha, "scale": scale, "modules": len(pairs)}
-    writer.finish("merge-adapter", params, inputs=[base, adapter], started_at=started)
+            writer.stream([(n, i.shape, i.dtype) for n, i in reader.infos.items()], produce)
+        finally:
+            reader.close()
+        params = {"adapter": str(adapter), "rank": rank, "alpha": alpha, "scale": scale, "modules": len(pairs)}
+        writer.finish("merge-adapter", params, started_at=started)
     return params

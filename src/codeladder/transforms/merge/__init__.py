@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from codeladder.errors import LadderError
 from codeladder.models.checkpoint import CheckpointWriter, now
+from codeladder.models.integrity import full_config, require_model_folder, require_tokenizer
 from codeladder.models.lazy import LazyTensors
 from codeladder.transforms.merge.base import (CHUNK_ELEMENTS, Chunk, MergeMethod, MergeOutput, MergeParams,
                                               TensorReport)
@@ -27,7 +29,23 @@ REGISTRY: dict[str, type[MergeMethod]] = {
 FLOAT_DTYPES = ("F32", "F16", "BF16", "F64")
 
 
-def _check_inputs(method: MergeMethod, models: list[Path], base: Path | None, weights: tuple[float, ...]) -> None:
+def _check_params(method: str, t: float, density: float, weights: tuple[float, ...], chunk_elements: int) -> None:
+    if method not in REGISTRY:
+        raise LadderError(f"--method {method}: choose one of {', '.join(REGISTRY)}")
+    if not 0 < density <= 1:
+        raise LadderError(f"--density {density}: must be in (0, 1]")
+    if not 0 <= t <= 1:
+        raise LadderError(f"--t {t}: must be in [0, 1]")
+    if not all(math.isfinite(w) for w in weights):
+        raise LadderError(f"--weights {','.join(map(str, weights))}: every weight must be a finite number")
+    if method == "linear" and sum(weights) == 0:
+        raise LadderError("--weights: they sum to 0; a weighted average needs a non-zero total")
+    if chunk_elements < 1:
+        raise LadderError(f"chunk_elements {chunk_elements}: must be at least 1")
+
+
+def _check_inputs(method: MergeMethod, models: list[Path], base: Path | None, weights: tuple[float, ...]) -> dict:
+    """Count and integrity of the inputs; returns the config of the first (the base if given)."""
     if method.needs_base and base is None:
         raise LadderError(f"--method {method.name} needs --base DIR (task vectors are taken against it)")
     ends = len(models) + (1 if base is not None and method.name == "slerp" else 0)
@@ -35,9 +53,17 @@ def _check_inputs(method: MergeMethod, models: list[Path], base: Path | None, we
         raise LadderError(f"--method {method.name}: needs {'two endpoints (two models, or --base and one model)' if method.name == 'slerp' else f'at least {method.min_models} model(s)'}")
     if len(weights) != len(models):
         raise LadderError(f"--weights: {len(weights)} given for {len(models)} models")
-    for folder in [*models, *([base] if base else [])]:
-        if not (folder / "config.json").exists():
-            raise LadderError(f"{folder}: not a model folder (no config.json)")
+    configs = [require_model_folder(folder, "--base" if folder == base else "model", tokenizer=False)
+               for folder in [*([base] if base else []), *models]]
+    return configs[0]
+
+
+def _tokenizer_source(given: str | Path | None, first: Path, vocab_size: int) -> Path:
+    source = Path(given) if given else first
+    if given and not source.is_dir():
+        raise LadderError(f"--tokenizer-source {given}: no such folder; give a model folder holding the tokenizer")
+    require_tokenizer(source, vocab_size)
+    return source
 
 
 def _check_shapes(readers: list[LazyTensors], labels: list[Path]) -> None:
@@ -60,30 +86,42 @@ def merge_models(models: list[str | Path], method: str, out: str | Path, base: s
                  tokenizer_source: str | Path | None = None, chunk_elements: int = CHUNK_ELEMENTS,
                  show_progress: bool = False) -> dict:
     """Merge ``models`` (optionally against ``base``) into ``out``; returns the merge report."""
-    if method not in REGISTRY:
-        raise LadderError(f"--method {method}: choose one of {', '.join(REGISTRY)}")
-    if not 0 < density <= 1:
-        raise LadderError(f"--density {density}: must be in (0, 1]")
-    if not 0 <= t <= 1:
-        raise LadderError(f"--t {t}: must be in [0, 1]")
-    engine = REGISTRY[method]()
     models = [Path(m) for m in models]
-    base_path = Path(base) if base else None
     weights = tuple(weights) if weights else tuple(1.0 for _ in models)
-    _check_inputs(engine, models, base_path, weights)
-    if method == "linear" and sum(weights) == 0:
-        raise LadderError("--weights: they sum to 0; a weighted average needs a non-zero total")
-    params = MergeParams(weights=weights, t=t, density=density, seed=seed)
-    readers = [LazyTensors(m) for m in models]
-    base_reader = LazyTensors(base_path) if base_path else None
-    labels = [*models, *([base_path] if base_path else [])]
-    _check_shapes([*readers, *([base_reader] if base_reader else [])], labels)
+    _check_params(method, t, density, weights, chunk_elements)
+    engine = REGISTRY[method]()
+    base_path = Path(base) if base else None
+    config = _check_inputs(engine, models, base_path, weights)
     first = base_path or models[0]
-    config = json.loads((first / "config.json").read_text())
-    source = Path(tokenizer_source) if tokenizer_source else first
+    source = _tokenizer_source(tokenizer_source, first, full_config(first, config)["vocab_size"])
+    labels = [*models, *([base_path] if base_path else [])]
+    params = MergeParams(weights=weights, t=t, density=density, seed=seed)
     started = now()
-    writer = CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=first)
-    writer.fingerprint_inputs(labels)
+    with CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=first, inputs=labels) as writer:
+        writer.fingerprint_inputs(labels)
+        readers = [LazyTensors(m) for m in labels]
+        try:
+            _check_shapes(readers, labels)
+            report = _stream(writer, readers[:len(models)], readers[len(models):] or [None], engine, params,
+                             chunk_elements, show_progress)
+        finally:
+            for reader in readers:
+                reader.close()
+        stage_params = {"method": method, "models": [str(m) for m in models],
+                        "base": str(base_path) if base_path else None, "weights": list(weights), "t": t,
+                        "density": density, "seed": seed}
+        full = {**stage_params, "summary": _summarize(report), "tensors": report}
+        writer.finish("merge", stage_params, started_at=started,
+                      extras={"merge_report.json": json.dumps(full, indent=2) + "\n"})
+    return full
+
+
+def _stream(writer: CheckpointWriter, readers: list[LazyTensors], bases: list[LazyTensors | None],
+            engine: MergeMethod, params: MergeParams, chunk_elements: int, show_progress: bool) -> dict[str, dict]:
+    """Merge every tensor chunk by chunk straight into the writer's shards; returns per-tensor reports."""
+    from codeladder.progress import progress_bar
+
+    base_reader = bases[0]
     report: dict[str, dict] = {}
     specs = [(name, info.shape, info.dtype) for name, info in readers[0].infos.items()]
 
@@ -113,25 +151,13 @@ def merge_models(models: list[str | Path], method: str, out: str | Path, base: s
             sink(output.tensor.to(dtype))
         report[name] = tensor_report.as_dict()
 
-    from codeladder.progress import progress_bar
+    with progress_bar(f"merging ({engine.name})", len(specs), show_progress) as advance:
+        def produce_with_progress(name: str, sink) -> None:
+            produce(name, sink)
+            advance(1)
 
-    try:
-        with progress_bar(f"merging ({method})", len(specs), show_progress) as advance:
-            def produce_with_progress(name: str, sink) -> None:
-                produce(name, sink)
-                advance(1)
-
-            writer.stream(specs, produce_with_progress)
-    finally:
-        for reader in [*readers, *([base_reader] if base_reader else [])]:
-            reader.close()
-    stage_params = {"method": method, "models": [str(m) for m in models], "base": str(base_path) if base_path else None,
-                    "weights": list(weights), "t": t, "density": density, "seed": seed}
-    writer.finish("merge", stage_params, started_at=started)
-    summary = _summarize(report)
-    full = {**stage_params, "summary": summary, "tensors": report}
-    (Path(out) / "merge_report.json").write_text(json.dumps(full, indent=2) + "\n")
-    return full
+        writer.stream(specs, produce_with_progress)
+    return report
 
 
 def _summarize(report: dict[str, dict]) -> dict:
@@ -146,4 +172,16 @@ def _summarize(report: dict[str, dict]) -> dict:
     return summary
 
 
-__all__ = ["REGISTRY", "merge_models", "MergeParams", "Chunk"]
+def describe(report: dict, out: str | Path) -> str:
+    """One readable line for a merge report (``--json`` prints the report itself)."""
+    summary = report["summary"]
+    line = f"merged {len(report['models'])} model(s) with {report['method']} into {out}: {summary['tensors']} tensors"
+    if summary["norm_ratio_min"] is not None:
+        line += f", output/input norm ratio {summary['norm_ratio_min']:.3f}-{summary['norm_ratio_max']:.3f}"
+    if "sign_conflicts_before" in summary:
+        line += (f", sign conflicts {100 * summary['sign_conflicts_before']:.1f}% -> "
+                 f"{100 * summary['sign_conflicts_after']:.1f}%")
+    return f"{line}; per-tensor report in {Path(out) / 'merge_report.json'}"
+
+
+__all__ = ["REGISTRY", "merge_models", "describe", "MergeParams", "Chunk"]

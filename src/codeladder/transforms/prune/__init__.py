@@ -9,6 +9,7 @@ import torch
 
 from codeladder.errors import LadderError
 from codeladder.models.checkpoint import CheckpointWriter, now
+from codeladder.models.integrity import require_model_folder
 from codeladder.transforms.prune.base import mask_lowest, prunable_layers
 from codeladder.transforms.prune.magnitude import magnitude_scores
 from codeladder.transforms.prune.wanda import wanda_scores
@@ -29,10 +30,12 @@ def read_calibration(path: Path, samples: int) -> list[str]:
 
     texts = []
     for number, row in read_input_jsonl(path, "--calibration"):
-        text = row.get("text") or row.get("code") or row.get("prompt")
-        if not isinstance(text, str):
+        text = next((row[key] for key in ("text", "code", "prompt") if key in row), None)
+        if not isinstance(text, str) or not text.strip():
             raise LadderError(f"{path}:{number}: expected a 'text', 'code' or 'prompt' field holding text")
         texts.append(text)
+    if not texts:
+        raise LadderError(f"--calibration {path}: no rows; give a JSONL file of {{\"text\": ...}} rows of code")
     return texts[:samples]
 
 
@@ -50,11 +53,26 @@ def input_norms(model, tokenizer, texts: list[str], max_length: int = 256) -> di
         with torch.inference_mode():
             for text in texts:
                 ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length)["input_ids"]
-                model(ids)
+                if ids.shape[1]:
+                    model(ids)
     finally:
         for handle in hooks:
             handle.remove()
+    if not any(bool(total.any()) for total in sums.values()):
+        raise LadderError("calibration: the texts gave no tokens, so Wanda has no activations to weigh weights by; "
+                          "give calibration text with code in it")
     return {name: total.sqrt() for name, total in sums.items()}
+
+
+def _check_params(method: str, sparsity: float, structure: str, samples: int) -> None:
+    if method not in REGISTRY:
+        raise LadderError(f"--method {method}: choose one of {', '.join(REGISTRY)}")
+    if structure not in ("unstructured", "2:4"):
+        raise LadderError(f"--structure {structure}: choose unstructured or 2:4")
+    if not 0 <= sparsity < 1:
+        raise LadderError(f"--sparsity {sparsity}: must be in [0, 1)")
+    if samples < 1:
+        raise LadderError(f"--samples {samples}: must be at least 1")
 
 
 def prune_model(folder: str | Path, out: str | Path, method: str = "wanda", sparsity: float = 0.5,
@@ -67,42 +85,36 @@ def prune_model(folder: str | Path, out: str | Path, method: str = "wanda", spar
 
     hf_logging.disable_progress_bar()
     folder, out = Path(folder), Path(out)
-    if method not in REGISTRY:
-        raise LadderError(f"--method {method}: choose one of {', '.join(REGISTRY)}")
-    if structure not in ("unstructured", "2:4"):
-        raise LadderError(f"--structure {structure}: choose unstructured or 2:4")
-    if structure == "unstructured" and not 0 <= sparsity < 1:
-        raise LadderError(f"--sparsity {sparsity}: must be in [0, 1)")
-    if not (folder / "config.json").exists():
-        raise LadderError(f"{folder}: not a model folder (no config.json)")
-    started = now()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype="auto").eval()
+    _check_params(method, sparsity, structure, samples)
+    if text_for_perplexity is not None and not text_for_perplexity.strip():
+        raise LadderError("--text: the file is empty; give some text to measure perplexity on")
+    config = require_model_folder(folder)
     scores_fn, needs_activations = REGISTRY[method]
     texts = (read_calibration(Path(calibration), samples) if calibration else default_calibration(samples))
-    config = json.loads((folder / "config.json").read_text())
-    original_dtype = next(p.dtype for p in model.parameters())
-    norms = input_norms(model.float(), tokenizer, texts) if needs_activations else {}
-    before = hf_perplexity(folder, text_for_perplexity)["perplexity"] if text_for_perplexity else None
-    per_layer = {}
-    with torch.no_grad():
-        for name, layer in prunable_layers(model).items():
-            keep = mask_lowest(scores_fn(layer.weight, norms.get(name)), sparsity, structure)
-            layer.weight.mul_(keep)
-            per_layer[name] = 1.0 - float(keep.float().mean())
-    model = model.to(original_dtype)
-    writer = CheckpointWriter(out, tokenizer_source=folder, config=config, lineage_source=folder)
-    for name, tensor in model.state_dict().items():
-        if name == "lm_head.weight" and config.get("tie_word_embeddings"):
-            continue
-        writer.add(name, tensor)
-    params = {"method": method, "sparsity": 0.5 if structure == "2:4" else sparsity, "structure": structure,
-              "calibration": str(calibration) if calibration else f"bundled MBPP train split ({len(texts)} samples)"}
-    writer.finish("prune", params, inputs=[folder], started_at=started)
-    report = {**params, "layers": per_layer,
-              "sparsity_achieved": sum(per_layer.values()) / len(per_layer) if per_layer else 0.0}
-    if text_for_perplexity:
-        report["perplexity_before"] = before
-        report["perplexity_after"] = hf_perplexity(out, text_for_perplexity)["perplexity"]
-    (out / "prune_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    started = now()
+    with CheckpointWriter(out, tokenizer_source=folder, config=config, lineage_source=folder,
+                          inputs=[folder]) as writer:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype="auto").eval()
+        original_dtype = next(p.dtype for p in model.parameters())
+        norms = input_norms(model.float(), tokenizer, texts) if needs_activations else {}
+        before = hf_perplexity(folder, text_for_perplexity)["perplexity"] if text_for_perplexity else None
+        per_layer = {}
+        with torch.no_grad():
+            for name, layer in prunable_layers(model).items():
+                keep = mask_lowest(scores_fn(layer.weight, norms.get(name)), sparsity, structure)
+                layer.weight.mul_(keep)
+                per_layer[name] = 1.0 - float(keep.float().mean())
+        for name, tensor in model.to(original_dtype).state_dict().items():
+            if not (name == "lm_head.weight" and config.get("tie_word_embeddings")):
+                writer.add(name, tensor)
+        params = {"method": method, "sparsity": 0.5 if structure == "2:4" else sparsity, "structure": structure,
+                  "calibration": str(calibration) if calibration else f"bundled MBPP train split ({len(texts)} samples)"}
+        report = {**params, "layers": per_layer,
+                  "sparsity_achieved": sum(per_layer.values()) / len(per_layer) if per_layer else 0.0}
+        if text_for_perplexity:
+            report["perplexity_before"] = before
+            report["perplexity_after"] = hf_perplexity(folder, text_for_perplexity, model=model.float())["perplexity"]
+        writer.finish("prune", params, started_at=started,
+                      extras={"prune_report.json": json.dumps(report, indent=2) + "\n"})
     return report
