@@ -50,9 +50,9 @@ def build_model(path: Path) -> Path:
 def run_peer(script: Path, model: Path, outtype: str, out: Path) -> tuple[float, int] | str:
     done = subprocess.run([sys.executable, "-c", PEER, str(script), str(model), outtype, str(out)],
                           capture_output=True, text=True)
-    line = [l for l in done.stdout.splitlines() if l.startswith("PEER")]
+    line = [text for text in done.stdout.splitlines() if text.startswith("PEER")]
     if not out.exists() or not line:
-        reason = [l for l in done.stderr.splitlines() if "Error" in l or "error" in l]
+        reason = [text for text in done.stderr.splitlines() if "Error" in text or "error" in text]
         return reason[-1].strip() if reason else "failed"
     _, seconds, rss = line[0].split()
     return float(seconds), int(rss)

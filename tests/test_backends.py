@@ -10,10 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from codeladder.backends import GenerationParams, Request
-from codeladder.backends.openai import OpenAIBackend
+from codeladder.backends import GenerationParams, Prompt, Request, open_engine
 from codeladder.errors import LadderError
-from codeladder.prompts.base import Prompt
 from codeladder.runs import read_jsonl
 from conftest import ladder
 
@@ -75,7 +73,7 @@ def test_eval_through_a_real_llama_cpp_server(llama_server, tmp_path):
 
 
 def test_completion_endpoint_of_a_real_server(llama_server):
-    backend = OpenAIBackend(llama_server, endpoint="completions")
+    backend = open_engine(None, "openai", base_url=llama_server, endpoint="completions")
     out = backend.generate([Request("a", Prompt(text="def add(a, b):\n"))],
                            GenerationParams(max_new_tokens=8, temperature=0.0, logprobs=True))
     assert out[0].completion_tokens > 0 and out[0].mean_logprob is not None and out[0].mean_logprob <= 0
@@ -126,7 +124,8 @@ REQUEST = [Request("t", Prompt(text="x", messages=[{"role": "user", "content": "
 def test_a_flaky_server_is_retried():
     server = FaultyServer("flaky", failures=2)
     try:
-        out = OpenAIBackend(server.url, retries=3, backoff_s=0.01).generate(REQUEST, GenerationParams())
+        engine = open_engine(None, "openai", base_url=server.url, retries=3, backoff_s=0.01)
+        out = engine.generate(REQUEST, GenerationParams())
         assert "def f()" in out[0].text and server.calls == 3
     finally:
         server.close()
@@ -136,7 +135,8 @@ def test_a_flaky_server_is_retried():
 def test_garbage_or_slow_server_gives_a_clear_error(behaviour, delay):
     server = FaultyServer(behaviour if behaviour == "garbage" else "flaky", failures=0, delay=delay)
     try:
-        backend = OpenAIBackend(server.url, retries=1, backoff_s=0.01, timeout_s=0.3)
+        backend = open_engine(None, "openai", base_url=server.url, retries=1, backoff_s=0.01,
+                              request_timeout=0.3)
         with pytest.raises(LadderError, match="no usable answer after 2 tries"):
             backend.generate(REQUEST, GenerationParams())
     finally:
@@ -147,7 +147,7 @@ def test_server_down_is_one_line_and_no_finished_sample_is_lost(tmp_path):
     server = FaultyServer("dies", failures=4)
     run = tmp_path / "run"
     args = ("eval", "humaneval", "--backend", "openai", "--base-url", server.url, "--limit", "6",
-            "--concurrency", "1", "--batch-size", "1", "--output", str(run))
+            "--concurrency", "1", "--output", str(run))  # chunks of 4 x --concurrency
     try:
         done = ladder(*args, cwd=tmp_path, check=False, timeout=120)
     finally:

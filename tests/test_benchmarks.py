@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from codeladder.benchmarks import REGISTRY, get_benchmark
+from codeladder.benchmarks import BENCHMARKS, get_benchmark
 from codeladder.benchmarks.base import entry_point_from_assert
 from codeladder.errors import LadderError
 from codeladder.sandbox import Job, Limits, SandboxPool
@@ -19,17 +19,18 @@ EXPECTED_SIZES = {"humaneval": 164, "humaneval-plus": 164, "mbpp": 500, "mbpp-sa
 def run_references(name: str, solutions: dict[str, str] | None = None) -> dict[str, str]:
     bench = get_benchmark(name)
     tasks = bench.load()
+    bench.prepare(workers=2)
     jobs = []
     for task in tasks:
         program = bench.test_program(task, (solutions or {}).get(task.task_id, task.reference))
-        jobs.append(Job(task.task_id, program.code, program.payload))
+        jobs.append(Job(task.task_id, program.code, program.payload, checker=program.checker))
     limits = Limits(timeout_s=bench.default_timeout_s, memory_mb=bench.default_memory_mb)
     with SandboxPool(workers=2, limits=limits) as pool:
         return {v.key: v.status for v in pool.run(jobs)}
 
 
 def test_registry_names_are_the_cli_names():
-    assert set(REGISTRY) == set(EXPECTED_SIZES)
+    assert set(BENCHMARKS.names()) == set(EXPECTED_SIZES)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_SIZES))
@@ -64,16 +65,10 @@ def test_corrupt_data_is_refused_with_one_clear_line(tmp_path, monkeypatch):
         bench.load()
 
 
-@pytest.mark.parametrize("name", ["humaneval", "mbpp", "mbpp-sanitized", "humaneval-plus"])
+@pytest.mark.parametrize("name", ["humaneval", "mbpp", "mbpp-sanitized", "humaneval-plus", "mbpp-plus"])
 def test_reference_solutions_all_pass(name):
     statuses = run_references(name)
     assert set(statuses.values()) == {"passed"}, {k: v for k, v in statuses.items() if v != "passed"}
-
-
-def test_mbpp_plus_references_pass():
-    statuses = run_references("mbpp-plus")
-    failing = {k: v for k, v in statuses.items() if v != "passed"}
-    assert len(statuses) - len(failing) >= 377, failing
 
 
 def test_known_wrong_samples_fail():
@@ -81,8 +76,9 @@ def test_known_wrong_samples_fail():
     tasks = bench.load()[:10]
     wrong = {t.task_id: t.prompt + "    return None\n" for t in tasks}
     with SandboxPool(workers=2, limits=Limits(timeout_s=5)) as pool:
-        jobs = [Job(t.task_id, bench.test_program(t, wrong[t.task_id]).code) for t in tasks]
-        assert {v.status for v in pool.run(jobs)} == {"failed"}
+        programs = {t.task_id: bench.test_program(t, wrong[t.task_id]) for t in tasks}
+        jobs = [Job(k, p.code, checker=p.checker) for k, p in programs.items()]
+        assert {(v.status, v.checker) for v in pool.run(jobs)} == {("failed", "trusted")}
 
 
 def test_evalplus_catches_what_base_tests_miss():
@@ -97,9 +93,29 @@ def test_evalplus_catches_what_base_tests_miss():
         "    return False\n")
     program = bench.test_program(task, sloppy)
     with SandboxPool(workers=1, limits=Limits(timeout_s=30)) as pool:
-        (verdict,) = pool.run([Job(task.task_id, program.code, program.payload)])
+        (verdict,) = pool.run([Job(task.task_id, program.code, program.payload, checker=program.checker)])
     assert verdict.status == "failed"
-    assert "[plus input" in verdict.detail
+    assert verdict.extra["phase"] == "plus" and verdict.extra["base_passed"] is True
+
+
+def test_raising_on_a_plus_input_still_passes_base():
+    """EvalPlus's base verdict: a sample that raises only on plus inputs passed the base tests (Mbpp/62)."""
+    bench = get_benchmark("mbpp-plus")
+    task = next(t for t in bench.load() if t.task_id == "Mbpp/62")
+    base = [args[0] for args in task.data["base_input"]]
+    picky = (f"def smallest_num(xs):\n    if xs not in {base!r}:\n        raise ValueError('unseen input')\n"
+             "    return min(xs)\n")
+    program = bench.test_program(task, picky)
+    with SandboxPool(workers=1, limits=Limits(timeout_s=30)) as pool:
+        (verdict,) = pool.run([Job(task.task_id, program.code, checker=program.checker)])
+    assert verdict.status == "failed" and verdict.extra["phase"] == "plus"
+    assert verdict.extra["base_passed"] is True
+
+
+def test_mbpp_tasks_that_cannot_be_split_say_so():
+    bench = get_benchmark("mbpp")
+    kinds = {t.task_id: bench.test_program(t, t.reference).checker["kind"] for t in bench.load()}
+    assert {k for k, v in kinds.items() if v == "in-process"} == {"Mbpp/367"}
 
 
 def test_bigcodebench_missing_library_is_error():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from codeladder.backends.llamacpp import open_gguf
+from codeladder.backends import open_engine
 from codeladder.models.gguf_export import export_gguf
 from codeladder.models.tiny import TinySpec, build_tiny_model
 from conftest import ladder
@@ -27,13 +27,9 @@ def cosines(folder, gguf_file) -> tuple[np.ndarray, list[int], list[int]]:
     ids = tokenizer(TEXT)["input_ids"]
     with torch.no_grad():
         expected = AutoModelForCausalLM.from_pretrained(folder).eval()(torch.tensor([ids])).logits[0].numpy()
-    llm = open_gguf(gguf_file, n_ctx=256, logits_all=True, n_threads=2)
-    try:
-        llama_ids = llm.tokenize(TEXT.encode(), add_bos=False, special=False)
-        llm.eval(ids)
-        got = np.array(llm.scores[: len(ids)])
-    finally:
-        llm.close()
+    with open_engine(gguf_file, n_ctx=256, logits_all=True, threads=2) as engine:
+        llama_ids = engine.tokenize(TEXT)
+        got = engine.logits(ids)
     cos = (got * expected).sum(-1) / np.linalg.norm(got, axis=-1) / np.linalg.norm(expected, axis=-1)
     return cos, ids, llama_ids
 
@@ -59,9 +55,8 @@ def test_k_quant_reports_tensors_that_fall_back(tmp_path):
     folder = build_tiny_model(tmp_path / "narrow", TinySpec(hidden=64, heads=4, kv_heads=2))
     report = export_gguf(folder, tmp_path / "narrow-q4k.gguf", "q4_k")
     assert report.fallbacks  # rows of 64 cannot hold 256-wide K-quant blocks
-    llm = open_gguf(tmp_path / "narrow-q4k.gguf", n_ctx=64, n_threads=2)
-    assert len(llm.tokenize(b"def f(): pass", add_bos=False)) > 0
-    llm.close()
+    with open_engine(tmp_path / "narrow-q4k.gguf", n_ctx=256, threads=2) as engine:
+        assert len(engine.tokenize("def f(): pass")) > 0
 
 
 def test_quantize_reports_size_against_fp16_from_parameter_count(k_quant_model, tmp_path):

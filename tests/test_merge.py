@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from codeladder.errors import LadderError
-from codeladder.models.check import check_model
+from codeladder.measure.check import check_model
 from codeladder.models.tiny import TinySpec, build_tiny_model
 from codeladder.transforms.merge import merge_models
 from codeladder.transforms.merge.base import Chunk, MergeParams
@@ -235,7 +235,7 @@ def test_bad_adapters_are_one_line_and_write_nothing(tiny_model, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from codeladder.transforms.lora import merge_adapter
+    from codeladder.transforms.adapter import merge_adapter
 
     good = tmp_path / "good"
     get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model),

@@ -15,13 +15,13 @@ import sys
 import pytest
 
 from codeladder.errors import LadderError
-from codeladder.models.check import check_model
+from codeladder.measure.check import check_model
 from codeladder.models.gguf_export import export_gguf
 from codeladder.models.io import convert_folder, import_model
 from codeladder.models.output import begin_output, partial_path
-from codeladder.models.quantize import quantize
+from codeladder.transforms.quantize import quantize
 from codeladder.models.tiny import TinySpec, build_tiny_model
-from codeladder.transforms.lora import merge_adapter
+from codeladder.transforms.adapter import merge_adapter
 from codeladder.transforms.merge import merge_models
 from codeladder.transforms.prune import prune_model
 from conftest import REPO
@@ -239,14 +239,15 @@ def test_a_broken_model_folder_is_one_line_before_any_load(tiny_model, tmp_path,
 
 
 def test_every_loader_refuses_missing_tensors_instead_of_random_weights(tiny_model, tmp_path):
-    from codeladder.analysis.scorers import open_scorer
-    from codeladder.backends.hf import HFBackend
-    from codeladder.models.perplexity import hf_perplexity
+    from codeladder.backends import open_engine
+    from codeladder.measure.parity import compare_models
+    from codeladder.measure.perplexity import perplexity
 
     broken = shutil.copytree(tiny_model, tmp_path / "broken")
     _drop_tensor(broken, "model.layers.1.mlp.down_proj.weight")
-    for load in (lambda: HFBackend(broken, device="cpu"), lambda: HFBackend(tiny_model, device="cpu", draft=broken),
-                 lambda: open_scorer(str(broken)), lambda: hf_perplexity(broken, "def f(): pass")):
+    for load in (lambda: open_engine(broken, device="cpu"),
+                 lambda: open_engine(tiny_model, device="cpu", draft=str(broken)),
+                 lambda: compare_models(str(broken), str(tiny_model)), lambda: perplexity(broken, "def f(): pass")):
         with pytest.raises(LadderError, match="down_proj"):
             load()
     stages = {s.name: s for s in check_model(broken).stages}

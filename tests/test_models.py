@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from codeladder.models.check import check_model
+from codeladder.measure.check import check_model
 from codeladder.models.gguf_export import export_gguf
 from conftest import ladder
 

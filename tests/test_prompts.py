@@ -1,5 +1,5 @@
 from codeladder.benchmarks import get_benchmark
-from codeladder.prompts import REGISTRY, extract_code, get_strategy
+from codeladder.prompts import STRATEGIES, extract_code, get_strategy
 from codeladder.prompts.extract import extract_completion, strip_reasoning
 
 HE = get_benchmark("humaneval").load()
@@ -7,7 +7,7 @@ MBPP = get_benchmark("mbpp").load()
 
 
 def test_every_strategy_builds_both_modes():
-    for name in REGISTRY:
+    for name in STRATEGIES.names(with_aliases=True):
         strategy = get_strategy(name, shots=2)
         for task in (HE[0], MBPP[0]):
             prompt = strategy.build(task)

@@ -164,7 +164,6 @@ def test_an_interpreter_living_under_tmp_keeps_its_packages_read_only(tmp_path_f
     """A venv created under /tmp (as CI runners do): the sandbox's private /tmp must not hide its packages."""
     import subprocess
     import sys
-    import sysconfig
 
     venv = Path(f"/tmp/ladder-venv-{uuid.uuid4().hex[:8]}")
     try:

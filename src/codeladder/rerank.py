@@ -18,6 +18,7 @@ import json
 from collections import defaultdict
 
 from codeladder.benchmarks.base import Task
+from codeladder.registry import new_registry
 from codeladder.sandbox import Job, Limits, SandboxPool
 
 MARK = "__LADDER_EXAMPLE__"
@@ -76,44 +77,77 @@ def _behaviour(output: str) -> tuple:
     return tuple(sorted(values.items()))
 
 
-def pick(method: str, tasks: list[Task], samples: list[dict], limits: Limits, workers: int,
-         isolate: bool = True) -> dict[str, int]:
+def _by_task(samples: list[dict]) -> dict[str, list[dict]]:
     by_task: dict[str, list[dict]] = defaultdict(list)
     for sample in samples:
         by_task[sample["task_id"]].append(sample)
     for rows in by_task.values():
         rows.sort(key=lambda r: r["sample_index"])
-    if method == "logprob":
-        return {t: max(rows, key=lambda r: (r.get("mean_logprob") if r.get("mean_logprob") is not None
-                                            else float("-inf"), -r["sample_index"]))["sample_index"]
-                for t, rows in by_task.items()}
+    return by_task
+
+
+def pick_logprob(tasks: list[Task], by_task: dict[str, list[dict]], limits: Limits, workers: int,
+                 isolate: bool) -> dict[str, int]:
+    return {t: max(rows, key=lambda r: (r.get("mean_logprob") if r.get("mean_logprob") is not None
+                                        else float("-inf"), -r["sample_index"]))["sample_index"]
+            for t, rows in by_task.items()}
+
+
+def _run_examples(tasks: list[Task], by_task: dict[str, list[dict]], limits: Limits, workers: int, isolate: bool,
+                  check: bool) -> dict[str, dict[int, tuple[bool, tuple]]]:
+    """Each sample on the prompt's own examples: task -> sample index -> (passed, behaviour)."""
     task_by_id = {t.task_id: t for t in tasks}
     jobs = []
     for task_id, rows in by_task.items():
         examples = prompt_examples(task_by_id[task_id])
-        for row in rows:
-            if examples:
-                program = examples_program(row["extracted"], examples, check=method == "exec")
-                jobs.append(Job(f"{task_id}#{row['sample_index']}", program, capture=True))
+        for row in rows if examples else ():
+            jobs.append(Job(f"{task_id}#{row['sample_index']}", examples_program(row["extracted"], examples, check),
+                            capture=True))
     outcome: dict[str, dict[int, tuple[bool, tuple]]] = defaultdict(dict)
     with SandboxPool(workers=workers, limits=limits, isolate=isolate) as pool:
         for verdict in pool.run(jobs):
             task_id, index = verdict.key.rsplit("#", 1)
             outcome[task_id][int(index)] = (verdict.passed, _behaviour(verdict.output_tail))
+    return outcome
+
+
+def pick_exec(tasks: list[Task], by_task: dict[str, list[dict]], limits: Limits, workers: int,
+              isolate: bool) -> dict[str, int]:
+    outcome = _run_examples(tasks, by_task, limits, workers, isolate, check=True)
     picks = {}
     for task_id, rows in by_task.items():
-        results = outcome.get(task_id, {})
-        indices = [r["sample_index"] for r in rows]
-        if method == "exec":
-            picks[task_id] = next((i for i in indices if results.get(i, (False,))[0]), indices[0])
-            continue
+        indices, results = [r["sample_index"] for r in rows], outcome.get(task_id, {})
+        picks[task_id] = next((i for i in indices if results.get(i, (False,))[0]), indices[0])
+    return picks
+
+
+def pick_majority(tasks: list[Task], by_task: dict[str, list[dict]], limits: Limits, workers: int,
+                  isolate: bool) -> dict[str, int]:
+    outcome = _run_examples(tasks, by_task, limits, workers, isolate, check=False)
+    picks = {}
+    for task_id, rows in by_task.items():
         groups: dict[tuple, list[int]] = defaultdict(list)
-        for i in indices:
-            passed, behaviour = results.get(i, (False, ()))
-            groups[behaviour if passed else ("failed",)].append(i)
+        for row in rows:
+            passed, behaviour = outcome.get(task_id, {}).get(row["sample_index"], (False, ()))
+            groups[behaviour if passed else ("failed",)].append(row["sample_index"])
         best = max(groups.items(), key=lambda kv: (kv[0] != ("failed",), len(kv[1]), -min(kv[1])))
         picks[task_id] = min(best[1])
     return picks
+
+
+RERANK = new_registry("rerank")
+RERANK.add("logprob", "the sample with the highest mean token log-probability (needs logprobs from the backend)",
+           pick_logprob, reference="https://arxiv.org/abs/2107.03374")
+RERANK.add("majority", "run every sample on the prompt's own examples; pick from the largest group that behaves "
+           "alike", pick_majority, reference="https://arxiv.org/abs/2203.07814")
+RERANK.add("exec", "the first sample that passes the prompt's own examples", pick_exec,
+           reference="https://arxiv.org/abs/2203.07814")
+
+
+def pick(method: str, tasks: list[Task], samples: list[dict], limits: Limits, workers: int,
+         isolate: bool = True) -> dict[str, int]:
+    """One sample index per task, chosen by the ``method`` registered under that name."""
+    return RERANK.get(method, "--rerank").load()(tasks, _by_task(samples), limits, workers, isolate)
 
 
 def rerank_summary(method: str, picks: dict[str, int], results: list[dict]) -> dict:

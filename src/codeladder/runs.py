@@ -154,7 +154,8 @@ class RunDir:
                       if p.name not in RUN_FILES and not (p.name.startswith(".") and p.name.endswith(".tmp")))
 
     def holds_work(self) -> bool:
-        return any((self.path / name).is_file() and (self.path / name).stat().st_size > 0 for name in (SAMPLES, RESULTS))
+        files = (self.path / name for name in (SAMPLES, RESULTS))
+        return any(path.is_file() and path.stat().st_size > 0 for path in files)
 
     def lock(self) -> None:
         """Hold the folder for this process until it exits; a second writer is refused, not interleaved."""
@@ -190,7 +191,8 @@ class RunDir:
             raise LadderError(f"--output {self.path}: is a file, not a run folder; pass a folder path")
         foreign = self.foreign_files()
         if foreign:
-            raise LadderError(f"--output {self.path}: holds files that are not a codeladder run ({', '.join(foreign[:3])}"
+            shown = ", ".join(foreign[:3])
+            raise LadderError(f"--output {self.path}: holds files that are not a codeladder run ({shown}"
                               f"{', …' if len(foreign) > 3 else ''}); pass an empty or new folder")
         try:
             self.path.mkdir(parents=True, exist_ok=True)

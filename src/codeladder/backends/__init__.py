@@ -1,71 +1,95 @@
-"""Backend registry: a new backend is one module plus one line here. Backends know nothing of benchmarks."""
+"""Backends: one engine per backend behind one protocol (``base.Engine``), opened by one resolver.
+
+A new backend is one module (an ``Engine`` subclass and, if it takes options, a params class) plus one
+``BACKENDS.add`` here. ``open_engine`` is the only way from a model reference to an engine: eval, ``ladder
+run``, bench, parity, perplexity and check all go through it. Importing this package loads no torch, no
+llama.cpp and no benchmark (backends know nothing of benchmarks): engine classes are named as
+``"module:Class"`` and imported on first use; the params classes are light.
+"""
 
 from __future__ import annotations
 
-from codeladder.backends.base import Backend, Completion, GenerationParams, Request, require
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from codeladder.backends.base import (Completion, Engine, GenerationParams, Prompt, Request, can,
+                                      require_capability)
+from codeladder.backends.hf import HFOptions
+from codeladder.backends.llamacpp import LlamaCppOptions
+from codeladder.backends.openai import OpenAIOptions
 from codeladder.errors import LadderError
+from codeladder.registry import new_registry
 
 
-def _hf(model, **options):
-    from codeladder.backends.hf import HFBackend  # imports torch: only when asked for
-
-    if model is None:
-        raise LadderError("--backend hf needs --model PATH (a Hugging Face model folder)")
-    return HFBackend(model, device=options.get("device", "auto"), dtype=options.get("dtype", "auto"),
-                     batch_size=options.get("batch_size", 8), draft=options.get("draft"))
+def _source(module: str) -> str:
+    path = Path(sys.modules[module].__file__ or "")
+    return "/".join(path.parts[path.parts.index("codeladder"):]) if "codeladder" in path.parts else str(path)
 
 
-def _llamacpp(model, **options):
-    from codeladder.backends.llamacpp import LlamaCppBackend
-
-    if model is None:
-        raise LadderError("--backend llamacpp needs --model FILE.gguf")
-    return LlamaCppBackend(model, n_ctx=options.get("n_ctx") or 0, n_threads=options.get("threads"),
-                           n_batch=options.get("n_batch") or 512,
-                           device=options.get("device", "auto"), logprobs=options.get("logprobs", False),
-                           draft=options.get("draft"))
-
-
-def _openai(model, **options):
-    from codeladder.backends.openai import OpenAIBackend
-
-    if not options.get("base_url"):
-        raise LadderError("--backend openai needs --base-url http://HOST:PORT/v1")
-    return OpenAIBackend(options["base_url"], model=model, concurrency=options.get("concurrency") or 8,
-                         api_key_env=options.get("api_key_env") or "OPENAI_API_KEY",
-                         timeout_s=options.get("request_timeout") or 120.0)
+BACKENDS = new_registry("backend")
+BACKENDS.add("reference", "the benchmark's canonical solutions (a sanity run; no model)",
+             factory="codeladder.backends.reference:ReferenceEngine", source="codeladder/backends/reference.py")
+BACKENDS.add("hf", "transformers model folder: batched, --device, --dtype, --draft",
+             factory="codeladder.backends.hf:HFEngine", params=HFOptions,
+             reference="https://huggingface.co/docs/transformers", source=_source(HFOptions.__module__))
+BACKENDS.add("llamacpp", "GGUF file through llama-cpp-python (CPU): --threads, --n-ctx, --draft prompt-lookup",
+             factory="codeladder.backends.llamacpp:LlamaCppEngine", params=LlamaCppOptions,
+             reference="https://github.com/abetlen/llama-cpp-python", source=_source(LlamaCppOptions.__module__))
+BACKENDS.add("openai", "any OpenAI-compatible server (vLLM, SGLang, llama-server): --base-url, --concurrency",
+             factory="codeladder.backends.openai:OpenAIEngine", params=OpenAIOptions,
+             reference="https://platform.openai.com/docs/api-reference/completions",
+             source=_source(OpenAIOptions.__module__))
 
 
-REGISTRY = {"hf": _hf, "llamacpp": _llamacpp, "openai": _openai}
-
-
-def infer_backend(model: str | None, base_url: str | None = None) -> str:
+def infer_backend(model: str | Path | None, base_url: str | None = None) -> str:
     """The backend a model reference implies: a URL -> openai, a .gguf file -> llamacpp, a folder -> hf."""
+    model = str(model) if model is not None else None
     if base_url or (model or "").startswith(("http://", "https://")):
         return "openai"
     if model and model.endswith(".gguf"):
         return "llamacpp"
     return "hf" if model else "reference"
-SPECIAL = ("reference",)  # built by the evaluator from the benchmark's own solutions
 
 
-def check_backend_options(options: dict) -> None:
-    """Engine options out of range are one line naming the flag, before anything is loaded."""
-    for key, flag, least in (("batch_size", "--batch-size", 1), ("concurrency", "--concurrency", 1),
-                             ("n_batch", "--n-batch", 1), ("threads", "--threads", 1), ("n_ctx", "--n-ctx", 256)):
-        value = options.get(key)
-        require(value is None or (isinstance(value, int) and value >= least), flag, value, f"must be at least {least}")
-    device = options.get("device")
-    require(device is None or device in ("auto", "cpu", "mps") or str(device).startswith("cuda"), "--device",
-            device, "choose auto, cpu, cuda, cuda:N or mps")
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
-def create_backend(name: str, model: str | None, **options) -> Backend:
-    if name not in REGISTRY:
-        raise LadderError(f"unknown backend {name!r}; choose one of: {', '.join([*SPECIAL, *REGISTRY])}")
-    check_backend_options(options)
-    return REGISTRY[name](model, **options)
+def backend_options(backend: str, options: Mapping[str, Any], defaults: Mapping[str, Any] | None = None):
+    """The backend's params object, validated: one line naming the flag for a bad value, or for an option the
+    backend does not take. ``None`` means "not given"; ``defaults`` apply only where the backend takes them
+    and the caller gave nothing (a measurement's preferences, e.g. float32 for parity)."""
+    entry = BACKENDS.get(backend, "--backend")
+    given = {k: v for k, v in options.items() if v is not None}
+    fields = getattr(entry.params, "model_fields", {})
+    for name, value in given.items():
+        if name not in fields:
+            takes = ", ".join(_flag(f) for f in fields) or "no options"
+            raise LadderError(f"{_flag(name)} {value}: the {backend} backend does not take this option (it takes "
+                              f"{takes})")
+    if entry.params is None:
+        return None
+    chosen = {k: v for k, v in (defaults or {}).items() if k in fields and v is not None}
+    return entry.params(**{**chosen, **given})
 
 
-__all__ = ["Backend", "Completion", "GenerationParams", "Request", "REGISTRY", "check_backend_options",
-           "create_backend", "infer_backend"]
+def open_engine(model: str | Path | None, backend: str | None = None, *,
+                defaults: Mapping[str, Any] | None = None, **options: Any) -> Engine:
+    """The engine for ``model`` on ``backend`` (default: inferred from the model, see :func:`infer_backend`).
+
+    ``options`` are the backend's own (see its params class: ``HFOptions``, ``LlamaCppOptions``,
+    ``OpenAIOptions``); a backend registered without a params class gets them as keyword arguments
+    (``open_engine(None, "reference", solutions={...})``). Close the engine (or use it in a ``with``).
+    """
+    name = backend or infer_backend(model, options.get("base_url"))
+    entry = BACKENDS.get(name, "--backend")
+    if entry.params is None:
+        return entry.create(model, **{k: v for k, v in options.items() if v is not None})
+    return entry.create(model, backend_options(name, options, defaults))
+
+
+__all__ = ["BACKENDS", "Completion", "Engine", "GenerationParams", "Prompt", "Request", "HFOptions",
+           "LlamaCppOptions", "OpenAIOptions", "backend_options", "can", "infer_backend", "open_engine",
+           "require_capability"]

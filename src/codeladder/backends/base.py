@@ -1,12 +1,30 @@
-"""The one small interface every backend implements: batched ``generate(requests, params)``."""
+"""The one engine protocol, and the leaf types every engine takes and returns.
+
+An engine is one loaded model behind one backend. Every engine can ``generate``; where the backend
+allows it an engine also tokenizes, scores logits (teacher-forced, per position) and decodes greedily,
+and bench, parity, perplexity and check are small functions over those methods
+(``codeladder.measure``), so a new backend gets them all by overriding what it can. A method the
+engine cannot provide raises one line naming the backends that can.
+
+This module imports nothing of codeladder but ``errors`` (``Prompt`` and ``Request`` live here so that
+backends never import prompts or benchmarks; ``codeladder.prompts.base`` re-exports ``Prompt``).
+Written by hand: the defaults below (log-probabilities from logits, a batch as a loop, a prefill as a
+scoring pass) are what lets a toy backend with two methods take part in every measurement.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any
 
 from codeladder.errors import LadderError
-from codeladder.prompts.base import Prompt
+
+# Capability -> what the error message says the engine cannot do.
+CAPABILITIES = {"generate": "generate text", "tokenize": "tokenize text", "logits": "score logits",
+                "logprobs": "score log-probabilities", "greedy": "decode greedily", "prefill": "run a prefill",
+                "greedy_batch": "decode a batch greedily"}
+# Capabilities the base class derives from another one when an engine does not override them.
+DERIVED = {"logprobs": "logits", "prefill": "logits", "greedy_batch": "greedy"}
 
 
 def require(ok: bool, flag: str, value: object, expectation: str) -> None:
@@ -15,9 +33,27 @@ def require(ok: bool, flag: str, value: object, expectation: str) -> None:
         raise LadderError(f"{flag} {value}: {expectation}")
 
 
+def apply_stops(text: str, stops: tuple[str, ...] | list[str]) -> str:
+    """``text`` cut at the first of the stop strings."""
+    cut = len(text)
+    for stop in stops:
+        at = text.find(stop)
+        if at != -1:
+            cut = min(cut, at)
+    return text[:cut]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """``text`` for completion mode (base models), ``messages`` for chat mode (instruct models)."""
+
+    text: str
+    messages: list[dict] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Request:
-    key: str  # the caller's id for this request (a task id); backends only echo it
+    key: str  # the caller's id for this request (a task id); engines only echo it
     prompt: Prompt
 
 
@@ -52,13 +88,109 @@ class Completion:
     extra: dict = field(default_factory=dict)
 
 
-class Backend(Protocol):
-    name: str
+def check_device(value: str) -> str:
+    """A device spelling every backend understands (whether it is present is the engine's check)."""
+    if value in ("auto", "cpu", "mps") or str(value).startswith("cuda"):
+        return value
+    raise ValueError("choose auto, cpu, cuda, cuda:N or mps")
+
+
+class Engine:
+    """The protocol: subclass it and override what the backend can do.
+
+    ``describe()`` returns at least ``backend``, ``model``, ``device`` and ``dtype`` as actually used (every
+    run records it). ``logits(ids)`` is a positions x vocabulary array (numpy, float32) for the token ids
+    fed teacher-forced; ``logprobs(ids)`` the log-probability of ``ids[p]`` given ``ids[:p]`` for p >= 1;
+    ``greedy(ids, n)`` exactly ``n`` greedy tokens (never stopping early, so timings compare).
+    """
+
+    name = "engine"
+    batch_mode = "sequential"  # how greedy_batch runs the rows: "batched" or a sentence saying why not
+    draft: str | None = None  # the speculative-decoding draft this engine was opened with, if any
+    batch_hint = 8  # requests the engine works on at once (eval writes samples in chunks of 4x this)
 
     def describe(self) -> dict:
-        """At least ``backend``, ``model``, ``device`` and ``dtype`` as actually used."""
-        ...
+        return {"backend": self.name, "model": "", "device": "none", "dtype": "none"}
 
-    def uses_chat(self, mode: str) -> bool: ...
+    def uses_chat(self, mode: str) -> bool:
+        return mode == "chat"
 
-    def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]: ...
+    def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
+        raise self.cannot("generate")
+
+    def tokenize(self, text: str) -> list[int]:
+        raise self.cannot("tokenize")
+
+    def logits(self, ids: list[int]) -> Any:
+        raise self.cannot("logits")
+
+    def logprobs(self, ids: list[int]) -> list[float]:
+        if not can(self, "logits"):
+            raise self.cannot("logprobs")
+        import numpy as np
+
+        scores = np.asarray(self.logits(ids)[: len(ids) - 1], dtype=np.float64)
+        scores -= scores.max(axis=-1, keepdims=True)
+        logz = np.log(np.exp(scores).sum(axis=-1))
+        return [float(scores[i, ids[i + 1]] - logz[i]) for i in range(len(ids) - 1)]
+
+    def greedy(self, ids: list[int], new_tokens: int, *, use_draft: bool = False) -> list[int]:
+        raise self.cannot("greedy")
+
+    def greedy_batch(self, rows: list[list[int]], new_tokens: int) -> list[list[int]]:
+        return [self.greedy(row, new_tokens) for row in rows]
+
+    def prefill(self, ids: list[int]) -> None:
+        """One forward pass over ``ids`` (bench times it)."""
+        if not can(self, "logits"):
+            raise self.cannot("prefill")
+        self.logits(ids)
+
+    def close(self) -> None:
+        """Release the model (files, contexts); the engine is not used afterwards."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cannot(self, capability: str) -> LadderError:
+        others = [n for n in backends_that_can(capability) if n != self.name]
+        hint = f"; use {' or '.join(others)}" if others else ""
+        return LadderError(f"the {self.name} backend cannot {CAPABILITIES.get(capability, capability)}{hint}")
+
+
+def can(engine: object, capability: str) -> bool:
+    """Whether an engine (or engine class) provides a capability: it overrides the method, or the base
+    class derives it from one it overrides."""
+    method = getattr(engine, capability, None)
+    if method is None:
+        return False
+    own = getattr(method, "__func__", method) is not getattr(Engine, capability, None)
+    return own or (capability in DERIVED and can(engine, DERIVED[capability]))
+
+
+def backends_that_can(capability: str) -> list[str]:
+    """The registered backends whose engine class has the capability (for error messages)."""
+    from codeladder.registry import registry
+
+    names = []
+    for entry in registry("backend").entries():
+        try:
+            factory = entry.load()
+        except ImportError:
+            continue
+        if isinstance(factory, type) and can(factory, capability):
+            names.append(entry.name)
+    return names
+
+
+def require_capability(backend: str, capability: str) -> None:
+    """Refuse a measurement before anything is loaded when the backend's engine lacks the capability."""
+    from codeladder.registry import registry
+
+    factory = registry("backend").get(backend, "--backend").load()
+    if isinstance(factory, type) and not can(factory, capability):
+        raise LadderError(f"the {backend} backend cannot {CAPABILITIES.get(capability, capability)}; use "
+                          f"{' or '.join(backends_that_can(capability)) or 'another backend'}")

@@ -1,17 +1,40 @@
 """``hf``: a local transformers model folder; batched (left padding), greedy or sampled, on ``--device``.
 
-Asking for a device that is not there is an error, never a quiet fall-back to the CPU.
+The one place that loads a transformers model for inference (the model and its ``--draft``). Asking for
+a device that is not there is an error, never a quiet fall-back to the CPU. torch and transformers are
+imported inside the engine, so that listing backends or validating ``HFOptions`` stays light.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any, ClassVar, Optional
 
-from codeladder.backends.base import Completion, GenerationParams, Request
+from pydantic import field_validator
+
+from codeladder.backends.base import Completion, Engine, GenerationParams, Request, apply_stops, check_device
 from codeladder.errors import LadderError
-from codeladder.models.integrity import require_model_folder
-from codeladder.prompts.extract import apply_stops
+from codeladder.params import VerbParams, option
+
+DTYPES = ("auto", "float32", "fp32", "bfloat16", "bf16", "float16", "fp16")
+
+
+class HFOptions(VerbParams):
+    """Options of the hf backend (transformers)."""
+
+    verb: ClassVar[str] = "hf"
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps; a device that is not there is an error")
+    dtype: str = option("auto", "auto (bfloat16 on CUDA, float32 elsewhere), float32, bfloat16 or float16",
+                        choices=DTYPES)
+    batch_size: int = option(8, "prompts per generate call (left padding)", ge=1)
+    draft: Optional[str] = option(None, "speculative decoding: a draft model folder (hf, sharing the "
+                                        "tokenizer) or prompt-lookup (llamacpp)")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        return check_device(value)
 
 
 def resolve_device(requested: str) -> str:
@@ -48,42 +71,75 @@ def resolve_dtype(requested: str, device: str):
     return names[requested]
 
 
-class HFBackend:
-    name = "hf"
+def _load_model(path: Path, config: dict, dtype, device: str):
+    """A checked folder onto ``device``; a bitsandbytes-quantized folder keeps its own dtypes."""
+    from transformers import AutoModelForCausalLM
 
-    def __init__(self, model: str | Path, device: str = "auto", dtype: str = "auto", batch_size: int = 8,
-                 draft: str | None = None):
+    if config.get("quantization_config") is not None:
+        return AutoModelForCausalLM.from_pretrained(path, device_map=device).eval()
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
+
+
+class HFEngine(Engine):
+    name = "hf"
+    batch_mode = "batched"
+
+    def __init__(self, model: str | Path | None, options: HFOptions | None = None, *, tokenizer: bool = True):
+        """``tokenizer=False`` loads the weights alone (``ladder check`` on a folder whose tokenizer failed)."""
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
+        from codeladder.models.integrity import require_model_folder
+
+        if model is None:
+            raise LadderError("--backend hf needs --model PATH (a Hugging Face model folder)")
+        options = options or HFOptions()
         hf_logging.disable_progress_bar()
-        path = Path(model)
-        require_model_folder(path, "--model")
-        self.path = path
-        self.device = resolve_device(device)
-        self.torch_dtype = resolve_dtype(dtype, self.device)
-        self.batch_size = max(1, batch_size)
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.torch_dtype).to(self.device).eval()
+        self.path = Path(model)
+        config = require_model_folder(self.path, "--model", tokenizer=tokenizer)
+        self.device = resolve_device(options.device)
+        self.torch_dtype = resolve_dtype(options.dtype, self.device)
+        self.batch_size = options.batch_size
+        self.tokenizer = self._tokenizer(self.path) if tokenizer else None
+        self.model = _load_model(self.path, config, self.torch_dtype, self.device)
         actual = next(self.model.parameters()).device
         if actual.type != torch.device(self.device).type:
-            raise LadderError(f"--device {self.device}: the model landed on {actual}; refusing to run on another device")
-        self.draft = None
-        if draft:  # speculative decoding: transformers' assisted generation (one sequence at a time)
-            require_model_folder(draft, "--draft")
-            self.draft = AutoModelForCausalLM.from_pretrained(draft, dtype=self.torch_dtype).to(self.device).eval()
-            if self.draft.config.vocab_size != self.model.config.vocab_size:
-                raise LadderError(f"--draft {draft}: vocabulary {self.draft.config.vocab_size} differs from the "
-                                  f"model's {self.model.config.vocab_size}; a draft must share the tokenizer")
+            raise LadderError(f"--device {self.device}: the model landed on {actual}; refusing to run on another "
+                              "device")
+        self.draft, self.draft_model = options.draft, None
+        if options.draft:  # speculative decoding: transformers' assisted generation (one sequence at a time)
+            draft_config = require_model_folder(options.draft, "--draft")
+            self.draft_model = _load_model(Path(options.draft), draft_config, self.torch_dtype, self.device)
+            if self.draft_model.config.vocab_size != self.model.config.vocab_size:
+                raise LadderError(f"--draft {options.draft}: vocabulary {self.draft_model.config.vocab_size} differs "
+                                  f"from the model's {self.model.config.vocab_size}; a draft must share the tokenizer")
             self.batch_size = 1
+
+    @classmethod
+    def loaded(cls, model: Any, tokenizer_folder: str | Path) -> HFEngine:
+        """An engine over a transformers model already in memory (prune and quantize score their result)."""
+        engine = cls.__new__(cls)
+        engine.path = Path(tokenizer_folder)
+        engine.model = model.eval()
+        parameter = next(model.parameters())
+        engine.device, engine.torch_dtype = str(parameter.device), parameter.dtype
+        engine.batch_size, engine.draft, engine.draft_model = 8, None, None
+        engine.tokenizer = cls._tokenizer(engine.path)
+        return engine
+
+    @staticmethod
+    def _tokenizer(path: Path):
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer
 
     def describe(self) -> dict:
         return {"backend": self.name, "model": str(self.path), "device": str(next(self.model.parameters()).device),
-                "dtype": str(self.torch_dtype).replace("torch.", ""), "draft": self.draft is not None}
+                "dtype": str(self.torch_dtype).replace("torch.", ""), "draft": self.draft_model is not None}
 
     def uses_chat(self, mode: str) -> bool:
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
@@ -97,6 +153,69 @@ class HFBackend:
                                                       add_generation_prompt=True)
         return request.prompt.text
 
+    @property
+    def batch_hint(self) -> int:
+        return self.batch_size
+
+    @property
+    def pad_id(self) -> int:
+        return getattr(self.tokenizer, "pad_token_id", None) or 0
+
+    def tokenize(self, text: str) -> list[int]:
+        if self.tokenizer is None:
+            raise LadderError(f"{self.path}: opened without its tokenizer")
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _tensor(self, rows: list[list[int]]):
+        import torch
+
+        return torch.tensor(rows, device=self.device)
+
+    def _sync(self) -> None:
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize()
+
+    def _forward(self, ids: list[int]):
+        import torch
+
+        with torch.inference_mode():
+            return self.model(self._tensor([ids])).logits[0]
+
+    def logits(self, ids: list[int]):
+        return self._forward(ids).float().cpu().numpy()
+
+    def logprobs(self, ids: list[int]) -> list[float]:
+        import torch
+
+        logits = self._forward(ids)[:-1].float()
+        picked = torch.log_softmax(logits, dim=-1).gather(1, self._tensor(ids[1:])[:, None])
+        return picked[:, 0].tolist()
+
+    def prefill(self, ids: list[int]) -> None:
+        self._forward(ids)
+        self._sync()
+
+    def greedy(self, ids: list[int], new_tokens: int, *, use_draft: bool = False) -> list[int]:
+        return self.greedy_batch([ids], new_tokens, use_draft=use_draft)[0]
+
+    def greedy_batch(self, rows: list[list[int]], new_tokens: int, *, use_draft: bool = False) -> list[list[int]]:
+        """Equal-length rows in one generate call, exactly ``new_tokens`` each."""
+        import torch
+
+        if use_draft and self.draft_model is None:
+            raise LadderError("no --draft model was given")
+        tensor = self._tensor(rows)
+        kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, temperature=None,
+                      top_p=None, top_k=None, pad_token_id=self.pad_id)
+        if use_draft:
+            kwargs["assistant_model"] = self.draft_model
+        with torch.inference_mode():
+            out = self.model.generate(tensor, attention_mask=torch.ones_like(tensor), **kwargs)
+        self._sync()
+        return out[:, len(rows[0]):].tolist()
+
     @staticmethod
     def _token_logprobs(output, new_tokens):
         import torch
@@ -106,40 +225,43 @@ class HFBackend:
         return picked
 
     def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
-        import torch
-
         chat = self.uses_chat(params.mode)
         texts = [self.render(r, chat) for r in requests]
         completions: list[Completion] = []
         for start in range(0, len(texts), self.batch_size):
-            batch = texts[start:start + self.batch_size]
-            encoded = self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-            sampling = params.temperature > 0
-            kwargs = dict(max_new_tokens=params.max_new_tokens, do_sample=sampling,
-                          pad_token_id=self.tokenizer.pad_token_id)
-            if sampling:
-                kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None)
-                torch.manual_seed(params.seed + start)
-            else:
-                kwargs.update(temperature=None, top_p=None, top_k=None)
-            if params.stop:
-                kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
-            if self.draft is not None:
-                kwargs.update(assistant_model=self.draft)
-            kwargs.update(return_dict_in_generate=True, output_logits=params.logprobs)
-            began = time.perf_counter()
-            with torch.inference_mode():
-                output = self.model.generate(**encoded, **kwargs)
-            seconds = time.perf_counter() - began
-            new_tokens = output.sequences[:, encoded["input_ids"].shape[1]:]
-            logprobs = self._token_logprobs(output, new_tokens) if params.logprobs else None
-            for row, ids in enumerate(new_tokens):
-                real = ids != self.tokenizer.pad_token_id
-                produced = int(real.sum())
-                text = apply_stops(self.tokenizer.decode(ids, skip_special_tokens=True), params.stop)
-                completion = Completion(text=text, prompt_tokens=int(encoded["attention_mask"][row].sum()),
-                                        completion_tokens=produced, seconds=seconds / len(batch), chat=chat)
-                if logprobs is not None and produced:
-                    completion.mean_logprob = float(logprobs[row][real].mean())
-                completions.append(completion)
+            completions += self._generate_batch(texts[start:start + self.batch_size], params, start, chat)
+        return completions
+
+    def _generate_batch(self, batch: list[str], params: GenerationParams, start: int, chat: bool) -> list[Completion]:
+        import torch
+
+        encoded = self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        sampling = params.temperature > 0
+        kwargs = dict(max_new_tokens=params.max_new_tokens, do_sample=sampling, pad_token_id=self.pad_id)
+        if sampling:
+            kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None)
+            torch.manual_seed(params.seed + start)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        if params.stop:
+            kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+        if self.draft_model is not None:
+            kwargs.update(assistant_model=self.draft_model)
+        kwargs.update(return_dict_in_generate=True, output_logits=params.logprobs)
+        began = time.perf_counter()
+        with torch.inference_mode():
+            output = self.model.generate(**encoded, **kwargs)
+        seconds = time.perf_counter() - began
+        new_tokens = output.sequences[:, encoded["input_ids"].shape[1]:]
+        logprobs = self._token_logprobs(output, new_tokens) if params.logprobs else None
+        completions = []
+        for row, ids in enumerate(new_tokens):
+            real = ids != self.tokenizer.pad_token_id
+            produced = int(real.sum())
+            text = apply_stops(self.tokenizer.decode(ids, skip_special_tokens=True), params.stop)
+            completion = Completion(text=text, prompt_tokens=int(encoded["attention_mask"][row].sum()),
+                                    completion_tokens=produced, seconds=seconds / len(batch), chat=chat)
+            if logprobs is not None and produced:
+                completion.mean_logprob = float(logprobs[row][real].mean())
+            completions.append(completion)
         return completions

@@ -1,5 +1,13 @@
 """``llamacpp``: a GGUF file through llama-cpp-python, the CPU path users expect.
 
+The one place that opens a GGUF file for inference. One engine may hold several llama.cpp contexts over
+the same (memory-mapped) weights, each opened on first need: the one its options ask for, one that keeps
+every position's logits (``logits_all``: scoring, ``--rerank logprob``) and, with ``--draft
+prompt-lookup``, one without the draft so that bench can time both. A context costs its KV cache and,
+with ``logits_all``, an ``n_ctx`` x vocabulary float buffer: scoring contexts therefore default to 2,048
+tokens (the model's own 32k context would need 20 GB for Qwen's vocabulary) and grow when a sequence
+needs more.
+
 llama.cpp's "extra buffer types" (AMX and repacked weight layouts) are off by default: on the
 AMX-capable CPUs of our CI machines they crash on Q8_0 weights (segfault on the first decode,
 measured with llama-cpp-python 0.3.36). ``CODELADDER_LLAMACPP_EXTRA_BUFTS=1`` turns them back on.
@@ -11,13 +19,45 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar, Optional
 
-from codeladder.backends.base import Completion, GenerationParams, Request
+from pydantic import field_validator
+
+from codeladder.backends.base import Completion, Engine, GenerationParams, Request, apply_stops, check_device
 from codeladder.errors import LadderError
-from codeladder.models.integrity import require_gguf_file
-from codeladder.prompts.extract import apply_stops
+from codeladder.params import VerbParams, option
 
 _PATCH_LOCK = threading.Lock()
+SCORING_CTX = 2048
+PROMPT_LOOKUP = "prompt-lookup"
+
+
+class LlamaCppOptions(VerbParams):
+    """Options of the llamacpp backend (llama-cpp-python)."""
+
+    verb: ClassVar[str] = "llamacpp"
+    n_ctx: Optional[int] = option(None, "context tokens (default: the model's own)", ge=256)
+    threads: Optional[int] = option(None, "CPU threads (default: all cores)", ge=1)
+    n_batch: int = option(512, "prompt tokens per decode call", ge=1)
+    device: str = option("auto", "auto or cpu: llama.cpp runs on the CPU here")
+    draft: Optional[str] = option(None, "speculative decoding: prompt-lookup (llama-cpp-python takes no "
+                                        "separate draft model)")
+    logits_all: bool = option(False, "keep every position's logits (scoring, --rerank logprob); set by the "
+                                     "measurements that need it")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if check_device(value) not in ("auto", "cpu"):
+            raise ValueError("the llamacpp backend here runs on the CPU; use --device cpu")
+        return value
+
+    @field_validator("draft")
+    @classmethod
+    def _draft(cls, value: str | None) -> str | None:
+        if value not in (None, PROMPT_LOOKUP):
+            raise ValueError(f"the llamacpp backend supports --draft {PROMPT_LOOKUP} only")
+        return value
 
 
 def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
@@ -26,6 +66,8 @@ def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None,
 
     ``draft="prompt-lookup"`` turns on llama-cpp-python's speculative decoding (prompt lookup: its
     API takes no separate draft model)."""
+    from codeladder.models.integrity import require_gguf_file
+
     try:
         import llama_cpp
         import llama_cpp.llama as llama_module
@@ -45,8 +87,8 @@ def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None,
         try:
             draft_model = None
             if draft:
-                if draft != "prompt-lookup":
-                    raise LadderError(f"--draft {draft}: the llamacpp backend supports --draft prompt-lookup only")
+                if draft != PROMPT_LOOKUP:
+                    raise LadderError(f"--draft {draft}: the llamacpp backend supports --draft {PROMPT_LOOKUP} only")
                 from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
                 draft_model = LlamaPromptLookupDecoding(num_pred_tokens=10)
@@ -59,19 +101,39 @@ def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None,
             llama_module.llama_cpp.llama_model_default_params = original
 
 
-class LlamaCppBackend:
+class LlamaCppEngine(Engine):
     name = "llamacpp"
+    batch_mode = "sequential (llama-cpp-python decodes one sequence at a time)"
 
-    def __init__(self, model: str | Path, n_ctx: int = 0, n_threads: int | None = None, n_batch: int = 512,
-                 device: str = "cpu", logprobs: bool = False, draft: str | None = None):
-        if device not in ("cpu", "auto"):
-            raise LadderError(f"--device {device}: the llamacpp backend here runs on the CPU; use --device cpu")
+    def __init__(self, model: str | Path | None, options: LlamaCppOptions | None = None):
+        if model is None:
+            raise LadderError("--backend llamacpp needs --model FILE.gguf")
+        self.options = options or LlamaCppOptions()
         self.path = Path(model)
-        self.n_threads = n_threads or os.cpu_count()
-        self.llm = open_gguf(self.path, n_ctx=n_ctx, n_threads=self.n_threads, n_batch=n_batch, logits_all=logprobs,
-                             draft=draft)
-        self.draft = draft
+        self.n_threads = self.options.threads or os.cpu_count()
+        self.draft = self.options.draft
+        self._contexts: list[tuple[bool, bool, object]] = []  # (logits_all, draft, llama_cpp.Llama)
+        self.llm = self._open(self.options.logits_all, bool(self.draft), self.options.n_ctx or 0)
         self.chat_template = self.llm.metadata.get("tokenizer.chat_template")
+
+    def _open(self, logits_all: bool, draft: bool, n_ctx: int):
+        llm = open_gguf(self.path, n_ctx=n_ctx, n_threads=self.n_threads, n_batch=self.options.n_batch,
+                        logits_all=logits_all, draft=self.draft if draft else None)
+        self._contexts.append((logits_all, draft, llm))
+        return llm
+
+    def _context(self, *, logits_all: bool = False, draft: bool = False, tokens: int = 0):
+        """An open context with these abilities and room for ``tokens``, opened on first need (a scoring
+        context too small for ``tokens`` is replaced by a larger one)."""
+        for has_logits, has_draft, llm in self._contexts:
+            if (has_logits or not logits_all) and has_draft == draft and llm.n_ctx() >= tokens:
+                return llm
+        if not logits_all:
+            return self._open(False, draft, self.options.n_ctx or 0)
+        for entry in [e for e in self._contexts if e[0] and not e[1] and e[2] is not self.llm]:
+            self._contexts.remove(entry)
+            entry[2].close()
+        return self._open(True, False, max(tokens, self.options.n_ctx or SCORING_CTX))
 
     def describe(self) -> dict:
         kind = self.llm.metadata.get("general.file_type", "?")
@@ -90,54 +152,56 @@ class LlamaCppBackend:
 
         return Template(self.chat_template).render(messages=request.prompt.messages, add_generation_prompt=True)
 
-    def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
-        chat = self.uses_chat(params.mode)
-        out = []
-        for index, request in enumerate(requests):
-            prompt = self.render(request, chat)
-            tokens = self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
-            began = time.perf_counter()
-            response = self.llm.create_completion(
-                tokens, max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p,
-                top_k=params.top_k if params.top_k else (1 if params.temperature == 0 else 0), min_p=0.0,
-                repeat_penalty=1.0, stop=list(params.stop) or None, seed=params.seed + index,
-                logprobs=1 if params.logprobs else None)
-            seconds = time.perf_counter() - began
-            usage = response["usage"]
-            choice = response["choices"][0]
-            completion = Completion(text=apply_stops(choice["text"], params.stop), prompt_tokens=usage["prompt_tokens"],
-                                    completion_tokens=usage["completion_tokens"], seconds=seconds, chat=chat)
-            values = [v for v in ((choice.get("logprobs") or {}).get("token_logprobs") or []) if v is not None]
-            completion.mean_logprob = float(sum(values) / len(values)) if values else None  # numpy floats -> JSON
-            out.append(completion)
+    def tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode(), add_bos=False, special=False)
+
+    def logits(self, ids: list[int]):
+        import numpy as np
+
+        llm = self._context(logits_all=True, tokens=len(ids))
+        llm.reset()
+        llm.eval(ids)
+        return np.array(llm.scores[: len(ids)], dtype=np.float32)
+
+    def prefill(self, ids: list[int]) -> None:
+        llm = self._context(tokens=len(ids))
+        llm.reset()
+        llm.eval(ids)
+
+    def greedy(self, ids: list[int], new_tokens: int, *, use_draft: bool = False) -> list[int]:
+        if use_draft and not self.draft:
+            raise LadderError("no --draft was given")
+        llm = self._context(draft=use_draft, tokens=len(ids) + new_tokens)
+        llm.reset()
+        out: list[int] = []
+        for token in llm.generate(ids, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0):
+            out.append(token)
+            if len(out) >= new_tokens:
+                break
         return out
 
+    def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
+        chat = self.uses_chat(params.mode)
+        llm = self._context(logits_all=params.logprobs, draft=bool(self.draft))
+        return [self._complete(llm, request, params, chat, index) for index, request in enumerate(requests)]
+
+    def _complete(self, llm, request: Request, params: GenerationParams, chat: bool, index: int) -> Completion:
+        tokens = llm.tokenize(self.render(request, chat).encode(), add_bos=False, special=True)
+        began = time.perf_counter()
+        response = llm.create_completion(
+            tokens, max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p,
+            top_k=params.top_k if params.top_k else (1 if params.temperature == 0 else 0), min_p=0.0,
+            repeat_penalty=1.0, stop=list(params.stop) or None, seed=params.seed + index,
+            logprobs=1 if params.logprobs else None)
+        seconds = time.perf_counter() - began
+        usage, choice = response["usage"], response["choices"][0]
+        completion = Completion(text=apply_stops(choice["text"], params.stop), prompt_tokens=usage["prompt_tokens"],
+                                completion_tokens=usage["completion_tokens"], seconds=seconds, chat=chat)
+        values = [v for v in ((choice.get("logprobs") or {}).get("token_logprobs") or []) if v is not None]
+        completion.mean_logprob = float(sum(values) / len(values)) if values else None  # numpy floats -> JSON
+        return completion
+
     def close(self) -> None:
-        self.llm.close()
-
-
-def gguf_logprob_fn(llm):
-    """Per-position log-probabilities from llama.cpp (the model must be opened with ``logits_all``)."""
-    import numpy as np
-
-    def logprobs(window: list[int]) -> list[float]:
-        llm.reset()
-        llm.eval(window)
-        scores = np.asarray(llm.scores[: len(window) - 1], dtype=np.float64)
-        scores -= scores.max(axis=-1, keepdims=True)
-        logz = np.log(np.exp(scores).sum(axis=-1))
-        return [float(scores[i, window[i + 1]] - logz[i]) for i in range(len(window) - 1)]
-
-    return logprobs
-
-
-def gguf_perplexity(path: str | Path, text: str, max_length: int = 512, stride: int = 256) -> dict:
-    from codeladder.models.perplexity import check_window, perplexity_from
-
-    check_window(max_length, stride)
-    llm = open_gguf(path, n_ctx=max_length, logits_all=True, n_batch=max_length)
-    try:
-        ids = llm.tokenize(text.encode(), add_bos=False, special=False)
-        return perplexity_from(gguf_logprob_fn(llm), ids, max_length, stride)
-    finally:
-        llm.close()
+        for _, _, llm in self._contexts:
+            llm.close()
+        self._contexts.clear()

@@ -16,37 +16,61 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import ClassVar, Optional
 
-from codeladder.backends.base import Completion, GenerationParams, Request
+from pydantic import field_validator
+
+from codeladder.backends.base import Completion, Engine, GenerationParams, Request, apply_stops
 from codeladder.errors import LadderError
-from codeladder.prompts.extract import apply_stops
+from codeladder.params import VerbParams, option
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class OpenAIOptions(VerbParams):
+    """Options of the openai backend (any OpenAI-compatible server)."""
+
+    verb: ClassVar[str] = "openai"
+    base_url: Optional[str] = option(None, "the server, http(s)://HOST:PORT/v1 (default: --model when it is a URL)")
+    concurrency: int = option(8, "requests in flight", ge=1)
+    api_key_env: str = option("OPENAI_API_KEY", "the environment variable that holds the API key (the key "
+                                                "itself is never a flag)")
+    request_timeout: float = option(120.0, "seconds per request before it is retried", gt=0)
+    retries: int = option(4, "retries per request (exponential backoff) before one clear error", ge=0)
+    backoff_s: float = option(0.5, "first retry delay in seconds; doubles each try", ge=0)
+    endpoint: str = option("auto", "chat, completions, or auto (chat unless --mode completion)",
+                           choices=("auto", "chat", "completions"))
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected http(s)://HOST:PORT/v1")
+        return value
 
 
 class _Retryable(Exception):
     pass
 
 
-@dataclass
-class OpenAIBackend:
-    base_url: str
-    model: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = 8
-    timeout_s: float = 120.0
-    retries: int = 4
-    backoff_s: float = 0.5
-    endpoint: str = "auto"  # chat, completions, auto (chat unless --mode completion)
+class OpenAIEngine(Engine):
+    """Generation only: a server returns no full logits, so it cannot be scored or compared logit by logit."""
 
     name = "openai"
 
-    def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise LadderError(f"--base-url {self.base_url}: expected http(s)://HOST:PORT/v1")
-        self.base_url = self.base_url.rstrip("/")
-        self.api_key = os.environ.get(self.api_key_env, "")
+    def __init__(self, model: str | None, options: OpenAIOptions | None = None):
+        options = options or OpenAIOptions()
+        base_url = options.base_url
+        if base_url is None and model and model.startswith(("http://", "https://")):
+            base_url, model = model, None
+        if not base_url:
+            raise LadderError("--backend openai needs --base-url http://HOST:PORT/v1")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.concurrency, self.timeout_s = options.concurrency, options.request_timeout
+        self.batch_hint = self.concurrency
+        self.retries, self.backoff_s, self.endpoint = options.retries, options.backoff_s, options.endpoint
+        self.api_key = os.environ.get(options.api_key_env, "")
 
     def describe(self) -> dict:
         return {"backend": self.name, "model": self.model or self.base_url, "device": f"server {self.base_url}",

@@ -8,27 +8,32 @@ from codeladder.benchmarks.evalplus import HumanEvalPlus, MbppPlus
 from codeladder.benchmarks.humaneval import HumanEval
 from codeladder.benchmarks.mbpp import Mbpp, MbppSanitized
 from codeladder.errors import LadderError
+from codeladder.registry import new_registry
 
-REGISTRY: dict[str, type[Benchmark]] = {
-    "humaneval": HumanEval,
-    "humaneval-plus": HumanEvalPlus,
-    "mbpp": Mbpp,
-    "mbpp-sanitized": MbppSanitized,
-    "mbpp-plus": MbppPlus,
-    "bigcodebench": BigCodeBench,
-    "bigcodebench-hard": BigCodeBenchHard,
-}
+BENCHMARKS = new_registry("benchmark")
+BENCHMARKS.add("humaneval", "164 hand-written Python functions with unit tests (OpenAI)", HumanEval,
+               reference="https://arxiv.org/abs/2107.03374")
+BENCHMARKS.add("humaneval-plus", "HumanEval with 80x more tests, differential against the reference (EvalPlus)",
+               HumanEvalPlus, reference="https://arxiv.org/abs/2305.01210")
+BENCHMARKS.add("mbpp", "500 crowd-sourced Python problems, the test split (Google)", Mbpp,
+               reference="https://arxiv.org/abs/2108.07732")
+BENCHMARKS.add("mbpp-sanitized", "the 257 hand-verified MBPP test-split problems", MbppSanitized,
+               reference="https://arxiv.org/abs/2108.07732")
+BENCHMARKS.add("mbpp-plus", "378 MBPP problems with 35x more tests (EvalPlus)", MbppPlus,
+               reference="https://arxiv.org/abs/2305.01210")
+BENCHMARKS.add("bigcodebench", "1140 library-heavy tasks with unittest suites", BigCodeBench,
+               reference="https://arxiv.org/abs/2406.15877")
+BENCHMARKS.add("bigcodebench-hard", "the 148 hardest BigCodeBench tasks", BigCodeBenchHard,
+               reference="https://arxiv.org/abs/2406.15877")
 
 
 def get_benchmark(name: str, mode: str | None = None) -> Benchmark:
-    if name not in REGISTRY:
-        raise LadderError(f"unknown benchmark {name!r}; choose one of: {', '.join(REGISTRY)}")
-    bench = REGISTRY[name]()
-    if mode is not None and hasattr(bench, "mode"):
-        if mode not in ("complete", "instruct"):
-            raise LadderError(f"--bcb-mode {mode!r}: choose 'complete' or 'instruct'")
+    bench = BENCHMARKS.get(name, "benchmark").create()
+    if mode is not None and bench.modes:
+        if mode not in bench.modes:
+            raise LadderError(f"--bcb-mode {mode!r}: {bench.name} takes one of {', '.join(bench.modes)}")
         bench.mode = mode
     return bench
 
 
-__all__ = ["Benchmark", "Task", "TestProgram", "REGISTRY", "get_benchmark"]
+__all__ = ["Benchmark", "Task", "TestProgram", "BENCHMARKS", "get_benchmark"]

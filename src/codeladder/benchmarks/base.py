@@ -32,6 +32,7 @@ class Task:
 
 @dataclass(frozen=True)
 class TestProgram:
+    __test__ = False  # not a pytest test class
     code: str
     payload: str | None = None
 
@@ -46,6 +47,9 @@ class Benchmark:
     default_memory_mb: ClassVar[int] = 2048
     source: ClassVar[str] = ""
     sanity_expectation: ClassVar[str] = "expect 100%"
+    modes: ClassVar[tuple[str, ...]] = ()  # prompt modes a benchmark offers (--bcb-mode), the first the default
+    mode: str | None = None
+    has_base_tests: ClassVar[bool] = False  # results also say whether the original (base) tests passed
 
     def data_path(self) -> Path:
         return DATA_DIR / self.data_file
@@ -104,4 +108,5 @@ def import_lines(code: str) -> list[str]:
     except SyntaxError:
         return []
     lines = code.splitlines()
-    return ["\n".join(lines[n.lineno - 1:n.end_lineno]) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return ["\n".join(lines[n.lineno - 1:n.end_lineno]) for n in imports]

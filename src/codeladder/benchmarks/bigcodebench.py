@@ -31,6 +31,7 @@ class BigCodeBench(Benchmark):
     source = "BigCodeBench v0.1.0 (Apache-2.0)"
     sanity_expectation = ("expect 100% only of the tasks whose libraries are installed here; the rest are reported "
                           "as status 'error' (missing module), not as failures")
+    modes = ("complete", "instruct")
     mode = "complete"
 
     def _rows_to_tasks(self, rows: list[dict]) -> list[Task]:

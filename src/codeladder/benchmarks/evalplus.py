@@ -20,6 +20,7 @@ class _EvalPlus(Benchmark):
     dataset: str
     # The reference's and the sample's outputs of one input coexist (Mbpp/255's are 1.1 GB each).
     default_memory_mb = 4096
+    has_base_tests = True
 
     def test_program(self, task: Task, solution: str) -> TestProgram:
         if self.dataset == "humaneval":

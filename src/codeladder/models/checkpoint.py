@@ -7,27 +7,27 @@ and timestamps. Tokenizer files are copied byte for byte from the input folder, 
 re-serialized, so no stage can lose or alter them.
 
 Tensors are added one at a time and written shard by shard, so a transform that streams
-tensors never holds more than one shard in memory.
+tensors never holds more than one shard in memory. A transform's typed report is written here too
+(``report.json``), and a GGUF file gets its lineage in a sidecar (:func:`gguf_output`); what lineage
+holds and how it is read back is :mod:`codeladder.models.lineage`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
-import codeladder
 from codeladder.errors import LadderError
-from codeladder.models.output import LINEAGE, begin_output, crash_point, discard, publish
+from codeladder.models.lazy import DTYPES, INDEX, weight_files  # noqa: F401 (weight_files: read here by callers)
+from codeladder.models.lineage import (REPORT, TOKENIZER_FILES, extend_lineage, fingerprint, now, read_sidecar,
+                                       remember_sha256, report_dict, sha256_of, sidecar_path, stage_record, to_json)
+from codeladder.models.output import LINEAGE, begin_output, clean_stale, crash_point, discard, partial_path, publish
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
-                   "tokenizer.model", "added_tokens.json", "chat_template.jinja", "chat_template.json")
-INDEX = "model.safetensors.index.json"
 DEFAULT_SHARD_BYTES = 2 * 1024 ** 3
 
 
@@ -43,83 +43,6 @@ def _file_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _checksum_cache() -> Path:
-    return Path(os.environ.get("CODELADDER_CACHE", Path.home() / ".cache" / "codeladder")) / "sha256.json"
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, remembered per (path, size, mtime, inode): a merge tournament reads the same
-    multi-GB base many times, and hashing it each time would cost more than the merge."""
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
-    cache_path = _checksum_cache()
-    try:
-        cache = json.loads(cache_path.read_text())
-    except (OSError, ValueError):
-        cache = {}
-    if key in cache:
-        return cache[key]
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    cache[key] = digest.hexdigest()
-    try:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cache_path.with_name(f".{cache_path.name}.{os.getpid()}")
-        temporary.write_text(json.dumps(cache))
-        os.replace(temporary, cache_path)
-    except OSError:
-        pass  # a read-only home only costs the next run the hashing again
-    return cache[key]
-
-
-def folder_fingerprint(folder: Path) -> dict:
-    """Checksums of what defines a model folder (config, tokenizer, weights)."""
-    names = sorted(p.name for p in folder.iterdir() if p.is_file() and (
-        p.suffix in (".safetensors", ".gguf") or p.name in TOKENIZER_FILES or p.name in ("config.json", INDEX)))
-    return {"path": str(folder), "files": {name: file_sha256(folder / name) for name in names}}
-
-
-def _fingerprint(path: Path) -> dict:
-    return folder_fingerprint(path) if path.is_dir() else {"path": str(path), "sha256": file_sha256(path)}
-
-
-def read_lineage(folder: Path) -> dict:
-    path = folder / LINEAGE
-    if path.exists():
-        return json.loads(path.read_text())
-    return {"format": 1, "source": str(folder), "stages": []}
-
-
-def weight_files(folder: Path) -> list[Path]:
-    """The safetensors files of a model folder, in index order."""
-    index = folder / INDEX
-    if index.exists():
-        try:
-            mapping = json.loads(index.read_text())["weight_map"]
-            files = [folder / name for name in dict.fromkeys(mapping.values())]
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
-            raise LadderError(f"{index}: not a valid index (JSON with a weight_map of tensor -> file); "
-                              "copy it again with the model's shards") from None
-        absent = [p.name for p in files if not p.is_file()]
-        if absent:
-            raise LadderError(f"{index}: names {absent[0]}, which is missing; copy every shard of the model")
-        return files
-    single = folder / "model.safetensors"
-    if single.exists():
-        return [single]
-    found = sorted(folder.glob("*.safetensors"))
-    if not found:
-        raise LadderError(f"{folder}: no safetensors weights (model.safetensors or {INDEX}); "
-                          "is this a Hugging Face model folder?")
-    return found
 
 
 @dataclass
@@ -146,7 +69,7 @@ class CheckpointWriter:
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(max_workers=1)
-        self._fingerprints = pool.submit(lambda: [_fingerprint(Path(p)) for p in inputs])
+        self._fingerprints = pool.submit(lambda: [fingerprint(Path(p)) for p in inputs])
         pool.shutdown(wait=False)
 
     def __post_init__(self) -> None:
@@ -179,8 +102,6 @@ class CheckpointWriter:
         in order; ``produce(name, sink)`` calls ``sink(tensor_part)`` with consecutive row blocks of it.
         Headers are written first (sizes are known from the specs), then the bytes as they come."""
         import struct
-
-        from codeladder.models.lazy import DTYPES
 
         self._flush()
         groups, current, size = [], [], 0
@@ -255,8 +176,10 @@ class CheckpointWriter:
         return copied
 
     def finish(self, stage: str, params: dict, inputs: list[Path] | None = None, started_at: str | None = None,
-               extras: dict[str, str] | None = None) -> Path:
-        """Complete the staged folder (``extras``: more files, name -> text) and move it onto ``out_dir``."""
+               extras: dict[str, str] | None = None, report: object = None) -> Path:
+        """Complete the staged folder and move it onto ``out_dir``: ``report`` (a typed report, or a function
+        of the staged folder that returns one, e.g. to measure file sizes) becomes ``report.json``;
+        ``extras`` are more files (name -> text)."""
         if self.config is None:
             raise ValueError("CheckpointWriter.config must be set before finish()")
         self._flush()
@@ -266,16 +189,70 @@ class CheckpointWriter:
         self._copy_tokenizer()
         source = Path(self.lineage_source or self.tokenizer_source)
         generation = source / "generation_config.json"
-        if generation.exists():
+        if generation.is_file():
             shutil.copyfile(generation, self._stage / generation.name)
-        origin = self.origin or str(source)
-        lineage = read_lineage(source) if self.lineage_source else {"format": 1, "source": origin, "stages": []}
         fingerprints = (self._fingerprints.result() if self._fingerprints is not None
-                        else [_fingerprint(Path(p)) for p in (inputs if inputs is not None else self.inputs)])
-        lineage["stages"].append({
-            "stage": stage, "params": params, "inputs": fingerprints,
-            "codeladder_version": codeladder.__version__, "started_at": started_at or now(), "finished_at": now()})
-        (self._stage / LINEAGE).write_text(json.dumps(lineage, indent=2) + "\n")
+                        else [fingerprint(Path(p)) for p in (inputs if inputs is not None else self.inputs)])
+        lineage = extend_lineage(self.lineage_source, self.origin or str(source),
+                                 stage_record(stage, params, fingerprints, started_at))
+        (self._stage / LINEAGE).write_text(to_json(lineage))
+        if callable(report):
+            report = report(self._stage)
+        if report is not None:
+            (self._stage / REPORT).write_text(to_json(report_dict(report)))
         for name, text in (extras or {}).items():
             (self._stage / name).write_text(text)
         return publish(self._stage, self.out_dir)
+
+
+@dataclass
+class GgufOutput:
+    """A GGUF file being written: write ``path`` (the staging file), set ``report``; see :func:`gguf_output`."""
+
+    path: Path
+    report: object = None
+
+
+@contextmanager
+def gguf_output(out: str | Path, source: Path, inputs: Sequence[Path], stage: str,
+                params: dict) -> Iterator[GgufOutput]:
+    """``with gguf_output(out, folder, [folder], "export", params) as staged:`` write ``staged.path``.
+
+    On success the GGUF and its sidecar ``NAME.gguf.ladder.json`` (lineage continued from ``source``,
+    the GGUF's sha256, the report) are renamed into place, the GGUF first: the sidecar's checksum makes
+    a crash between the two renames visible to readers (an old sidecar no longer matches)."""
+    out = Path(out)
+    started = now()
+    staged = GgufOutput(begin_output(out, inputs, kind="file"))
+    sidecar = partial_path(sidecar_path(out))
+    try:
+        fingerprints = [fingerprint(Path(p)) for p in inputs]
+        yield staged
+        digest = sha256_of(staged.path)
+        lineage = extend_lineage(source, str(source), stage_record(stage, params, fingerprints, started))
+        clean_stale(sidecar_path(out))
+        sidecar.write_text(to_json(_sidecar(digest, lineage, staged.report)))
+    except BaseException:
+        discard(staged.path)
+        discard(sidecar)
+        raise
+    publish(staged.path, out)
+    crash_point("before-sidecar")
+    os.replace(sidecar, sidecar_path(out))
+    remember_sha256(out, digest)
+
+
+def _sidecar(digest: str, lineage: dict, report: object) -> dict:
+    return {"format": 1, "sha256": digest, "lineage": lineage,
+            "report": report_dict(report) if report is not None else None}
+
+
+def rewrite_gguf_report(gguf: Path, report: object) -> None:
+    """Replace the report in a GGUF's sidecar (e.g. with a perplexity measured on the published file)."""
+    document = read_sidecar(gguf)
+    if document is None:
+        raise LadderError(f"{gguf}: its sidecar {sidecar_path(gguf).name} is missing or describes another file")
+    document["report"] = report_dict(report)
+    staged = partial_path(sidecar_path(gguf))
+    staged.write_text(to_json(document))
+    os.replace(staged, sidecar_path(gguf))

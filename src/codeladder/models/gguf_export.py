@@ -1,38 +1,33 @@
 """Export a Hugging Face model folder to GGUF that llama.cpp loads and runs.
 
-F32/F16/Q8_0/Q4_0 are written with the ``gguf`` package (it quantizes those in numpy). K-quants
-(Q4_K, Q6_K) are made by llama.cpp's own quantizer (``llama_model_quantize`` through
-llama-cpp-python) from an F16 file: it is the reference implementation, so we do not port it.
+F32/F16/Q8_0/Q5_0/Q4_0 are written with the ``gguf`` package (it quantizes those in numpy). K-quants
+(Q4_K, Q5_K, Q6_K) are made by llama.cpp's own quantizer (:mod:`codeladder.models.llamacpp_quant`)
+from an F16 file: it is the reference implementation, so we do not port it. The types, their
+llama.cpp numbers and fallbacks are the ``export`` registry (:mod:`codeladder.models.export_types`);
+which architectures export, and how, is :mod:`codeladder.models.arch`.
 Tensors that cannot take the asked type (rows not a multiple of the block size) fall back, and
 the report lists them: a K-quant falls back to the 32-wide type of its class (Q4_K -> Q4_0), a
-32-wide type to F16. The file is written in two passes with one tensor in memory at a time.
+32-wide type to F16. The file is written in two passes with one tensor in memory at a time, through
+the one writer (:func:`codeladder.models.checkpoint.gguf_output`): staged, renamed into place, with
+its lineage in the sidecar ``NAME.gguf.ladder.json``.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from codeladder.errors import LadderError
-from codeladder.models.checkpoint import weight_files
+from codeladder.models.arch import detect_pre_tokenizer, head_is_stored, require_arch
+from codeladder.models.checkpoint import gguf_output
+from codeladder.models.export_types import gguf_type
 from codeladder.models.integrity import full_config, read_config, read_json_file, require_model_folder
-from codeladder.models.output import crash_point, partial_path, staged_file
-
-NUMPY_TYPES = ("f32", "f16", "q8_0", "q4_0", "q5_0")
-LLAMA_CPP_TYPES = {"q4_k": 15, "q6_k": 18, "q5_k": 17}  # llama_ftype: MOSTLY_Q4_K_M, MOSTLY_Q6_K, MOSTLY_Q5_K_M
-TYPES = (*NUMPY_TYPES, *LLAMA_CPP_TYPES)
-ARCHITECTURES = {"qwen2": "QWEN2", "llama": "LLAMA", "qwen3": "QWEN3"}
-# Pre-tokenizer regexes llama.cpp knows, recognised from tokenizer.json.
-_QWEN2_REGEX_START = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
-_LLAMA3_REGEX_START = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+from codeladder.models.lazy import weight_files
+from codeladder.models.llamacpp_quant import k_quant_tensors, llama_cpp_quantize
+from codeladder.models.output import crash_point, partial_path
 
 
 @dataclass
@@ -50,15 +45,6 @@ def _gguf():
     except ImportError:
         raise LadderError("GGUF export needs the gguf package: pip install -e '.[gguf]'") from None
     return gguf
-
-
-def detect_pre_tokenizer(tokenizer_json: dict) -> str:
-    text = json.dumps(tokenizer_json.get("pre_tokenizer") or {})
-    if _LLAMA3_REGEX_START.replace("\\", "\\\\") in text:
-        return "llama-bpe"
-    if _QWEN2_REGEX_START.replace("\\", "\\\\") in text:
-        return "qwen2"
-    return "gpt2"
 
 
 def _add_tokenizer(writer, folder: Path, vocab_size: int) -> None:
@@ -122,14 +108,6 @@ def llama_permute(weights: np.ndarray, heads: int) -> np.ndarray:
             .swapaxes(1, 2).reshape(weights.shape))
 
 
-NUMPY_QTYPES = {"q8_0": "Q8_0", "q4_0": "Q4_0", "q5_0": "Q5_0"}
-# Where a K-quant block (256 wide) does not fit a row, this 32-wide type of the same class is used
-# (llama.cpp itself would pick a wider one, e.g. Q5_0 for Q4_K: 896-wide Qwen2.5 rows end up at 6.4 bits).
-K_FALLBACK = {"q4_k": "q4_0", "q5_k": "q5_0", "q6_k": "q8_0"}
-K_FAMILY = {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}
-FILE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "q5_0": 8, "q4_k": 15, "q5_k": 17, "q6_k": 18}
-
-
 @dataclass
 class _Planned:
     hf_name: str
@@ -147,7 +125,7 @@ def _choose_kind(name: str, shape: tuple[int, ...], wanted: str, overrides: dict
         return "f16"
     if name in overrides:
         return "raw"
-    kind = K_FALLBACK.get(wanted, wanted)
+    kind = gguf_type(wanted).data["fallback"] or wanted
     if shape[-1] % 32:
         kind = "f16"
     if kind != wanted:
@@ -156,7 +134,7 @@ def _choose_kind(name: str, shape: tuple[int, ...], wanted: str, overrides: dict
 
 
 def _qtype(gguf, kind: str):
-    return getattr(gguf.GGMLQuantizationType, NUMPY_QTYPES[kind])
+    return getattr(gguf.GGMLQuantizationType, gguf_type(kind).data["qtype"])
 
 
 def _declare(writer, gguf, item: "_Planned") -> None:
@@ -184,27 +162,22 @@ def _write_gguf(folder: Path, out: Path, wanted: str, report: ExportReport, over
     gguf = _gguf()
     overrides = overrides or {}
     config = full_config(folder, read_config(folder))
-    arch_name = config.get("model_type")
-    if arch_name not in ARCHITECTURES:
-        raise LadderError(f"{folder}/config.json: model_type {arch_name!r} cannot be exported; "
-                          f"supported: {', '.join(ARCHITECTURES)}")
-    arch = getattr(gguf.MODEL_ARCH, ARCHITECTURES[arch_name])
+    model_arch = require_arch(config.get("model_type"), "gguf", f"{folder}/config.json: model_type")
+    arch = getattr(gguf.MODEL_ARCH, model_arch.gguf)
     names = gguf.get_tensor_name_map(arch, config["num_hidden_layers"])
     plan: list[_Planned] = []
     for path in weight_files(folder):
         with safe_open(str(path), framework="pt") as f:
-            for hf_name in f.keys():
-                if hf_name == "lm_head.weight" and config.get("tie_word_embeddings"):
-                    continue
+            for hf_name in filter(lambda n: head_is_stored(n, config), f.keys()):
                 name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
                 if name is None:
-                    raise LadderError(f"{path}: tensor {hf_name!r} has no GGUF name for {arch_name}")
+                    raise LadderError(f"{path}: tensor {hf_name!r} has no GGUF name for {model_arch.model_type}")
                 shape = tuple(f.get_slice(hf_name).get_shape())
                 kind = _choose_kind(name, shape, wanted, overrides, report)
                 plan.append(_Planned(hf_name, name, path, shape, kind, overrides.get(name)))
     writer = gguf.GGUFWriter(str(out), gguf.MODEL_ARCH_NAMES[arch])
     writer.add_name(folder.name)
-    writer.add_file_type(FILE_TYPES.get(wanted, 1))
+    writer.add_file_type(gguf_type(wanted).data["file_type"])
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
     _add_hparams(writer, config)
     _add_tokenizer(writer, folder, config["vocab_size"])
@@ -217,10 +190,10 @@ def _write_gguf(folder: Path, out: Path, wanted: str, report: ExportReport, over
     from codeladder.progress import progress_bar
 
     with progress_bar(f"exporting tensors ({wanted})", len(plan), show_progress) as advance:
-        _write_planned(writer, gguf, plan, arch_name, heads, kv_heads, report, advance)
+        _write_planned(writer, gguf, plan, model_arch.rotary_permute, heads, kv_heads, report, advance)
 
 
-def _write_planned(writer, gguf, plan: list, arch_name: str, heads: int, kv_heads: int, report: ExportReport,
+def _write_planned(writer, gguf, plan: list, permute: bool, heads: int, kv_heads: int, report: ExportReport,
                    advance) -> None:
     import torch
     from safetensors import safe_open
@@ -234,9 +207,9 @@ def _write_planned(writer, gguf, plan: list, arch_name: str, heads: int, kv_head
                 continue
             with safe_open(str(item.source), framework="pt") as f:
                 array = f.get_tensor(item.hf_name).to(torch.float32).numpy()
-            if arch_name == "llama" and item.hf_name.endswith("q_proj.weight"):
+            if permute and item.hf_name.endswith("q_proj.weight"):
                 array = llama_permute(array, heads)
-            elif arch_name == "llama" and item.hf_name.endswith("k_proj.weight"):
+            elif permute and item.hf_name.endswith("k_proj.weight"):
                 array = llama_permute(array, kv_heads)
             if item.kind in ("f32", "f16"):
                 data = array.astype(np.float32 if item.kind == "f32" else np.float16)
@@ -249,52 +222,6 @@ def _write_planned(writer, gguf, plan: list, arch_name: str, heads: int, kv_head
         writer.close()
 
 
-@contextmanager
-def _native_output_to(log: Path, quiet: bool) -> Iterator[None]:
-    """Send what native code prints on fds 1 and 2 to ``log`` (llama.cpp's quantizer prints ~90 lines)."""
-    if not quiet:
-        yield
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(log, "wb") as sink:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-            yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
-
-
-def _llama_cpp_quantize(source: Path, out: Path, ftype: int, verbose: bool = False) -> None:
-    try:
-        import llama_cpp
-    except ImportError:
-        raise LadderError("K-quants are made by llama.cpp's quantizer: pip install -e '.[llamacpp]'") from None
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = ftype
-    params.nthread = 0
-    log = out.with_name("llama.cpp.log")
-    with _native_output_to(log, quiet=not verbose):
-        failed = llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), params) != 0
-    if failed:
-        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.exists() else []
-        detail = f" ({lines[-1].strip()[:200]})" if lines else ""
-        raise LadderError(f"{source}: llama.cpp could not quantize this file{detail}; rerun with --verbose for its log")
-
-
-def _k_quant_tensors(path: Path) -> tuple[object, dict]:
-    """The K-quantized tensors of a llama.cpp output, as raw bytes (keep the reader while they are used)."""
-    gguf = _gguf()
-    reader = gguf.GGUFReader(str(path))
-    return reader, {t.name: (t.data, t.tensor_type) for t in reader.tensors if t.tensor_type.name in K_FAMILY}
-
-
 def _export_k_quant(folder: Path, stage: Path, out: Path, type: str, report: ExportReport, show_progress: bool,
                     verbose: bool) -> None:
     """F16 first, llama.cpp's quantizer on it, then our file with its K-quantized tensors; the scratch
@@ -305,10 +232,10 @@ def _export_k_quant(folder: Path, stage: Path, out: Path, type: str, report: Exp
     try:
         f16, quantized = scratch / "f16.gguf", scratch / "k.gguf"
         _write_gguf(folder, f16, "f16", ExportReport(str(f16), "f16"), show_progress=show_progress)
-        _llama_cpp_quantize(f16, quantized, LLAMA_CPP_TYPES[type], verbose)
+        llama_cpp_quantize(f16, quantized, gguf_type(type).data["file_type"], verbose)
         crash_point("after-llama-quantize")
         f16.unlink()
-        reader, k_tensors = _k_quant_tensors(quantized)
+        reader, k_tensors = k_quant_tensors(quantized)
         _write_gguf(folder, stage, type, report, overrides=k_tensors, show_progress=show_progress)
         del reader, k_tensors
     finally:
@@ -316,18 +243,19 @@ def _export_k_quant(folder: Path, stage: Path, out: Path, type: str, report: Exp
 
 
 def export_gguf(folder: str | Path, out: str | Path, type: str = "f16", show_progress: bool = False,
-                verbose: bool = False) -> ExportReport:
-    """Write ``folder`` as a GGUF file ``out`` (staged beside it, renamed into place when complete);
-    ``verbose`` shows llama.cpp's own log for K-quants."""
+                verbose: bool = False, stage: str = "export", params: dict | None = None) -> ExportReport:
+    """Write ``folder`` as a GGUF file ``out`` and its lineage sidecar ``out.ladder.json`` (staged beside
+    it, renamed into place when complete); ``verbose`` shows llama.cpp's own log for K-quants.
+    ``stage``/``params`` name the lineage stage (``ladder quantize`` records its own)."""
     folder, out = Path(folder), Path(out)
-    if type not in TYPES:
-        raise LadderError(f"--type {type}: choose one of {', '.join(TYPES)}")
+    entry = gguf_type(type)
     require_model_folder(folder)
     report = ExportReport(path=str(out), type=type)
-    with staged_file(out, [folder]) as stage:
-        if type in NUMPY_TYPES:
-            _write_gguf(folder, stage, type, report, show_progress=show_progress)
+    with gguf_output(out, folder, [folder], stage, {"format": "gguf", "type": type, **(params or {})}) as staged:
+        if entry.data["engine"] == "numpy":
+            _write_gguf(folder, staged.path, type, report, show_progress=show_progress)
         else:
-            _export_k_quant(folder, stage, out, type, report, show_progress, verbose)
-        report.bytes = stage.stat().st_size
+            _export_k_quant(folder, staged.path, out, type, report, show_progress, verbose)
+        report.bytes = staged.path.stat().st_size
+        staged.report = report
     return report

@@ -16,9 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from codeladder.errors import LadderError
-
-SUPPORTED = {"qwen2": "Qwen2ForCausalLM", "llama": "LlamaForCausalLM", "qwen3": "Qwen3ForCausalLM",
-             "mistral": "MistralForCausalLM"}
+from codeladder.models.arch import ARCHITECTURES, LM_HEAD, head_is_stored, require_arch, tied_head
 # Extra tensors bitsandbytes stores beside a quantized weight.
 QUANT_STATE_MARKERS = (".absmax", ".quant_map", ".quant_state", ".nested_absmax", ".nested_quant_map", ".SCB",
                        ".weight_format")
@@ -52,13 +50,11 @@ def read_config(folder: Path) -> dict:
     if not isinstance(config, dict):
         raise LadderError(f"{path}: expected a JSON object; restore it from the model's source")
     model_type = config.get("model_type")
-    if model_type not in SUPPORTED:
-        raise LadderError(f"{path}: model_type {model_type!r} is not supported; codeladder loads "
-                          f"{', '.join(SUPPORTED)}")
+    expected = require_arch(model_type, "load", f"{path}: model_type").hf_class
     architectures = config.get("architectures")
-    if architectures is not None and architectures != [SUPPORTED[model_type]]:
+    if architectures is not None and architectures != [expected]:
         raise LadderError(f"{path}: architectures {architectures!r} do not match model_type {model_type!r} "
-                          f"(expected [{SUPPORTED[model_type]!r}]); fix the config to describe these weights")
+                          f"(expected [{expected!r}]); fix the config to describe these weights")
     _require_positive(path, config)
     _require_positive(path, full_config(folder, config))
     return config
@@ -94,7 +90,8 @@ def _resolved(path: Path, config_text: str) -> dict:
 def _max_token_id(tokenizer: dict) -> int:
     vocab = (tokenizer.get("model") or {}).get("vocab")
     ids = [i for i in vocab.values() if isinstance(i, int)] if isinstance(vocab, dict) else []
-    ids += [t.get("id") for t in tokenizer.get("added_tokens") or [] if isinstance(t, dict) and isinstance(t.get("id"), int)]
+    ids += [t.get("id") for t in tokenizer.get("added_tokens") or []
+            if isinstance(t, dict) and isinstance(t.get("id"), int)]
     return max(ids, default=-1)
 
 
@@ -122,23 +119,22 @@ def require_tokenizer(folder: Path, vocab_size: int | None = None) -> None:
 
 def stored_tensors(folder: Path) -> TensorHeaders:
     """Name -> (shape, safetensors dtype) over every weight file, from the headers (sizes checked)."""
-    from codeladder.models.checkpoint import weight_files
-    from codeladder.models.lazy import read_header
+    from codeladder.models.lazy import read_header, weight_files
 
     return {name: (info.shape, info.dtype) for path in weight_files(folder)
             for name, info in read_header(path).items()}
 
 
 def _layer_shapes(config: dict, layer: int) -> dict[str, tuple[int, ...]]:
-    model_type, hidden = config["model_type"], config["hidden_size"]
+    arch, hidden = ARCHITECTURES[config["model_type"]], config["hidden_size"]
     heads = config["num_attention_heads"]
     kv_heads = config.get("num_key_value_heads") or heads
     head_dim = config.get("head_dim") or hidden // heads
     inter = config["intermediate_size"]
     prefix = f"model.layers.{layer}."
-    attention_bias = model_type in ("llama", "qwen3") and bool(config.get("attention_bias"))
-    qkv_bias = model_type == "qwen2" or attention_bias  # Qwen2: q/k/v always have a bias, o_proj never
-    mlp_bias = model_type == "llama" and bool(config.get("mlp_bias"))
+    attention_bias = arch.optional_attention_bias and bool(config.get("attention_bias"))
+    qkv_bias = arch.qkv_bias or attention_bias  # Qwen2: q/k/v always have a bias, o_proj never
+    mlp_bias = arch.optional_mlp_bias and bool(config.get("mlp_bias"))
     outputs = {"q_proj": heads * head_dim, "k_proj": kv_heads * head_dim, "v_proj": kv_heads * head_dim}
     shapes = {f"{prefix}input_layernorm.weight": (hidden,), f"{prefix}post_attention_layernorm.weight": (hidden,),
               f"{prefix}self_attn.o_proj.weight": (hidden, heads * head_dim)}
@@ -148,8 +144,8 @@ def _layer_shapes(config: dict, layer: int) -> dict[str, tuple[int, ...]]:
             shapes[f"{prefix}self_attn.{name}.bias"] = (rows,)
     if attention_bias:
         shapes[f"{prefix}self_attn.o_proj.bias"] = (hidden,)
-    if model_type == "qwen3":
-        shapes.update({f"{prefix}self_attn.q_norm.weight": (head_dim,), f"{prefix}self_attn.k_norm.weight": (head_dim,)})
+    if arch.qk_norm:
+        shapes.update({f"{prefix}self_attn.{norm}.weight": (head_dim,) for norm in ("q_norm", "k_norm")})
     for name, shape in (("gate_proj", (inter, hidden)), ("up_proj", (inter, hidden)), ("down_proj", (hidden, inter))):
         shapes[f"{prefix}mlp.{name}.weight"] = shape
         if mlp_bias:
@@ -166,8 +162,8 @@ def expected_tensors(folder: Path, config: dict) -> tuple[dict[str, tuple[int, .
     shapes = {"model.embed_tokens.weight": (vocab, hidden)}
     for layer in range(full["num_hidden_layers"]):
         shapes.update(_layer_shapes(full, layer))
-    shapes.update({"model.norm.weight": (hidden,), "lm_head.weight": (vocab, hidden)})
-    return shapes, bool(full.get("tie_word_embeddings"))
+    shapes.update({"model.norm.weight": (hidden,), LM_HEAD: (vocab, hidden)})
+    return shapes, tied_head(full)
 
 
 def tensor_problems(expected: dict[str, tuple[int, ...]], stored: TensorHeaders, tied: bool,
@@ -176,7 +172,7 @@ def tensor_problems(expected: dict[str, tuple[int, ...]], stored: TensorHeaders,
     kept = {n: v for n, v in stored.items() if not n.endswith(IGNORED_SUFFIXES)
             and not (quantized and any(m in n for m in QUANT_STATE_MARKERS))}
     packed = {n for n, (_, dtype) in kept.items() if quantized and dtype in ("U8", "I8")}
-    missing = [n for n in expected if n not in kept and not (tied and n == "lm_head.weight")]
+    missing = [n for n in expected if n not in kept and head_is_stored(n, tied)]
     unexpected = [n for n in kept if n not in expected]
     wrong = [f"{n} {kept[n][0]} != {s}" for n, s in expected.items()
              if n in kept and n not in packed and kept[n][0] != s]

@@ -3,46 +3,54 @@
 HF folders are streamed tensor by tensor (any dtype in, ``--dtype`` out). GGUF files are
 dequantized by transformers' GGUF loader; the tokenizer is rebuilt from the GGUF metadata
 itself (tokens, merges, token types, the pre-tokenizer llama.cpp uses, special ids, chat
-template), because transformers assumes one pre-tokenizer per architecture.
+template), because transformers assumes one pre-tokenizer per architecture. Each writes a
+``report.json`` (:class:`ConvertReport`); a GGUF's sidecar lineage, when it has one, is continued.
+``--dtype auto`` keeps what is stored (:func:`codeladder.models.arch.resolve_dtype`).
 """
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from codeladder.errors import LadderError
-from codeladder.models.checkpoint import CheckpointWriter, now, weight_files
+from codeladder.models.arch import (AUTO, DTYPE_ALIASES, DTYPES, PRE_TOKENIZERS, parse_dtype, resolve_dtype,
+                                    stored_items, torch_dtype)
+from codeladder.models.checkpoint import CheckpointWriter, now
 from codeladder.models.integrity import require_gguf_file, require_model_folder
-
-DTYPES = ("float32", "float16", "bfloat16", "auto")
-PRE_TOKENIZER_SPLITS = {
-    "qwen2": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
-    "llama-bpe": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
-}
+from codeladder.models.lazy import weight_files
+from codeladder.params import OUTPUT, VerbParams, option
 
 
-def _torch_dtype(name: str):
-    import torch
+@dataclass
+class ConvertReport:
+    """What ``import`` and ``export --format safetensors`` wrote (``report.json``)."""
 
-    if name not in DTYPES:
-        raise LadderError(f"--dtype {name}: choose one of {', '.join(DTYPES)}")
-    return None if name == "auto" else getattr(torch, name)
+    source: str
+    output: str
+    input_format: str  # safetensors or gguf
+    dtype: str  # auto keeps each tensor's stored dtype
+    tensors: int = 0
 
 
 def is_hub_id(source: str) -> bool:
     return not Path(source).exists() and source.count("/") == 1 and not source.startswith((".", "/"))
 
 
-def convert_folder(source: Path, out: Path, dtype: str = "auto", stage: str = "import", params: dict | None = None) -> Path:
+def convert_folder(source: Path, out: Path, dtype: str = "auto", stage: str = "import",
+                   params: dict | None = None) -> Path:
     """Stream an HF folder's tensors into a new checkpoint, converting floating tensors to ``dtype``."""
     from safetensors import safe_open
 
-    target = _torch_dtype(dtype)
+    dtype = parse_dtype(dtype)
+    target = None if dtype == AUTO else torch_dtype(dtype)
     config = require_model_folder(source, "input")
     if target is not None:
         config["dtype"] = dtype
         config.pop("torch_dtype", None)
+    report = ConvertReport(str(source), str(out), "safetensors", dtype)
     started = now()
     with CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=source,
                           inputs=[source]) as writer:
@@ -53,9 +61,11 @@ def convert_folder(source: Path, out: Path, dtype: str = "auto", stage: str = "i
                         tensor = f.get_tensor(name)
                         writer.add(name, tensor.to(target) if target is not None and tensor.is_floating_point()
                                    else tensor)
+                        report.tensors += 1
             except Exception as exc:  # safetensors raises plain errors on truncated or corrupt files
-                raise LadderError(f"{path}: cannot read the weights ({exc}); the file is truncated or corrupt") from None
-        return writer.finish(stage, {"dtype": dtype, **(params or {})}, started_at=started)
+                raise LadderError(f"{path}: cannot read the weights ({exc}); the file is truncated or corrupt"
+                                  ) from None
+        return writer.finish(stage, {"dtype": dtype, **(params or {})}, started_at=started, report=report)
 
 
 def _gguf_field(reader, key: str, default=None):
@@ -91,9 +101,9 @@ def tokenizer_from_gguf(path: Path):
     merges = [tuple(m.split(" ", 1)) for m in _gguf_field(reader, "tokenizer.ggml.merges", [])]
     pre = _gguf_field(reader, "tokenizer.ggml.pre", "gpt2")
     core = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=merges, ignore_merges=False))
-    if pre in PRE_TOKENIZER_SPLITS:
+    if pre in PRE_TOKENIZERS:
         core.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(PRE_TOKENIZER_SPLITS[pre]), behavior="isolated"),
+            pre_tokenizers.Split(Regex(PRE_TOKENIZERS[pre]), behavior="isolated"),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     else:
         core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
@@ -122,26 +132,27 @@ def import_gguf(path: Path, out: Path, dtype: str = "float32") -> Path:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    target = _torch_dtype("float32" if dtype == "auto" else dtype)
+    name = resolve_dtype(dtype)  # a GGUF stores no torch dtype: auto is float32
+    target = torch_dtype(name)
     require_gguf_file(path, "input")
+    report = ConvertReport(str(path), str(out), "gguf", name)
     started = now()
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer_from_gguf(path).save_pretrained(tmp)
-        with CheckpointWriter(out, tokenizer_source=Path(tmp), inputs=[path]) as writer:
+        with CheckpointWriter(out, tokenizer_source=Path(tmp), lineage_source=path, inputs=[path]) as writer:
             try:
                 model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=target)
             except Exception as exc:
                 raise LadderError(f"{path}: cannot load this GGUF file ({str(exc).splitlines()[0][:200]})") from None
             config = model.config.to_dict()
-            config["dtype"] = str(target).replace("torch.", "")
+            config["dtype"] = name
             config.pop("torch_dtype", None)
             config["vocab_size"] = model.get_input_embeddings().weight.shape[0]
             writer.config = config
-            for name, tensor in model.state_dict().items():
-                if name == "lm_head.weight" and config.get("tie_word_embeddings"):
-                    continue
-                writer.add(name, tensor.to(target))
-            writer.finish("import", {"dtype": config["dtype"], "format": "gguf"}, started_at=started)
+            for tensor_name, tensor in stored_items(model.state_dict().items(), config):
+                writer.add(tensor_name, tensor.to(target))
+                report.tensors += 1
+            writer.finish("import", {"dtype": name, "format": "gguf"}, started_at=started, report=report)
     return out
 
 
@@ -156,6 +167,21 @@ def _download(repo_id: str) -> Path:
         reason = str(exc).splitlines()[0][:160]
         raise LadderError(f"{repo_id}: looks like a hub id, and the hub cannot be reached ({reason}); "
                           "download the folder elsewhere and pass its path") from None
+
+
+class ImportParams(VerbParams):
+    """Import a model into a checked folder with lineage (GGUF is dequantized; its tokenizer rebuilt)."""
+
+    verb: ClassVar[str] = "import"
+    source: str = option(..., "a Hugging Face model folder, a .gguf file, or a hub id (when the hub answers)",
+                         argument=True)
+    output: Path = option(..., "model folder to write", flags=OUTPUT)
+    dtype: str = option("auto", "auto (keep what is stored), float32, float16 or bfloat16",
+                        choices=(AUTO, *DTYPES, *DTYPE_ALIASES))
+
+
+def import_verb(params: ImportParams) -> Path:
+    return import_model(params.source, params.output, params.dtype)
 
 
 def import_model(source: str, out: str | Path, dtype: str = "auto") -> Path:

@@ -14,11 +14,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codeladder.errors import LadderError
-from codeladder.models.checkpoint import weight_files
 
+INDEX = "model.safetensors.index.json"
 DTYPES = {"F32": ("float32", 4), "F16": ("float16", 2), "BF16": ("bfloat16", 2), "F64": ("float64", 8),
           "I64": ("int64", 8), "I32": ("int32", 4), "I16": ("int16", 2), "I8": ("int8", 1), "U8": ("uint8", 1),
           "BOOL": ("bool", 1)}
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The safetensors files of a model folder, in index order."""
+    index = folder / INDEX
+    if index.exists():
+        try:
+            mapping = json.loads(index.read_text())["weight_map"]
+            files = [folder / name for name in dict.fromkeys(mapping.values())]
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+            raise LadderError(f"{index}: not a valid index (JSON with a weight_map of tensor -> file); "
+                              "copy it again with the model's shards") from None
+        absent = [p.name for p in files if not p.is_file()]
+        if absent:
+            raise LadderError(f"{index}: names {absent[0]}, which is missing; copy every shard of the model")
+        return files
+    single = folder / "model.safetensors"
+    if single.exists():
+        return [single]
+    found = sorted(folder.glob("*.safetensors"))
+    if not found:
+        raise LadderError(f"{folder}: no safetensors weights (model.safetensors or {INDEX}); "
+                          "is this a Hugging Face model folder?")
+    return found
+
 
 
 @dataclass(frozen=True)
@@ -74,7 +99,8 @@ def read_header(path: Path) -> dict[str, TensorInfo]:
             size = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else None
             if size is None or size > total - 8:
                 raise LadderError(f"{path}: not a safetensors file ({total} bytes, "
-                                  f"{'too short for a header' if size is None else 'header longer than the file'}); {FIX}")
+                                  f"{'too short for a header' if size is None else 'header longer than the file'}); "
+                                  f"{FIX}")
             header = json.loads(f.read(size))
     except OSError as exc:
         raise LadderError(f"{path}: cannot read it ({exc.strerror or exc})") from None

@@ -1,7 +1,7 @@
 """Where a model or GGUF file is written: checked first, staged beside the target, renamed into place.
 
-Every writer path (the checkpoint writer, GGUF export) goes through :func:`begin_output` and
-:func:`publish`:
+Every writer path (the checkpoint writer's folders, its GGUF files and their sidecars) goes through
+:func:`begin_output` and :func:`publish`:
 
 - an output that is one of the inputs, lies inside one, or holds one is refused before anything
   is touched (``merge A B -o A`` would otherwise destroy A while reading it);
@@ -23,8 +23,7 @@ import os
 import re
 import shutil
 import signal
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 from codeladder.errors import LadderError
@@ -169,15 +168,3 @@ def publish(stage: Path, out: Path) -> Path:
     os.rename(stage, out)
     _remove(aside)
     return out
-
-
-@contextmanager
-def staged_file(out: str | Path, inputs: Sequence[str | Path]) -> Iterator[Path]:
-    """``with staged_file(out, inputs) as stage:`` write ``stage``; it replaces ``out`` only on success."""
-    stage = begin_output(out, inputs, kind="file")
-    try:
-        yield stage
-    except BaseException:
-        discard(stage)
-        raise
-    publish(stage, Path(out))

@@ -9,45 +9,53 @@ from __future__ import annotations
 
 import json
 import sysconfig
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Optional
+
+from pydantic import ConfigDict
 
 from codeladder.errors import LadderError
+from codeladder.models.arch import (ARCHITECTURES, DTYPES, PRE_TOKENIZERS, TIE_KEY, parse_dtype, require_arch,
+                                    stored_items, supported, torch_dtype)
+from codeladder.params import VerbParams, option
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-# Qwen2's pre-tokenizer split, so llama.cpp ("qwen2" pre-tokenizer) and transformers agree on every token.
-QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
-               r"|\s+(?!\S)|\s+")
+MIN_VOCAB = 256 + len(SPECIAL_TOKENS)  # the byte alphabet and the special tokens
 CHATML_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
 
-@dataclass(frozen=True)
-class TinySpec:
-    arch: str = "qwen2"
-    seed: int = 0
-    hidden: int = 64
-    layers: int = 2
-    heads: int = 4
-    kv_heads: int = 2
-    intermediate: int | None = None
-    vocab: int = 4096
-    max_positions: int = 2048
-    pad_vocab_to: int | None = None  # embedding rows beyond the tokenizer, as real models have (Qwen2.5: 151936)
-    dtype: str = "float32"
-    tie_embeddings: bool = False  # Qwen2.5-Coder-0.5B/1.5B tie them
+class TinySpec(VerbParams):
+    """The shape of a tiny random-init model."""
+
+    model_config = ConfigDict(frozen=True)
+    arch: str = option("qwen2", "architecture", choices=tuple(supported("tiny")))
+    seed: int = option(0, "random-init seed", ge=0)
+    hidden: int = option(64, "hidden size", ge=1)
+    layers: int = option(2, "transformer layers", ge=1)
+    heads: int = option(4, "attention heads", ge=1)
+    kv_heads: int = option(2, "key/value heads (grouped-query attention)", ge=1)
+    intermediate: Optional[int] = option(None, "MLP size (default 2 x hidden)", ge=1)
+    vocab: int = option(4096, "BPE vocabulary size (trained on Python source)", ge=MIN_VOCAB)
+    max_positions: int = option(2048, "context length in the config", ge=2)
+    pad_vocab_to: Optional[int] = option(None, "embedding rows beyond the tokenizer, as real models have "
+                                               "(Qwen2.5: 151936)", ge=1)
+    dtype: str = option("float32", "float32, bfloat16 or float16", choices=DTYPES)
+    tie_embeddings: bool = option(False, "share the embedding and lm_head (Qwen2.5-Coder-0.5B/1.5B do)")
 
     def parameter_count(self) -> int:
         head_dim = self.hidden // self.heads
         inter = self.intermediate or 2 * self.hidden
         attn = self.hidden * head_dim * (self.heads * 2 + self.kv_heads * 2)
-        if self.arch == "qwen2":  # q/k/v biases
+        if ARCHITECTURES[self.arch].qkv_bias:
             attn += head_dim * (self.heads + 2 * self.kv_heads)
         mlp = 3 * self.hidden * inter
         rows = max(self.vocab, self.pad_vocab_to or 0)
-        return rows * self.hidden * (1 if self.tie_embeddings else 2) + self.layers * (attn + mlp + 2 * self.hidden) + self.hidden
+        embeddings = rows * self.hidden * (1 if self.tie_embeddings else 2)
+        return embeddings + self.layers * (attn + mlp + 2 * self.hidden) + self.hidden
 
 
 def python_source_files(limit: int = 400) -> list[str]:
@@ -65,7 +73,8 @@ def build_tokenizer(vocab: int = 4096):
 
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated"),
+        # Qwen2's split, so llama.cpp ("qwen2" pre-tokenizer) and transformers agree on every token.
+        pre_tokenizers.Split(Regex(PRE_TOKENIZERS["qwen2"]), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     core.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=SPECIAL_TOKENS, show_progress=False,
@@ -80,25 +89,30 @@ def build_tokenizer(vocab: int = 4096):
 def build_config(spec: TinySpec, tokenizer):
     from transformers import LlamaConfig, Qwen2Config
 
-    common = dict(vocab_size=max(len(tokenizer), spec.pad_vocab_to or 0), hidden_size=spec.hidden, num_hidden_layers=spec.layers,
+    common = dict(vocab_size=max(len(tokenizer), spec.pad_vocab_to or 0), hidden_size=spec.hidden,
+                  num_hidden_layers=spec.layers,
                   num_attention_heads=spec.heads, num_key_value_heads=spec.kv_heads,
                   intermediate_size=spec.intermediate or 2 * spec.hidden, max_position_embeddings=spec.max_positions,
                   eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-                  pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), tie_word_embeddings=spec.tie_embeddings)
+                  pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), **{TIE_KEY: spec.tie_embeddings})
     if spec.arch == "qwen2":
         return Qwen2Config(**common)
     return LlamaConfig(**common, bos_token_id=None)
 
 
-MIN_VOCAB = 256 + len(SPECIAL_TOKENS)  # the byte alphabet and the special tokens
+@dataclass
+class TinyReport:
+    """What ``ladder tiny`` built (``report.json``)."""
+
+    output: str
+    arch: str
+    parameters: int
 
 
 def validate_spec(spec: TinySpec) -> None:
     """Every size in range, and consistent, before anything is built."""
-    if spec.arch not in ("qwen2", "llama"):
-        raise LadderError(f"--arch {spec.arch}: choose qwen2 or llama")
-    if spec.dtype not in ("float32", "bfloat16", "float16"):
-        raise LadderError(f"--dtype {spec.dtype}: choose float32, bfloat16 or float16")
+    require_arch(spec.arch, "tiny", "--arch")
+    parse_dtype(spec.dtype, allow_auto=False)
     sizes = {"--hidden": spec.hidden, "--layers": spec.layers, "--heads": spec.heads, "--kv-heads": spec.kv_heads,
              "--intermediate": spec.intermediate, "--pad-vocab-to": spec.pad_vocab_to}
     for flag, value in sizes.items():
@@ -111,6 +125,18 @@ def validate_spec(spec: TinySpec) -> None:
     if spec.hidden % spec.heads or spec.heads % spec.kv_heads or (spec.hidden // spec.heads) % 2:
         raise LadderError(f"--hidden {spec.hidden} / --heads {spec.heads} / --kv-heads {spec.kv_heads}: hidden must "
                           "divide by heads into an even head size, and heads by kv-heads")
+
+
+class TinyParams(TinySpec):
+    """Build a tiny random-init model with a BPE tokenizer trained on Python source, offline, in seconds."""
+
+    verb: ClassVar[str] = "tiny"
+    output: Path = option(..., "folder to write the model into", argument=True)
+
+
+def tiny(params: TinyParams) -> Path:
+    """``ladder tiny``: the model folder written."""
+    return build_tiny_model(params.output, TinySpec(**params.model_dump(exclude={"output"})))
 
 
 def build_tiny_model(out_dir: str | Path, spec: TinySpec = TinySpec()) -> Path:
@@ -128,9 +154,10 @@ def build_tiny_model(out_dir: str | Path, spec: TinySpec = TinySpec()) -> Path:
     tokenizer = build_tokenizer(spec.vocab)
     config = build_config(spec, tokenizer)
     torch.manual_seed(spec.seed)
-    model = AutoModelForCausalLM.from_config(config).to(getattr(torch, spec.dtype))
+    dtype = parse_dtype(spec.dtype, allow_auto=False)
+    model = AutoModelForCausalLM.from_config(config).to(torch_dtype(dtype))
     model.config.architectures = [type(model).__name__]
-    model.config.dtype = spec.dtype
+    model.config.dtype = dtype
     generation = GenerationConfig(eos_token_id=[config.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")],
                                   pad_token_id=config.pad_token_id)
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,7 +165,7 @@ def build_tiny_model(out_dir: str | Path, spec: TinySpec = TinySpec()) -> Path:
         generation.save_pretrained(tmp)
         with CheckpointWriter(out_dir, tokenizer_source=Path(tmp), config=json.loads(model.config.to_json_string()),
                               origin="ladder tiny") as writer:
-            for name, tensor in model.state_dict().items():
-                if not (name == "lm_head.weight" and spec.tie_embeddings):
-                    writer.add(name, tensor)
-            return writer.finish("tiny", asdict(spec))
+            for name, tensor in stored_items(model.state_dict().items(), config.to_dict()):
+                writer.add(name, tensor)
+            return writer.finish("tiny", spec.model_dump(), report=TinyReport(str(out_dir), spec.arch,
+                                                                         spec.parameter_count()))

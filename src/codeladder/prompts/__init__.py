@@ -1,28 +1,25 @@
-"""Prompt-strategy registry (one file per strategy) and code extraction."""
+"""Prompt strategies (one file each, one registry entry each) and code extraction."""
 
 from __future__ import annotations
 
-from codeladder.errors import LadderError
 from codeladder.prompts.base import Prompt, Strategy
-from codeladder.prompts.cgo import CGO
 from codeladder.prompts.extract import extract_code
-from codeladder.prompts.few_shot import few_shot
-from codeladder.prompts.scot import SCOT
-from codeladder.prompts.standard import STANDARD
+from codeladder.registry import new_registry
 
-REGISTRY = {
-    "standard": lambda shots: STANDARD,
-    "default": lambda shots: STANDARD,
-    "few-shot": few_shot,
-    "scot": lambda shots: SCOT,
-    "cgo": lambda shots: CGO,
-}
+STRATEGIES = new_registry("strategy")
+STRATEGIES.add("standard", "the task as given: a signature to complete, or the instruction with its tests",
+               "codeladder.prompts.standard:STANDARD", aliases=("default",))
+STRATEGIES.add("few-shot", "--shots N solved exemplars before the task (they teach the format, not the answer)",
+               "codeladder.prompts.few_shot:few_shot", reference="https://arxiv.org/abs/2005.14165")
+STRATEGIES.add("scot", "structured chain of thought: plan in sequence/branch/loop steps, then code",
+               "codeladder.prompts.scot:SCOT", reference="https://arxiv.org/abs/2305.06599")
+STRATEGIES.add("cgo", "chain of grounded objectives: decompose into small helper functions, then code",
+               "codeladder.prompts.cgo:CGO", reference="https://arxiv.org/abs/2501.13978")
 
 
 def get_strategy(name: str, shots: int = 1) -> Strategy:
-    if name not in REGISTRY:
-        raise LadderError(f"unknown prompt strategy {name!r}; choose one of: {', '.join(REGISTRY)}")
-    return REGISTRY[name](shots)
+    made = STRATEGIES.get(name, "--strategy").load()
+    return made if isinstance(made, Strategy) else made(shots)
 
 
-__all__ = ["Prompt", "Strategy", "REGISTRY", "get_strategy", "extract_code"]
+__all__ = ["Prompt", "Strategy", "STRATEGIES", "get_strategy", "extract_code"]

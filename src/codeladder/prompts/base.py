@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from codeladder.backends.base import Prompt  # the leaf type engines take (re-exported here)
 from codeladder.benchmarks.base import Task
 
 FENCE = "```"
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """``text`` for completion mode (base models), ``messages`` for chat mode (instruct models)."""
-
-    text: str
-    messages: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import ast
 import re
 from dataclasses import dataclass
 
+from codeladder.backends.base import apply_stops
 from codeladder.benchmarks.base import import_lines
 
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
@@ -33,15 +34,6 @@ def strip_reasoning(text: str) -> str:
     if "<think>" in text:  # reasoning that never ended: nothing after it is an answer
         text = text.split("<think>", 1)[0]
     return text
-
-
-def apply_stops(text: str, stops: tuple[str, ...] | list[str]) -> str:
-    cut = len(text)
-    for stop in stops:
-        at = text.find(stop)
-        if at != -1:
-            cut = min(cut, at)
-    return text[:cut]
 
 
 def parses(code: str) -> bool:
@@ -102,7 +94,8 @@ def extract_code(raw: str, entry_point: str, prompt: str = "") -> Extraction:
         chosen = text.strip("\n")
         if not parses(chosen):
             chosen = _trim_to_parse(chosen) or chosen
-    if prompt and not defines(chosen, entry_point) and defines(prompt + chosen, entry_point) and parses(prompt + chosen):
+    joined = prompt + chosen
+    if prompt and not defines(chosen, entry_point) and defines(joined, entry_point) and parses(joined):
         return Extraction(prompt + chosen, method)  # the answer was the function body only
     if prompt:
         chosen = _with_prompt_imports(chosen, prompt)

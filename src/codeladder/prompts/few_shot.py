@@ -16,10 +16,12 @@ EXEMPLARS = [
     ('def is_even(n: int) -> bool:\n    """Return True when n is even.\n    >>> is_even(4)\n    True\n    """\n',
      "Write a function to check whether a number is even.", "assert is_even(4) == True",
      "def is_even(n: int) -> bool:\n    return n % 2 == 0\n"),
-    ('def reverse_string(s: str) -> str:\n    """Return s reversed.\n    >>> reverse_string(\'abc\')\n    \'cba\'\n    """\n',
+    ('def reverse_string(s: str) -> str:\n    """Return s reversed.\n'
+     '    >>> reverse_string(\'abc\')\n    \'cba\'\n    """\n',
      "Write a function to reverse a string.", "assert reverse_string('abc') == 'cba'",
      "def reverse_string(s: str) -> str:\n    return s[::-1]\n"),
-    ('def largest(xs: list) -> int:\n    """Return the largest element of a non-empty list.\n    >>> largest([1, 5, 2])\n    5\n    """\n',
+    ('def largest(xs: list) -> int:\n    """Return the largest element of a non-empty list.\n'
+     '    >>> largest([1, 5, 2])\n    5\n    """\n',
      "Write a function to find the largest element of a list.", "assert largest([1, 5, 2]) == 5",
      "def largest(xs: list) -> int:\n    return max(xs)\n"),
 ]
@@ -53,7 +55,8 @@ class FewShot(Strategy):
     def build(self, task: Task) -> Prompt:
         standard = super().build(task)
         head = [m for m in standard.messages if m["role"] == "system"]
-        return Prompt(text=self.completion_text(task), messages=head + self._exemplar_turns(task) + standard.messages[len(head):])
+        messages = head + self._exemplar_turns(task) + standard.messages[len(head):]
+        return Prompt(text=self.completion_text(task), messages=messages)
 
 
 def few_shot(shots: int = 1) -> FewShot:

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import codeladder
 
-UNSHARE = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child"]
+UNSHARE = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork", "--mount-proc",
+           "--kill-child"]
 _BACKSTOP_S = 15.0  # extra wall time before the harness gives up on a zygote that stopped answering
 
 

@@ -1,187 +1,44 @@
-"""``ladder merge``: a registry of merge methods (one module each) over one streaming engine."""
+"""``ladder merge``: the ``merge`` registry, one module per method over one streaming engine (``engine.py``).
+
+Each entry names its paper, its params class (:mod:`.params`) and its class as ``"module:Class"``, so
+``ladder ls merge`` lists them without importing torch. A new method is one file with a
+:class:`~codeladder.transforms.merge.base.MergeMethod` subclass plus one ``MERGE.add`` call (here or in
+the user's own module).
+"""
 
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
+from codeladder.registry import new_registry
+from codeladder.transforms.merge.params import DareParams, LinearParams, SlerpParams, TaskArithmeticParams, TiesParams
 
-from codeladder.errors import LadderError
-from codeladder.models.checkpoint import CheckpointWriter, now
-from codeladder.models.integrity import full_config, require_model_folder, require_tokenizer
-from codeladder.models.lazy import LazyTensors
-from codeladder.transforms.merge.base import (CHUNK_ELEMENTS, Chunk, MergeMethod, MergeOutput, MergeParams,
-                                              TensorReport)
-from codeladder.transforms.merge.dare import DareLinear, DareTies
-from codeladder.transforms.merge.linear import Linear
-from codeladder.transforms.merge.slerp import Slerp
-from codeladder.transforms.merge.task_arithmetic import TaskArithmetic
-from codeladder.transforms.merge.ties import Ties
+MERGE = new_registry("merge")
+_HERE = "codeladder.transforms.merge"
+MERGE.add("linear", "weighted average of the models (Model Soups)", f"{_HERE}.linear:Linear",
+          reference="https://arxiv.org/abs/2203.05482", params=LinearParams)
+MERGE.add("task_arithmetic", "base + weighted sum of task vectors (model - base)",
+          f"{_HERE}.task_arithmetic:TaskArithmetic", reference="https://arxiv.org/abs/2212.04089",
+          params=TaskArithmeticParams)
+MERGE.add("slerp", "spherical interpolation between two endpoints, per tensor", f"{_HERE}.slerp:Slerp",
+          reference="Shoemake 1985, Animating rotation with quaternion curves, https://doi.org/10.1145/325165.325242",
+          params=SlerpParams)
+MERGE.add("ties", "trim task vectors to their top density, elect signs, disjoint mean", f"{_HERE}.ties:Ties",
+          reference="https://arxiv.org/abs/2306.01708", params=TiesParams)
+MERGE.add("dare_ties", "drop task-vector entries at random and rescale (DARE), then TIES sign election",
+          f"{_HERE}.dare:DareTies", reference="https://arxiv.org/abs/2311.03099", params=DareParams)
+MERGE.add("dare_linear", "drop task-vector entries at random and rescale (DARE), then sum",
+          f"{_HERE}.dare:DareLinear", reference="https://arxiv.org/abs/2311.03099", params=DareParams)
 
-REGISTRY: dict[str, type[MergeMethod]] = {
-    "linear": Linear,
-    "task_arithmetic": TaskArithmetic,
-    "slerp": Slerp,
-    "ties": Ties,
-    "dare_ties": DareTies,
-    "dare_linear": DareLinear,
-}
-FLOAT_DTYPES = ("F32", "F16", "BF16", "F64")
+_LAZY = {"merge_models": "engine", "describe": "engine", "MergeReport": "engine", "MergeParams": "base",
+         "Chunk": "base", "MergeMethod": "base"}
 
 
-def _check_params(method: str, t: float, density: float, weights: tuple[float, ...], chunk_elements: int) -> None:
-    if method not in REGISTRY:
-        raise LadderError(f"--method {method}: choose one of {', '.join(REGISTRY)}")
-    if not 0 < density <= 1:
-        raise LadderError(f"--density {density}: must be in (0, 1]")
-    if not 0 <= t <= 1:
-        raise LadderError(f"--t {t}: must be in [0, 1]")
-    if not all(math.isfinite(w) for w in weights):
-        raise LadderError(f"--weights {','.join(map(str, weights))}: every weight must be a finite number")
-    if method == "linear" and sum(weights) == 0:
-        raise LadderError("--weights: they sum to 0; a weighted average needs a non-zero total")
-    if chunk_elements < 1:
-        raise LadderError(f"chunk_elements {chunk_elements}: must be at least 1")
+def __getattr__(name: str):
+    """The engine (it imports torch) is loaded on first use, not when the registry is listed."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{_HERE}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _check_inputs(method: MergeMethod, models: list[Path], base: Path | None, weights: tuple[float, ...]) -> dict:
-    """Count and integrity of the inputs; returns the config of the first (the base if given)."""
-    if method.needs_base and base is None:
-        raise LadderError(f"--method {method.name} needs --base DIR (task vectors are taken against it)")
-    ends = len(models) + (1 if base is not None and method.name == "slerp" else 0)
-    if len(models) < method.min_models or (method.name == "slerp" and ends != 2):
-        raise LadderError(f"--method {method.name}: needs {'two endpoints (two models, or --base and one model)' if method.name == 'slerp' else f'at least {method.min_models} model(s)'}")
-    if len(weights) != len(models):
-        raise LadderError(f"--weights: {len(weights)} given for {len(models)} models")
-    configs = [require_model_folder(folder, "--base" if folder == base else "model", tokenizer=False)
-               for folder in [*([base] if base else []), *models]]
-    return configs[0]
-
-
-def _tokenizer_source(given: str | Path | None, first: Path, vocab_size: int) -> Path:
-    source = Path(given) if given else first
-    if given and not source.is_dir():
-        raise LadderError(f"--tokenizer-source {given}: no such folder; give a model folder holding the tokenizer")
-    require_tokenizer(source, vocab_size)
-    return source
-
-
-def _check_shapes(readers: list[LazyTensors], labels: list[Path]) -> None:
-    reference = readers[0].infos
-    for reader, label in zip(readers[1:], labels[1:]):
-        missing = sorted(set(reference) ^ set(reader.infos))
-        if missing:
-            raise LadderError(f"{label}: tensor names differ from {labels[0]} (e.g. {missing[0]}); "
-                              "only models of one architecture merge")
-        for name, info in reference.items():
-            if reader.infos[name].shape != info.shape:
-                hint = (" (different vocabularies: merge models that share a tokenizer)"
-                        if "embed" in name or "lm_head" in name else "")
-                raise LadderError(f"{label}: {name} has shape {reader.infos[name].shape}, "
-                                  f"{labels[0]} has {info.shape}{hint}")
-
-
-def merge_models(models: list[str | Path], method: str, out: str | Path, base: str | Path | None = None,
-                 weights: tuple[float, ...] | None = None, t: float = 0.5, density: float = 0.5, seed: int = 0,
-                 tokenizer_source: str | Path | None = None, chunk_elements: int = CHUNK_ELEMENTS,
-                 show_progress: bool = False) -> dict:
-    """Merge ``models`` (optionally against ``base``) into ``out``; returns the merge report."""
-    models = [Path(m) for m in models]
-    weights = tuple(weights) if weights else tuple(1.0 for _ in models)
-    _check_params(method, t, density, weights, chunk_elements)
-    engine = REGISTRY[method]()
-    base_path = Path(base) if base else None
-    config = _check_inputs(engine, models, base_path, weights)
-    first = base_path or models[0]
-    source = _tokenizer_source(tokenizer_source, first, full_config(first, config)["vocab_size"])
-    labels = [*models, *([base_path] if base_path else [])]
-    params = MergeParams(weights=weights, t=t, density=density, seed=seed)
-    started = now()
-    with CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=first, inputs=labels) as writer:
-        writer.fingerprint_inputs(labels)
-        readers = [LazyTensors(m) for m in labels]
-        try:
-            _check_shapes(readers, labels)
-            report = _stream(writer, readers[:len(models)], readers[len(models):] or [None], engine, params,
-                             chunk_elements, show_progress)
-        finally:
-            for reader in readers:
-                reader.close()
-        stage_params = {"method": method, "models": [str(m) for m in models],
-                        "base": str(base_path) if base_path else None, "weights": list(weights), "t": t,
-                        "density": density, "seed": seed}
-        full = {**stage_params, "summary": _summarize(report), "tensors": report}
-        writer.finish("merge", stage_params, started_at=started,
-                      extras={"merge_report.json": json.dumps(full, indent=2) + "\n"})
-    return full
-
-
-def _stream(writer: CheckpointWriter, readers: list[LazyTensors], bases: list[LazyTensors | None],
-            engine: MergeMethod, params: MergeParams, chunk_elements: int, show_progress: bool) -> dict[str, dict]:
-    """Merge every tensor chunk by chunk straight into the writer's shards; returns per-tensor reports."""
-    from codeladder.progress import progress_bar
-
-    base_reader = bases[0]
-    report: dict[str, dict] = {}
-    specs = [(name, info.shape, info.dtype) for name, info in readers[0].infos.items()]
-
-    def chunks_of(name: str):
-        info = readers[0].infos[name]
-        step = max(1, chunk_elements // max(1, info.numel // max(1, info.rows)))
-
-        def iterate():
-            for start in range(0, info.rows, step):
-                rows = (start, min(info.rows, start + step)) if info.shape else None
-                tensors = [r.read(name, rows).float() for r in readers]
-                base_part = base_reader.read(name, rows).float() if base_reader else None
-                yield Chunk(rows or (0, 1), tensors, base_part)
-        return iterate
-
-    def produce(name: str, sink) -> None:
-        info = readers[0].infos[name]
-        if info.dtype not in FLOAT_DTYPES:
-            sink((base_reader or readers[0]).read(name))
-            return
-        dtype = readers[0].read(name, (0, 1) if info.shape else None).dtype
-        stats = engine.prepare(name, chunks_of(name), info.numel, params)
-        tensor_report = TensorReport()
-        for chunk in chunks_of(name)():
-            output: MergeOutput = engine.combine(chunk, stats, params, name)
-            tensor_report.add(chunk, output)
-            sink(output.tensor.to(dtype))
-        report[name] = tensor_report.as_dict()
-
-    with progress_bar(f"merging ({engine.name})", len(specs), show_progress) as advance:
-        def produce_with_progress(name: str, sink) -> None:
-            produce(name, sink)
-            advance(1)
-
-        writer.stream(specs, produce_with_progress)
-    return report
-
-
-def _summarize(report: dict[str, dict]) -> dict:
-    ratios = [r["norm_ratio"] for r in report.values() if r.get("norm_ratio")]
-    before = [r["sign_conflicts_before"] for r in report.values() if "sign_conflicts_before" in r]
-    after = [r["sign_conflicts_after"] for r in report.values() if "sign_conflicts_after" in r]
-    summary = {"tensors": len(report), "norm_ratio_min": min(ratios, default=None),
-               "norm_ratio_max": max(ratios, default=None)}
-    if before:
-        summary["sign_conflicts_before"] = sum(before) / len(before)
-        summary["sign_conflicts_after"] = sum(after) / len(after)
-    return summary
-
-
-def describe(report: dict, out: str | Path) -> str:
-    """One readable line for a merge report (``--json`` prints the report itself)."""
-    summary = report["summary"]
-    line = f"merged {len(report['models'])} model(s) with {report['method']} into {out}: {summary['tensors']} tensors"
-    if summary["norm_ratio_min"] is not None:
-        line += f", output/input norm ratio {summary['norm_ratio_min']:.3f}-{summary['norm_ratio_max']:.3f}"
-    if "sign_conflicts_before" in summary:
-        line += (f", sign conflicts {100 * summary['sign_conflicts_before']:.1f}% -> "
-                 f"{100 * summary['sign_conflicts_after']:.1f}%")
-    return f"{line}; per-tensor report in {Path(out) / 'merge_report.json'}"
-
-
-__all__ = ["REGISTRY", "merge_models", "describe", "MergeParams", "Chunk"]
+__all__ = ["MERGE", *_LAZY]

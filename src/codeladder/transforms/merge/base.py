@@ -50,10 +50,18 @@ class MergeOutput:
 
 
 class MergeMethod:
+    """A merge method: ``combine`` maps one chunk of every input to the output chunk. The class attributes
+    say what inputs it takes; its params class and paper are in the ``merge`` registry."""
+
     name: str = ""
     needs_base: bool = False
-    min_models: int = 2
+    min_models: int = 2  # counted with the base when base_is_endpoint
     max_models: int | None = None
+    base_is_endpoint: bool = False  # the base is one of the merged endpoints (slerp), not a task-vector origin
+    normalizes_weights: bool = False  # the weights are divided by their sum (a weighted average)
+
+    def arity(self) -> str:
+        return f"at least {self.min_models} model(s)"
 
     def prepare(self, tensor_name: str, chunks: ChunkSource, numel: int, params: MergeParams) -> dict:
         return {}

@@ -5,6 +5,7 @@ from codeladder.transforms.merge.base import Chunk, MergeMethod, MergeOutput, Me
 
 class Linear(MergeMethod):
     name = "linear"
+    normalizes_weights = True
 
     def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
         total = sum(params.weights)

@@ -28,6 +28,10 @@ class Slerp(MergeMethod):
     name = "slerp"
     min_models = 2
     max_models = 2
+    base_is_endpoint = True
+
+    def arity(self) -> str:
+        return "two endpoints (two models, or --base and one model)"
 
     @staticmethod
     def _ends(chunk: Chunk):

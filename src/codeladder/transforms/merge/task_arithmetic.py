@@ -13,4 +13,5 @@ class TaskArithmetic(MergeMethod):
         for weight, delta in zip(params.weights, chunk.deltas()):
             merged.add_(delta, alpha=weight)
         flipped = any(w < 0 for w in params.weights)  # a negative weight turns a task vector's signs around
-        return MergeOutput(merged, contributions=[w * d for w, d in zip(params.weights, chunk.deltas())] if flipped else None)
+        contributions = [w * d for w, d in zip(params.weights, chunk.deltas())] if flipped else None
+        return MergeOutput(merged, contributions=contributions)

@@ -1,120 +1,67 @@
-"""``ladder prune``: Wanda and magnitude pruning (one module each, behind this registry)."""
+"""``ladder prune``: the ``prune`` registry (one scoring module each) over one engine (``engine.py``).
+
+Each entry names its paper, its params class and its score function as ``"module:function"``, so
+``ladder ls prune`` lists them without importing torch; ``needs_activations`` says whether the engine
+must gather calibration activations first. Structures are the engine's, not a method's.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import ClassVar, Optional
 
-import torch
+from codeladder.params import OUTPUT, VerbParams, option, read_text
+from codeladder.registry import new_registry
 
-from codeladder.errors import LadderError
-from codeladder.models.checkpoint import CheckpointWriter, now
-from codeladder.models.integrity import require_model_folder
-from codeladder.transforms.prune.base import mask_lowest, prunable_layers
-from codeladder.transforms.prune.magnitude import magnitude_scores
-from codeladder.transforms.prune.wanda import wanda_scores
-
-REGISTRY = {"wanda": (wanda_scores, True), "magnitude": (magnitude_scores, False)}  # name -> (scores, needs activations)
+PRUNE = new_registry("prune")
+STRUCTURES = ("unstructured", "2:4")  # what the engine's mask_lowest implements
 
 
-def default_calibration(samples: int = 128) -> list[str]:
-    """Code from the bundled MBPP train split (task_id 601-974): never a benchmark's test task."""
-    from codeladder.benchmarks.mbpp import Mbpp
-
-    rows = [r for r in Mbpp().read_rows() if 601 <= int(r["task_id"]) <= 974]
-    return [f"# {r['text']}\n{r['code']}".replace("\r\n", "\n") for r in rows[:samples]]
+class MagnitudeParams(VerbParams):
+    verb = "prune"
+    sparsity: float = option(0.5, "share of each row's weights zeroed (2:4 means 0.5)", ge=0, lt=1)
+    structure: str = option("unstructured", "unstructured, or 2:4 (2 of every 4 inputs)", choices=STRUCTURES)
 
 
-def read_calibration(path: Path, samples: int) -> list[str]:
-    from codeladder.runs import read_input_jsonl
-
-    texts = []
-    for number, row in read_input_jsonl(path, "--calibration"):
-        text = next((row[key] for key in ("text", "code", "prompt") if key in row), None)
-        if not isinstance(text, str) or not text.strip():
-            raise LadderError(f"{path}:{number}: expected a 'text', 'code' or 'prompt' field holding text")
-        texts.append(text)
-    if not texts:
-        raise LadderError(f"--calibration {path}: no rows; give a JSONL file of {{\"text\": ...}} rows of code")
-    return texts[:samples]
+class WandaParams(MagnitudeParams):
+    calibration: Path | None = option(None, "JSONL with 'text' rows (default: bundled MBPP train split code)")
+    samples: int = option(128, "calibration samples", ge=1)
 
 
-def input_norms(model, tokenizer, texts: list[str], max_length: int = 256) -> dict[str, torch.Tensor]:
-    """||X||_2 per input channel of every prunable layer, over all calibration tokens."""
-    layers = prunable_layers(model)
-    sums = {name: torch.zeros(layer.in_features, dtype=torch.float64) for name, layer in layers.items()}
-    hooks = []
-    for name, layer in layers.items():
-        def hook(module, inputs, output, name=name):
-            x = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).double()
-            sums[name] += (x ** 2).sum(0)
-        hooks.append(layer.register_forward_hook(hook))
-    try:
-        with torch.inference_mode():
-            for text in texts:
-                ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length)["input_ids"]
-                if ids.shape[1]:
-                    model(ids)
-    finally:
-        for handle in hooks:
-            handle.remove()
-    if not any(bool(total.any()) for total in sums.values()):
-        raise LadderError("calibration: the texts gave no tokens, so Wanda has no activations to weigh weights by; "
-                          "give calibration text with code in it")
-    return {name: total.sqrt() for name, total in sums.items()}
+_HERE = "codeladder.transforms.prune"
+PRUNE.add("wanda", "score = |W| x the input channel's activation norm, lowest zeroed per output row",
+          f"{_HERE}.wanda:wanda_scores", reference="https://arxiv.org/abs/2306.11695", params=WandaParams,
+          needs_activations=True)
+PRUNE.add("magnitude", "score = |W|, lowest zeroed per output row (the baseline Wanda is measured against)",
+          f"{_HERE}.magnitude:magnitude_scores", reference="https://arxiv.org/abs/1506.02626", params=MagnitudeParams,
+          needs_activations=False)
 
 
-def _check_params(method: str, sparsity: float, structure: str, samples: int) -> None:
-    if method not in REGISTRY:
-        raise LadderError(f"--method {method}: choose one of {', '.join(REGISTRY)}")
-    if structure not in ("unstructured", "2:4"):
-        raise LadderError(f"--structure {structure}: choose unstructured or 2:4")
-    if not 0 <= sparsity < 1:
-        raise LadderError(f"--sparsity {sparsity}: must be in [0, 1)")
-    if samples < 1:
-        raise LadderError(f"--samples {samples}: must be at least 1")
+class PruneParams(WandaParams):
+    """Prune linear layers per output row (embeddings, norms and lm_head untouched; dtype kept)."""
+
+    verb: ClassVar[str] = "prune"
+    folder: Path = option(..., "model folder", argument=True)
+    output: Path = option(..., "model folder to write", flags=OUTPUT)
+    method: str = option("wanda", "pruning method (see `ladder ls prune`)", choices="prune")
+    text: Optional[Path] = option(None, "text file for the perplexity before and after")
 
 
-def prune_model(folder: str | Path, out: str | Path, method: str = "wanda", sparsity: float = 0.5,
-                structure: str = "unstructured", calibration: str | Path | None = None, samples: int = 128,
-                text_for_perplexity: str | None = None) -> dict:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+def prune_verb(params: PruneParams) -> dict:
+    from codeladder.transforms.prune.engine import prune_model
 
-    from codeladder.models.perplexity import hf_perplexity
+    return prune_model(params.folder, params.output, params.method, params.sparsity, params.structure,
+                       params.calibration, params.samples, read_text(params.text, "--text"))
 
-    hf_logging.disable_progress_bar()
-    folder, out = Path(folder), Path(out)
-    _check_params(method, sparsity, structure, samples)
-    if text_for_perplexity is not None and not text_for_perplexity.strip():
-        raise LadderError("--text: the file is empty; give some text to measure perplexity on")
-    config = require_model_folder(folder)
-    scores_fn, needs_activations = REGISTRY[method]
-    texts = (read_calibration(Path(calibration), samples) if calibration else default_calibration(samples))
-    started = now()
-    with CheckpointWriter(out, tokenizer_source=folder, config=config, lineage_source=folder,
-                          inputs=[folder]) as writer:
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype="auto").eval()
-        original_dtype = next(p.dtype for p in model.parameters())
-        norms = input_norms(model.float(), tokenizer, texts) if needs_activations else {}
-        before = hf_perplexity(folder, text_for_perplexity)["perplexity"] if text_for_perplexity else None
-        per_layer = {}
-        with torch.no_grad():
-            for name, layer in prunable_layers(model).items():
-                keep = mask_lowest(scores_fn(layer.weight, norms.get(name)), sparsity, structure)
-                layer.weight.mul_(keep)
-                per_layer[name] = 1.0 - float(keep.float().mean())
-        for name, tensor in model.to(original_dtype).state_dict().items():
-            if not (name == "lm_head.weight" and config.get("tie_word_embeddings")):
-                writer.add(name, tensor)
-        params = {"method": method, "sparsity": 0.5 if structure == "2:4" else sparsity, "structure": structure,
-                  "calibration": str(calibration) if calibration else f"bundled MBPP train split ({len(texts)} samples)"}
-        report = {**params, "layers": per_layer,
-                  "sparsity_achieved": sum(per_layer.values()) / len(per_layer) if per_layer else 0.0}
-        if text_for_perplexity:
-            report["perplexity_before"] = before
-            report["perplexity_after"] = hf_perplexity(folder, text_for_perplexity, model=model.float())["perplexity"]
-        writer.finish("prune", params, started_at=started,
-                      extras={"prune_report.json": json.dumps(report, indent=2) + "\n"})
-    return report
+
+def __getattr__(name: str):
+    """The engine (it imports torch) is loaded on first use, not when the registry is listed."""
+    if name in ("prune_model", "PruneReport"):
+        from codeladder.transforms.prune import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["PRUNE", "STRUCTURES", "MagnitudeParams", "WandaParams", "PruneParams", "prune_verb", "prune_model",
+           "PruneReport"]

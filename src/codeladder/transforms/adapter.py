@@ -2,28 +2,56 @@
 
 ``s`` is ``lora_alpha / r`` (``lora_alpha / sqrt(r)`` with ``use_rslora``). The base is streamed
 tensor by tensor; an adapter module that matches no base weight is an error that lists them all,
-never a silent no-op.
+never a silent no-op. The model is written through the one writer with ``report.json``
+(:class:`AdapterReport`). (Named ``adapter``, not ``lora``: LoRA *training* is a separate verb.)
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING, ClassVar
 
 from codeladder.errors import LadderError
 from codeladder.models.checkpoint import CheckpointWriter, now
 from codeladder.models.integrity import read_json_file, require_model_folder
-from codeladder.models.lazy import LazyTensors
+from codeladder.models.lazy import LazyTensors, read_header
+
+from codeladder.params import OUTPUT, VerbParams, option
+
+if TYPE_CHECKING:
+    import torch
 
 PREFIXES = ("base_model.model.",)
 
 
+class MergeAdapterParams(VerbParams):
+    """Fold a LoRA adapter into its base model (W + alpha/r * B @ A)."""
+
+    verb: ClassVar[str] = "merge-adapter"
+    base: Path = option(..., "base model folder", argument=True)
+    adapter: Path = option(..., "PEFT LoRA adapter folder", argument=True)
+    output: Path = option(..., "model folder to write", flags=OUTPUT)
+
+
+def merge_adapter_verb(params: MergeAdapterParams) -> dict:
+    return merge_adapter(params.base, params.adapter, params.output)
+
+
+@dataclass
+class AdapterReport:
+    """``report.json`` of merge-adapter: which adapter, and the scale each B @ A was added with."""
+
+    adapter: str
+    rank: int
+    alpha: float
+    scale: float
+    modules: int  # base weights changed
+
+
 def _adapter_weights(adapter: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
-
-    from codeladder.models.lazy import read_header
 
     path = adapter / "adapter_model.safetensors"
     if not path.is_file():
@@ -59,7 +87,8 @@ def lora_pairs(weights: dict[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor
         marker = next((m for m in (".lora_A.", ".lora_B.") if m in key), None)
         if marker is None or not key.endswith(f"{marker}weight"):
             raise LadderError(f"adapter: tensor {key!r} is not a LoRA A/B matrix (modules_to_save, LoRA biases, "
-                              "embeddings or DoRA magnitudes are not merged here); merge it with PEFT's merge_and_unload")
+                              "embeddings or DoRA magnitudes are not merged here); "
+                              "merge it with PEFT's merge_and_unload")
         module = key.split(marker)[0]
         for prefix in PREFIXES:
             module = module[len(prefix):] if module.startswith(prefix) else module
@@ -93,6 +122,7 @@ def _check_fit(adapter: Path, pairs: dict, infos: dict, rank: int, transpose: bo
 
 
 def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path) -> dict:
+    """Fold the LoRA ``adapter`` into ``base``, written to ``out``; returns the report."""
     base, adapter = Path(base), Path(adapter)
     settings = read_adapter_config(adapter)
     config = require_model_folder(base, "base")
@@ -118,6 +148,6 @@ def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path) -> dic
             writer.stream([(n, i.shape, i.dtype) for n, i in reader.infos.items()], produce)
         finally:
             reader.close()
-        params = {"adapter": str(adapter), "rank": rank, "alpha": alpha, "scale": scale, "modules": len(pairs)}
-        writer.finish("merge-adapter", params, started_at=started)
-    return params
+        report = AdapterReport(str(adapter), rank, alpha, scale, len(pairs))
+        writer.finish("merge-adapter", asdict(report), started_at=started, report=report)
+    return asdict(report)

@@ -3,17 +3,23 @@
 Per position of each prompt (teacher-forced with A's tokens): cosine of the logit vectors, KL
 divergence KL(A || B) of the next-token distributions, top-1 agreement; then greedy continuations
 from both, compared token by token. A report with no compared position is an error, never a pass.
+A and B are any two engines that can tokenize, score logits and decode greedily (``Engine``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import ClassVar, Optional
 
 import numpy as np
 
-from codeladder.analysis.scorers import Scorer, open_scorer
-from codeladder.backends.base import require
+from codeladder.backends import infer_backend, open_engine, require_capability
+from codeladder.backends.base import Engine, require
 from codeladder.errors import LadderError
+from codeladder.params import VerbParams, option
+
+SCORING_CTX = 2048  # tokens a llama.cpp scoring context holds unless a prompt needs more
 
 
 @dataclass
@@ -58,7 +64,13 @@ def check_parity_flags(greedy_tokens: int, min_cosine: float) -> None:
     require(-1 <= min_cosine <= 1, "--min-cosine", min_cosine, "a cosine, between -1 and 1")
 
 
-def parity(a: Scorer, b: Scorer, prompts: list[str], greedy_tokens: int = 32, min_cosine: float = 0.999) -> ParityReport:
+def label(engine: Engine) -> str:
+    info = engine.describe()
+    return f"{info['backend']}:{info['model']} ({info['dtype']}, {info['device']})"
+
+
+def parity(a: Engine, b: Engine, prompts: list[str], greedy_tokens: int = 32,
+           min_cosine: float = 0.999) -> ParityReport:
     check_parity_flags(greedy_tokens, min_cosine)
     cosines, kls, top1 = [], [], []
     greedy_same = greedy_total = tokenizer_same = 0
@@ -82,7 +94,7 @@ def parity(a: Scorer, b: Scorer, prompts: list[str], greedy_tokens: int = 32, mi
         raise LadderError("parity compared 0 positions: the prompts tokenized to nothing")
     cos, kl, t1 = np.concatenate(cosines), np.concatenate(kls), np.concatenate(top1)
     return ParityReport(
-        a=a.label, b=b.label, prompts=len(per_prompt), positions=int(cos.size), cosine_min=float(cos.min()),
+        a=label(a), b=label(b), prompts=len(per_prompt), positions=int(cos.size), cosine_min=float(cos.min()),
         cosine_mean=float(cos.mean()), kl_mean=float(kl.mean()), kl_max=float(kl.max()),
         top1_agreement=float(t1.mean()), greedy_agreement=greedy_same / max(1, greedy_total),
         greedy_tokens=greedy_total, tokenizer_agreement=tokenizer_same / len(per_prompt), min_cosine=min_cosine,
@@ -109,17 +121,38 @@ def read_prompts(path) -> list[str]:
     return prompts
 
 
+def open_scoring(model: str, dtype: str, backend: str | None = None) -> Engine:
+    """An engine that keeps every position's logits; ``dtype`` applies where the backend takes one."""
+    return open_engine(model, backend, defaults={"dtype": dtype, "logits_all": True, "n_ctx": SCORING_CTX})
+
+
 def compare_models(a: str, b: str, prompts_file=None, a_dtype: str = "float32", b_dtype: str = "float32",
-                   greedy_tokens: int = 32, min_cosine: float = 0.999) -> ParityReport:
-    """``ladder parity``: flags and prompts checked first, then both models opened, compared and closed."""
+                   greedy_tokens: int = 32, min_cosine: float = 0.999, *, a_backend: str | None = None,
+                   b_backend: str | None = None) -> ParityReport:
+    """``ladder parity``: flags, prompts and both backends' capabilities checked first, then both models
+    opened, compared and closed. A backend left ``None`` is inferred from its model."""
     check_parity_flags(greedy_tokens, min_cosine)
     texts = read_prompts(prompts_file) if prompts_file else default_prompts()
-    first = open_scorer(a, a_dtype)
-    try:
-        second = open_scorer(b, b_dtype)
-        try:
-            return parity(first, second, texts, greedy_tokens, min_cosine)
-        finally:
-            second.close()
-    finally:
-        first.close()
+    for model, backend in ((a, a_backend), (b, b_backend)):
+        for capability in ("logits", "tokenize", "greedy"):
+            require_capability(backend or infer_backend(model), capability)
+    with open_scoring(a, a_dtype, a_backend) as first, open_scoring(b, b_dtype, b_backend) as second:
+        return parity(first, second, texts, greedy_tokens, min_cosine)
+
+
+class ParityParams(VerbParams):
+    """Logit cosine, KL, top-1 and greedy agreement between two backends, dtypes or files of one model."""
+
+    verb: ClassVar[str] = "parity"
+    a: str = option(..., "model folder or .gguf file", argument=True)
+    b: str = option(..., "model folder or .gguf file", argument=True)
+    prompts: Optional[Path] = option(None, 'JSONL of {"prompt": ...} (default: 8 HumanEval prompts)')
+    a_dtype: str = option("float32", "dtype for A where its backend takes one")
+    b_dtype: str = option("float32", "dtype for B where its backend takes one")
+    greedy_tokens: int = option(32, "greedy tokens compared per prompt", ge=0)
+    min_cosine: float = option(0.999, "pass threshold on the minimum cosine", ge=-1, le=1)
+
+
+def parity_verb(params: ParityParams) -> ParityReport:
+    return compare_models(params.a, params.b, params.prompts, params.a_dtype, params.b_dtype, params.greedy_tokens,
+                          params.min_cosine)

@@ -2,7 +2,8 @@
 
 Stages run in order; each says pass/fail with a reason, and a stage whose prerequisite failed
 is reported as skipped (failed). Nothing here raises: a corrupt or truncated file is a failed
-stage with one line of detail.
+stage with one line of detail. The forward and generate stages run through the hf engine
+(``HFEngine``), the same loader eval and parity use, so a folder that passes here loads there.
 """
 
 from __future__ import annotations
@@ -10,8 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
-from codeladder.models.checkpoint import weight_files
+import numpy as np
+
+from codeladder.backends.hf import HFEngine, HFOptions
+from codeladder.errors import LadderError
+from codeladder.models.lazy import weight_files
+from codeladder.params import VerbParams, option
 from codeladder.models.integrity import (expected_tensors, read_config, require_tokenizer, stored_tensors,
                                          tensor_problems)
 
@@ -50,7 +57,7 @@ def _one_line(exc: BaseException) -> str:
 def check_model(folder: str | Path, generate_tokens: int = 8) -> CheckReport:
     import torch
     from safetensors import safe_open
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -72,7 +79,8 @@ def check_model(folder: str | Path, generate_tokens: int = 8) -> CheckReport:
     try:
         require_tokenizer(folder, config.vocab_size)
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        broken = [s for s in ROUND_TRIP_SAMPLES if tokenizer.decode(tokenizer(s, add_special_tokens=False)["input_ids"]) != s]
+        broken = [s for s in ROUND_TRIP_SAMPLES
+                  if tokenizer.decode(tokenizer(s, add_special_tokens=False)["input_ids"]) != s]
         if broken:
             raise ValueError(f"does not round-trip {broken[0]!r}")
         if len(tokenizer) > config.vocab_size:
@@ -91,7 +99,8 @@ def check_model(folder: str | Path, generate_tokens: int = 8) -> CheckReport:
         packed = [n for n, (_, dtype) in headers.items() if quantized and dtype in ("U8", "I8") and n in expected]
         dtypes = sorted({d for _, d in headers.values()})
         note = f" ({len(packed)} quantized)" if packed else ""
-        add(Stage("tensors", True, f"{sum(n in expected for n in headers)} tensors match {config.model_type}{note}; dtypes {', '.join(dtypes)}"))
+        matched = sum(n in expected for n in headers)
+        add(Stage("tensors", True, f"{matched} tensors match {config.model_type}{note}; dtypes {', '.join(dtypes)}"))
     except Exception as exc:
         add(Stage("tensors", False, _one_line(exc)))
         return report
@@ -113,26 +122,21 @@ def check_model(folder: str | Path, generate_tokens: int = 8) -> CheckReport:
 
     try:
         add(Stage("tied_embeddings", True, "tied" if tied else "untied (lm_head stored)"))
-        options = {"device_map": "cpu"} if quantized else {"dtype": torch.float32}
-        model = AutoModelForCausalLM.from_pretrained(folder, **options).eval()
+        engine = HFEngine(folder, HFOptions(device="cpu", dtype="float32"), tokenizer=tokenizer is not None)
+        model = engine.model
         if tied and not torch.equal(model.get_input_embeddings().weight, model.get_output_embeddings().weight):
             raise ValueError("tie_word_embeddings is set but lm_head differs from the embedding")
-        ids = (tokenizer("def main():\n    return 1\n", return_tensors="pt")["input_ids"] if tokenizer is not None
-               else torch.tensor([[1, 2, 3, 4]]))
-        with torch.inference_mode():
-            logits = model(ids).logits
-        if not bool(torch.isfinite(logits).all()):
+        ids = engine.tokenize("def main():\n    return 1\n") if tokenizer is not None else [1, 2, 3, 4]
+        logits = engine.logits(ids)
+        if not bool(np.isfinite(logits).all()):
             raise ValueError("logits contain NaN or Inf")
-        add(Stage("forward", True, f"logits {tuple(logits.shape)}, finite, |max| {logits.abs().max().item():.3g}"))
+        add(Stage("forward", True, f"logits {(1, *logits.shape)}, finite, |max| {np.abs(logits).max():.3g}"))
     except Exception as exc:
         add(Stage("forward", False, _one_line(exc)))
         return report
 
     try:
-        with torch.inference_mode():
-            out = model.generate(ids, max_new_tokens=generate_tokens, do_sample=False,
-                                 pad_token_id=getattr(tokenizer, "pad_token_id", None) or 0)
-        produced = out.shape[1] - ids.shape[1]
+        produced = len(engine.greedy(ids, generate_tokens))
         if produced < 1:
             raise ValueError("generated no tokens")
         add(Stage("generate", True, f"{produced} greedy tokens"))
@@ -143,3 +147,16 @@ def check_model(folder: str | Path, generate_tokens: int = 8) -> CheckReport:
 
 def report_json(report: CheckReport) -> str:
     return json.dumps(report.as_dict(), indent=2)
+
+
+class CheckParams(VerbParams):
+    """Staged integrity check: config, tokenizer, tensors, finite weights, forward pass, generation."""
+
+    verb: ClassVar[str] = "check"
+    folder: Path = option(..., "model folder", argument=True)
+
+
+def check_verb(params: CheckParams) -> CheckReport:
+    if not params.folder.is_dir():
+        raise LadderError(f"{params.folder}: no such model folder")
+    return check_model(params.folder)

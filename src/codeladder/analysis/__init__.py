@@ -1,1 +1,0 @@
-"""Measurements over models and runs: parity between backends, throughput, perplexity."""

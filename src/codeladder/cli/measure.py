@@ -1,0 +1,116 @@
+"""The measure panel: eval, run, bench, parity, perplexity (params classes in evaluate.py and measure/)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.table import Table
+
+from codeladder.cli.build import Verb
+from codeladder.cli.output import console, err_console, print_json
+from codeladder.evaluate import EvalParams, evaluate
+from codeladder.measure.bench import BenchParams, bench_verb
+from codeladder.measure.parity import ParityParams, parity_verb
+from codeladder.measure.perplexity import PerplexityParams, perplexity_verb
+from codeladder.measure.run import RunParams, run_verb
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def summary_table(summary: dict) -> Table:
+    table = Table(title=f"{summary['benchmark']} - {summary['backend']} ({summary.get('model')})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, value in summary["pass_at_k"].items():
+        table.add_row(f"pass@{k}", _percent(value))
+    for k, value in summary.get("pass_at_k_base", {}).items():
+        table.add_row(f"pass@{k} (base tests only)", _percent(value))
+    if "rerank" in summary:
+        table.add_row(f"pass@1 of the {summary['rerank']['method']} pick", _percent(summary["rerank"]["pass_at_1"]))
+    low, high = summary["ci95"]
+    table.add_row("pass@1 95% CI", f"{100 * low:.1f}% - {100 * high:.1f}%")
+    table.add_row("tasks / samples", f"{summary['num_tasks']} / {summary['num_samples']}")
+    table.add_row("statuses", ", ".join(f"{s} {c}" for s, c in sorted(summary["statuses"].items())))
+    table.add_row("device / dtype", f"{summary.get('device')} / {summary.get('dtype')}")
+    table.add_row("strategy", f"{summary['strategy']} ({summary['template_hash']})")
+    table.add_row("isolation", summary["isolation"]["level"])
+    table.add_row("time", f"{summary['timings']['total_s']:.1f} s")
+    table.add_row("results", summary["output"])
+    return table
+
+
+def run_eval(params: EvalParams) -> dict:
+    return evaluate(params, show_progress=True)
+
+
+def render_eval(summary: dict, params: EvalParams, as_json: bool) -> None:
+    if as_json:
+        print_json(summary)
+        return
+    console.print(summary_table(summary))
+    if summary.get("sanity_run"):
+        from codeladder.benchmarks import get_benchmark
+
+        err_console.print("[yellow]sanity run:[/] no --model given, scored the benchmark's reference solutions "
+                          f"({get_benchmark(params.benchmark).sanity_expectation})")
+
+
+def render_run(rows: list[dict], params: RunParams, as_json: bool) -> None:
+    if not params.output:
+        sys.stdout.write("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def render_bench(results: list[dict], params: BenchParams, as_json: bool) -> None:
+    if as_json:
+        print_json(results[0] if len(results) == 1 else results)
+        return
+    table = Table(title="ladder bench")
+    for column in ("model", "backend", "device/dtype", "prefill tok/s", "decode tok/s", "TTFT s", "e2e s (med)",
+                   "batch tok/s"):
+        table.add_column(column)
+    for r in results:
+        batch = ", ".join(f"{k}: {v:.1f}" for k, v in r["batch_tok_s"].items())
+        decode = f"{r['decode_tok_s']:.1f}"
+        if r["draft"]:
+            decode += f" (draft {r['draft']['decode_tok_s']:.1f}, x{r['draft']['speedup']:.2f})"
+        table.add_row(Path(r["model"]).name, r["backend"], f"{r['device']} / {r['dtype']}",
+                      f"{r['prefill_tok_s']:.1f}", decode, f"{r['ttft_s']:.3f}", f"{r['e2e_s']['median']:.3f}", batch)
+    console.print(table)
+
+
+def render_parity(report, params: ParityParams, as_json: bool) -> int:
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        table = Table(title=f"parity: {report.a}  vs  {report.b}")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key in ("prompts", "positions", "cosine_min", "cosine_mean", "kl_mean", "kl_max", "top1_agreement",
+                    "greedy_agreement", "tokenizer_agreement"):
+            value = getattr(report, key)
+            table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+        verdict = "[green]PASS[/]" if report.passed else f"[red]FAIL[/] (cosine_min < {params.min_cosine})"
+        table.add_row("verdict", verdict)
+        console.print(table)
+    return 0 if report.passed else 1
+
+
+def render_perplexity(result: dict, params: PerplexityParams, as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    print(f"perplexity {result['perplexity']:.4f} over {result['tokens']} tokens (window {params.max_length}, "
+          f"stride {params.stride})")
+
+
+VERBS = [
+    Verb("eval", EvalParams, run_eval, render_eval, panel="measure", json=True, engine_options=True),
+    Verb("run", RunParams, run_verb, render_run, panel="measure", engine_options=True),
+    Verb("bench", BenchParams, bench_verb, render_bench, panel="measure", json=True),
+    Verb("parity", ParityParams, parity_verb, render_parity, panel="measure", json=True),
+    Verb("perplexity", PerplexityParams, perplexity_verb, render_perplexity, panel="measure", json=True),
+]

@@ -1,0 +1,174 @@
+"""Lineage and reports: what every written model records about how it was made, and how to read it back.
+
+A model folder holds its lineage in ``ladder.json``; a GGUF file in a sidecar ``NAME.gguf.ladder.json``
+(GGUF metadata cannot be appended without rewriting the file) that also records the GGUF's sha256, so a
+sidecar left beside another file (a crash between the two renames, a copy) is recognised and ignored.
+A transform's typed report (a dataclass or pydantic model) becomes ``report.json`` in the folder, or the
+``report`` of the sidecar. :func:`lineage_fingerprint` is the short record an evaluation stores so a
+result joins to the model's lineage.
+
+Hand-written: the checksum cache, because a merge tournament reads the same multi-GB base many times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import codeladder
+from codeladder.models.lazy import INDEX
+from codeladder.models.output import LINEAGE
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
+                   "tokenizer.model", "added_tokens.json", "chat_template.jinja", "chat_template.json")
+REPORT = "report.json"
+SIDECAR_SUFFIX = ".ladder.json"
+FORMAT = 1
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _checksum_cache() -> Path:
+    return Path(os.environ.get("CODELADDER_CACHE", Path.home() / ".cache" / "codeladder")) / "sha256.json"
+
+
+def _cache_key(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
+
+
+def _load_cache() -> dict:
+    try:
+        return json.loads(_checksum_cache().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def remember_sha256(path: Path, digest: str) -> None:
+    """Record a checksum already computed (e.g. of a staged file now renamed into place)."""
+    cache_path = _checksum_cache()
+    cache = _load_cache()
+    cache[_cache_key(path)] = digest
+    try:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache_path.with_name(f".{cache_path.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(cache))
+        os.replace(temporary, cache_path)
+    except OSError:
+        pass  # a read-only home only costs the next run the hashing again
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 of a file, computed now."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, remembered per (path, size, mtime, inode)."""
+    known = _load_cache().get(_cache_key(path))
+    if known is None:
+        known = sha256_of(path)
+        remember_sha256(path, known)
+    return known
+
+
+def folder_fingerprint(folder: Path) -> dict:
+    """Checksums of what defines a model folder (config, tokenizer, weights)."""
+    names = sorted(p.name for p in folder.iterdir() if p.is_file() and (
+        p.suffix in (".safetensors", ".gguf") or p.name in TOKENIZER_FILES or p.name in ("config.json", INDEX)))
+    return {"path": str(folder), "files": {name: file_sha256(folder / name) for name in names}}
+
+
+def fingerprint(path: Path) -> dict:
+    """An input as lineage records it: a folder's defining files, or a file's checksum."""
+    path = Path(path)
+    return folder_fingerprint(path) if path.is_dir() else {"path": str(path), "sha256": file_sha256(path)}
+
+
+def sidecar_path(gguf: Path) -> Path:
+    return gguf.with_name(gguf.name + SIDECAR_SUFFIX)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_sidecar(gguf: Path) -> dict | None:
+    """A GGUF file's sidecar, only when it describes this very file (its sha256 matches)."""
+    sidecar = _read_json(sidecar_path(gguf))
+    if sidecar is None or not gguf.is_file() or sidecar.get("sha256") != file_sha256(gguf):
+        return None
+    return sidecar
+
+
+def read_lineage(path: Path) -> dict:
+    """The lineage of a folder or GGUF file; a fresh one naming ``path`` as its source when it has none."""
+    path = Path(path)
+    found = _read_json(path / LINEAGE) if path.is_dir() else (read_sidecar(path) or {}).get("lineage")
+    return found if found is not None else {"format": FORMAT, "source": str(path), "stages": []}
+
+
+def stage_record(stage: str, params: dict, inputs: list[dict], started_at: str | None = None) -> dict:
+    return {"stage": stage, "params": params, "inputs": inputs, "codeladder_version": codeladder.__version__,
+            "started_at": started_at or now(), "finished_at": now()}
+
+
+def extend_lineage(lineage_source: Path | None, origin: str, record: dict) -> dict:
+    """The lineage of a new output: the source's (when it continues one) or a fresh one, plus ``record``."""
+    lineage = read_lineage(lineage_source) if lineage_source else {"format": FORMAT, "source": origin, "stages": []}
+    lineage["stages"].append(record)
+    return lineage
+
+
+def report_dict(report: object) -> dict:
+    """A typed report (its ``as_dict()``, a dataclass, a pydantic model or a dict) as plain JSON-ready data."""
+    if hasattr(report, "as_dict"):
+        return report.as_dict()
+    if dataclasses.is_dataclass(report) and not isinstance(report, type):
+        return dataclasses.asdict(report)
+    if hasattr(report, "model_dump"):
+        return report.model_dump(mode="json")
+    return dict(report)
+
+
+def to_json(data: object) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+def lineage_fingerprint(path: str | Path) -> dict | None:
+    """The evaluated model's lineage, short: enough to join a result to it. None when it has none.
+
+    ``lineage_sha256`` identifies the lineage document (it holds every input's checksum and timestamps,
+    so two different models never share it); ``stages`` names what was applied, in order."""
+    path = Path(path)
+    if path.is_dir():
+        document = path / LINEAGE
+        lineage = _read_json(document)
+    else:
+        sidecar = read_sidecar(path) if path.is_file() else None
+        document, lineage = sidecar_path(path), (sidecar or {}).get("lineage")
+    if lineage is None:
+        return None
+    return {"path": str(path), "kind": "folder" if path.is_dir() else "gguf", "source": lineage.get("source"),
+            "stages": [s.get("stage") for s in lineage.get("stages", [])],
+            "lineage_sha256": hashlib.sha256(document.read_bytes()).hexdigest()}
+
+
+__all__ = ["TOKENIZER_FILES", "REPORT", "now", "sha256_of", "file_sha256", "remember_sha256", "folder_fingerprint",
+           "fingerprint",
+           "sidecar_path", "read_sidecar", "read_lineage", "stage_record", "extend_lineage", "report_dict",
+           "to_json", "lineage_fingerprint"]
