@@ -19,7 +19,7 @@ from pathlib import Path
 
 from codeladder.backends import GenerationParams, Request
 from codeladder.benchmarks import get_benchmark
-from codeladder.prompts.base import Prompt
+from codeladder.backends import Prompt
 
 
 def build_model(path: Path) -> Path:
@@ -38,11 +38,12 @@ def prompts(count: int, chars: int = 300) -> list[Request]:
 
 
 def llama_figures(gguf: Path, new_tokens: int, runs: int) -> tuple[float, float]:
-    from codeladder.backends.llamacpp import LlamaCppBackend, open_gguf
+    from codeladder.backends import open_engine
+    from codeladder.backends.llamacpp import open_gguf
 
     requests = prompts(runs)
     params = GenerationParams(max_new_tokens=new_tokens, temperature=0.0, mode="completion")
-    backend = LlamaCppBackend(gguf, n_ctx=1024)
+    backend = open_engine(gguf, "llamacpp", n_ctx=1024)
     backend.generate(requests[:1], params)  # warm-up
     began = time.perf_counter()
     made = sum(c.completion_tokens for c in backend.generate(requests, params))
@@ -61,18 +62,19 @@ def llama_figures(gguf: Path, new_tokens: int, runs: int) -> tuple[float, float]
 
 
 def hf_figures(model: Path, new_tokens: int, count: int, dtype: str) -> tuple[float, float, str]:
-    from codeladder.backends.hf import HFBackend
+    from codeladder.backends import open_engine
 
     requests = prompts(count)
     params = GenerationParams(max_new_tokens=new_tokens, temperature=0.0, mode="completion")
     figures = {}
     for batch in (1, count):
-        backend = HFBackend(model, batch_size=batch, dtype=dtype)
+        backend = open_engine(model, "hf", batch_size=batch, dtype=dtype)
         backend.generate(requests[:1], GenerationParams(max_new_tokens=2, mode="completion"))  # warm-up
         began = time.perf_counter()
         made = sum(c.completion_tokens for c in backend.generate(requests, params))
         figures[batch] = made / (time.perf_counter() - began)
         dtype = backend.describe()["dtype"]
+        backend.close()
     return figures[1], figures[count], dtype
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 CHILD = """
 import json, resource, sys, time
-from codeladder.models.quantize import quantize
+from codeladder.transforms.quantize import quantize
 started = time.perf_counter()
 report = quantize(sys.argv[1], sys.argv[2], sys.argv[3])
 report["seconds"] = time.perf_counter() - started
