@@ -67,3 +67,18 @@ def test_quantize_reports_size_against_fp16_from_parameter_count(k_quant_model, 
     assert report["fp16_bytes"] == 2 * report["parameters"]
     assert report["bytes"] == (tmp_path / "q.gguf").stat().st_size
     assert report["size_vs_fp16"] < 0.5
+
+
+def test_rerank_by_logprob_on_a_gguf_model_writes_json(tiny_model, tmp_path):
+    """llama.cpp's log-probabilities are numpy floats: the run files must still be plain JSON."""
+    import json
+
+    gguf = tmp_path / "tiny.gguf"
+    ladder("export", str(tiny_model), "--type", "f16", "-o", str(gguf))
+    done = ladder("eval", "humaneval", "--model", str(gguf), "--n", "2", "--temperature", "0.8", "--limit", "2",
+                  "--max-new-tokens", "8", "--mode", "completion", "--rerank", "logprob", "--output",
+                  str(tmp_path / "run"), "--json", cwd=tmp_path)
+    summary = json.loads(done.stdout)
+    assert summary["rerank"]["method"] == "logprob" and summary["rerank"]["tasks"] == 2
+    rows = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and all(isinstance(r["mean_logprob"], float) for r in rows)
