@@ -23,7 +23,8 @@ def run_references(name: str, solutions: dict[str, str] | None = None) -> dict[s
     jobs = []
     for task in tasks:
         program = bench.test_program(task, (solutions or {}).get(task.task_id, task.reference))
-        jobs.append(Job(task.task_id, program.code, program.payload, checker=program.checker))
+        timeout = max(bench.default_timeout_s, program.timeout_s or 0)
+        jobs.append(Job(task.task_id, program.code, program.payload, timeout, checker=program.checker))
     limits = Limits(timeout_s=bench.default_timeout_s, memory_mb=bench.default_memory_mb)
     with SandboxPool(workers=2, limits=limits) as pool:
         return {v.key: v.status for v in pool.run(jobs)}

@@ -27,7 +27,7 @@ from codeladder.prompts.extract import COMPLETION_STOPS, extract_completion, par
 from codeladder.params import VerbParams, comma_ints, option
 from codeladder.runs import Appender, RunDir, slug, write_json_atomic
 from codeladder.samples import check_k_against_samples, read_samples_file
-from codeladder.sandbox import Job, Limits, SandboxPool
+from codeladder.sandbox import Job, Limits, SandboxPool, Verdict
 from codeladder.scoring import bootstrap_ci, mean_pass_at_k
 
 ERROR_TAIL_CHARS = 1200
@@ -204,13 +204,18 @@ def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDi
     workers = config.workers or os.cpu_count() or 1
     plus = bench.has_base_tests
 
-    def result_row(sample: dict, status: str, detail: str, duration: float) -> dict:
-        row = {"task_id": sample["task_id"], "sample_index": sample["sample_index"], "passed": status == "passed",
-               "status": status, "duration_s": duration, "error": detail}
-        if plus:
-            row["base_passed"] = status == "passed" or detail.lstrip().find("[plus input") != -1
+    def result_row(sample: dict, verdict: Verdict) -> dict:
+        row = {"task_id": sample["task_id"], "sample_index": sample["sample_index"], "passed": verdict.passed,
+               "status": verdict.status, "duration_s": verdict.duration_s,
+               "error": "" if verdict.passed else _error_text(verdict.detail, verdict.output_tail),
+               "checker": verdict.checker}
+        if plus:  # structured: the checker says which phase failed (base inputs all passed: "plus")
+            row["base_passed"] = verdict.passed or verdict.extra.get("base_passed") is True
+            if verdict.extra.get("phase"):
+                row["failed_phase"] = verdict.extra["phase"]
         return row
 
+    bench.prepare(workers, show)
     pool = SandboxPool(workers=workers, limits=limits, isolate=config.isolate)
     with pool, Appender(run.results) as out, progress_bar("executing", len(pending), show) as advance:
         jobs, by_key = [], {}
@@ -218,15 +223,17 @@ def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDi
             key = f"{sample['task_id']}#{sample['sample_index']}"
             by_key[key] = sample
             code = sample["extracted"]
+            program = bench.test_program(by_id[sample["task_id"]], code)
             if not parses(code):
-                out.write(result_row(sample, "syntax_error", "the extracted code does not parse", 0.0))
+                trusted = bool(program.checker) and program.checker.get("kind") != "in-process"
+                out.write(result_row(sample, Verdict(key, "syntax_error", "the extracted code does not parse",
+                                                     checker="trusted" if trusted else "in-process")))
                 advance(1)
                 continue
-            program = bench.test_program(by_id[sample["task_id"]], code)
-            jobs.append(Job(key, program.code, program.payload))
+            timeout = max(limits.timeout_s, program.timeout_s) if program.timeout_s else None
+            jobs.append(Job(key, program.code, program.payload, timeout, checker=program.checker))
         for verdict in pool.run(jobs):
-            detail = "" if verdict.passed else _error_text(verdict.detail, verdict.output_tail)
-            out.write(result_row(by_key[verdict.key], verdict.status, detail, verdict.duration_s))
+            out.write(result_row(by_key[verdict.key], verdict))
             advance(1)
         return pool.isolation
 
@@ -252,6 +259,8 @@ def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
         "pass_at_k": mean_pass_at_k(as_pairs, config.k),
         "ci95": bootstrap_ci(as_pairs, seed=config.seed),
         "statuses": dict(Counter(r["status"] for r in rows)),
+        "checkers": {"trusted": sum(r.get("checker") == "trusted" for r in rows),
+                     "in-process": sum(r.get("checker", "in-process") != "trusted" for r in rows)},
         "model": info.get("model", config.model),
         "model_lineage": _lineage(config.model),
         "backend": info.get("backend", config.backend_name),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import gzip
 import hashlib
 import json
@@ -32,9 +33,15 @@ class Task:
 
 @dataclass(frozen=True)
 class TestProgram:
+    """What runs a sample: ``code`` in the untrusted candidate process; ``checker`` (tests, expected
+    outputs) only in the trusted checker. Without ``checker``, ``code`` is the whole test program and
+    runs in one process (the in-process fallback)."""
+
     __test__ = False  # not a pytest test class
     code: str
     payload: str | None = None
+    checker: dict | None = None
+    timeout_s: float | None = None  # a wall-clock limit this program needs beyond the benchmark's default
 
 
 class Benchmark:
@@ -72,8 +79,11 @@ class Benchmark:
     def _rows_to_tasks(self, rows: list[dict]) -> list[Task]:
         raise NotImplementedError
 
+    def prepare(self, workers: int | None = None, show: bool = False) -> None:
+        """Work done once before samples run (EvalPlus: compute or load the expected outputs)."""
+
     def test_program(self, task: Task, solution: str) -> TestProgram:
-        """The program whose clean completion means ``solution`` passed every test."""
+        """What runs ``solution`` and decides whether it passed every test."""
         raise NotImplementedError
 
     def with_prompt_context(self, task: Task, solution: str) -> str:
@@ -99,6 +109,29 @@ def entry_point_from_assert(test: str) -> str:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             return node.func.id
     raise ValueError(f"no function call in assertion: {test[:80]}")
+
+
+def free_names(code: str) -> set[str]:
+    """Names a piece of code reads but never binds itself (nor finds among the builtins)."""
+    bound, read = set(), []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Name):
+            (read.append(node.id) if isinstance(node.ctx, ast.Load) else bound.add(node.id))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    return {name for name in read if name not in bound and not hasattr(builtins, name)}
+
+
+def top_level_functions(code: str) -> set[str]:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
 def import_lines(code: str) -> list[str]:

@@ -3,23 +3,61 @@
 Modes: ``complete`` (the model continues ``complete_prompt``; the solution is ``code_prompt`` +
 completion) and ``instruct`` (the model writes the whole solution from ``instruct_prompt``).
 A test that needs a library this environment lacks is reported as ``error``, never as a fail.
+
+The solution must share a process with its unittest suite (the tests patch its module), so the
+program is :mod:`codeladder.benchmarks.bcb_runner`: a runner that never executes the sample and
+decides from the report of a forked host that does, with tampering detected (see its docstring).
 """
 
 from __future__ import annotations
 
+import ast
+import functools
+import json
+from pathlib import Path
+
+from codeladder.benchmarks import bcb_runner
 from codeladder.benchmarks.base import Benchmark, Task, TestProgram
 
-_RUNNER = '''
-import sys as _sys, unittest as _unittest
-_suite = _unittest.TestLoader().loadTestsFromTestCase(TestCases)
-_result = _unittest.TextTestRunner(stream=_sys.stderr, verbosity=1).run(_suite)
-for _case, _trace in _result.errors:
-    if "ModuleNotFoundError" in _trace:
-        _name = _trace.rsplit("No module named ", 1)[-1].split()[0].strip("'\\"")
-        raise ModuleNotFoundError(f"No module named {_name!r}", name=_name)
-if not _result.wasSuccessful():
-    raise AssertionError(f"{len(_result.failures)} failures, {len(_result.errors)} errors in {_result.testsRun} tests")
-'''
+
+def expected_tests(test_source: str) -> list[str]:
+    """The test methods of ``TestCases`` as written in the dataset's test code (by AST, never run)."""
+    for node in ast.parse(test_source).body:
+        if isinstance(node, ast.ClassDef) and node.name == "TestCases":
+            return sorted(n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                          and n.name.startswith("test"))
+    return []
+
+
+def imported_modules(source: str) -> list[str]:
+    """Every module a piece of code imports (``a.b`` gives ``a`` and ``a.b``), by AST."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    found = set()
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+        for name in names:
+            parts = name.split(".")
+            found.update(".".join(parts[:i + 1]) for i in range(len(parts)))
+    return sorted(found)
+
+
+@functools.cache
+def _runner_source() -> str:
+    return Path(bcb_runner.__file__).read_text(encoding="utf-8")
+
+
+def program(solution: str, test: str, libs: list[str]) -> str:
+    """The in-process program for one sample: :mod:`bcb_runner`'s source, then a call of its ``main``
+    with what the runner needs: the sample, the tests, the test methods and modules found statically."""
+    test_imports = imported_modules(test)
+    job = {"solution": solution, "test": test, "tests": expected_tests(test), "watch": test_imports,
+           "preload": sorted(set(test_imports) | set(libs)),
+           "needed": sorted({m.split(".")[0] for m in [*libs, *test_imports, *imported_modules(solution)]})}
+    return f"{_runner_source()}\n\nmain({json.dumps(job)!r})\n"
 
 
 class BigCodeBench(Benchmark):
@@ -47,7 +85,13 @@ class BigCodeBench(Benchmark):
         return task.data["code_prompt"] + completion if self.mode == "complete" else completion
 
     def test_program(self, task: Task, solution: str) -> TestProgram:
-        return TestProgram(f"{solution}\n\n{task.data['test']}\n{_RUNNER}")
+        try:
+            compile(solution, "<solution>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return TestProgram(solution)  # fails to compile in the sandbox too: status syntax_error
+        libs = task.data["libs"]
+        libs = ast.literal_eval(libs) if isinstance(libs, str) else list(libs)
+        return TestProgram(program(solution, task.data["test"], libs))
 
 
 class BigCodeBenchHard(BigCodeBench):

@@ -1,16 +1,27 @@
-"""Differential testing for EvalPlus benchmarks (HumanEval+, MBPP+), run *inside* the sandbox.
+"""Differential testing for EvalPlus benchmarks (HumanEval+, MBPP+), run by the sandbox's trusted checker.
 
 EvalPlus ships inputs, not outputs: the expected output of every input is what the canonical
-solution returns. This file's source is prepended to each test program, so it must stay
-self-contained (standard library only). The comparison follows EvalPlus's rules: exact
-equality, else ``allclose`` with the task's ``atol`` (1e-6 for float outputs when it is 0)
-and ``rtol`` 1e-7, plus EvalPlus's few special oracles and MBPP+'s input conversions
-(JSON has no tuples, sets or complex numbers).
+solution returns. :func:`record` computes them once per dataset (the canonical solution runs as
+the candidate, through the same pipes and codec) with each input's round-trip time;
+:func:`check_task` then calls a sample input by input, each call under
+``max(1 s, 4 x the reference's time)``, and compares with EvalPlus's rules: exact equality, else
+``allclose`` with the task's ``atol`` (1e-6 for float outputs when it is 0) and ``rtol`` 1e-7, plus
+EvalPlus's few special oracles and MBPP+'s input conversions (JSON has no tuples, sets or complex
+numbers). Outputs too large to keep are stored as the sha256 of their encoding and compared
+exactly by digest. Hand-written: these rules are EvalPlus's, re-stated because its package
+downloads data and runs the reference in the same process as the sample.
 """
 
-import copy as _copy
-import json as _json
+from __future__ import annotations
+
 import math as _math
+
+from codeladder.sandbox import codec
+from codeladder.sandbox.checker import CandidateGone, Session
+
+MIN_LIMIT_S, FACTOR = 1.0, 4.0
+DIGEST_OVER = 256 << 10  # an exactly-compared expected output larger than this (as repr) is kept as a digest
+DECODE_LIMIT = 64 << 20  # past this, an exactly-compared output is only ever hashed, even while recording
 
 # MBPP+ tasks whose JSON inputs need converting back to the Python types their functions take.
 _EACH_ARG_TUPLE = {2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630,
@@ -25,6 +36,10 @@ _ALL_LISTS_TUPLES = {580, 615, 791}
 _OUTPUT_NOT_NONE = {"check_str", "text_match_three", "text_starta_endb"}
 _OUTPUT_SET_EQUAL = {"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly",
                      "larg_nnum", "intersection_array", "find_dissimilar", "Diff"}
+
+
+_TOLERANT = {"find_zero", "sum_div", "surface_Area", "digit_distance_nums", "are_equivalent"} | _OUTPUT_NOT_NONE \
+    | _OUTPUT_SET_EQUAL
 
 
 def _all_tuples(value):
@@ -118,47 +133,92 @@ def _matches(dataset, entry, args, out, exp, atol):
     return _allclose(out, exp, tolerance)
 
 
-class LadderTimeout(Exception):
-    """One input ran past its limit (the zygote reports it as ``timeout``)."""
-
-
-def _on_alarm(signum, frame):
-    raise LadderTimeout("an input ran past its time limit")
-
-
-def __ladder_differential__(reference_src, sample_src, payload, min_limit_s=1.0, factor=4.0):
-    """Compare the sample with the reference input by input, each input under its own time limit
-    (max(min_limit_s, factor x the reference's time on it)), as EvalPlus does."""
-    import signal as _signal
-    import time as _time
-
-    spec = _json.loads(payload)
-    dataset, entry, atol = spec["dataset"], spec["entry_point"], float(spec["atol"] or 0)
-    phases = [(name, spec[name] if isinstance(spec[name], list) else []) for name in ("base", "plus")]
-    if dataset == "mbpp":
+def phases(spec: dict) -> list[tuple[str, list]]:
+    """(phase, inputs as the function takes them) for "base" then "plus"."""
+    found = [(name, spec[name] if isinstance(spec.get(name), list) else []) for name in ("base", "plus")]
+    if spec["dataset"] == "mbpp":
         number = int(spec["task_id"].split("/")[-1])
-        phases = [(name, [_convert_mbpp_input(number, a) for a in inputs]) for name, inputs in phases]
-    reference = {"__name__": "__reference__"}
-    exec(compile(reference_src, "<reference>", "exec"), reference)
-    sample = {"__name__": "__sample__"}
-    exec(compile(sample_src, "<sample>", "exec"), sample)
-    if entry not in sample:
-        raise NameError(f"the solution does not define {entry!r}")
-    expect_fn, function = reference[entry], sample[entry]
-    _signal.signal(_signal.SIGALRM, _on_alarm)
-    for name, inputs in phases:
+        found = [(name, [_convert_mbpp_input(number, a) for a in inputs]) for name, inputs in found]
+    return found
+
+
+def _reduce(spec: dict) -> str | None:
+    """MBPP+'s "output is not None" oracles: the candidate sends only that (a ``re.Match`` cannot cross)."""
+    return "not_none" if spec["dataset"] == "mbpp" and spec["entry_point"] in _OUTPUT_NOT_NONE else None
+
+
+def _exact_only(spec: dict) -> bool:
+    return spec["entry_point"] not in _TOLERANT and not float(spec["atol"] or 0)
+
+
+def _record_one(session: Session, spec: dict, args: list) -> dict:
+    """One input: the digest of ``repr(output)`` first (any size, fast), then the value unless the output
+    is huge and compared exactly. A large output compared exactly is kept as its digest; one compared with
+    a tolerance (a float or a flat list of floats) as its encoding. ``t``: the round-trip time of the
+    call a sample will get."""
+    entry, reduce = spec["entry_point"], _reduce(spec)
+    try:
+        hashed = session.call(entry, args, digest=True, reduce=reduce)
+        if hashed.size > DECODE_LIMIT and _exact_only(spec):
+            return {"t": round(hashed.seconds, 6), "h": hashed.digest, "n": hashed.size}
+        reply = session.call(entry, args, reduce=reduce)
+    except Exception as exc:  # noqa: BLE001 - the reference itself raised
+        return {"raise": [type(exc).__name__, str(exc)[:300]]}
+    if hashed.size <= DIGEST_OVER:
+        return {"t": round(reply.seconds, 6), "v": codec.to_tree(reply.value)}
+    if _exact_only(spec) and not _is_floats(reply.value):
+        return {"t": round(hashed.seconds, 6), "h": hashed.digest, "n": hashed.size}
+    return {"t": round(reply.seconds, 6), "e": codec.dumps(reply.value).decode()}
+
+
+def record(session: Session, spec: dict) -> dict:
+    """The reference's output (tree, text, or digest when large) and round-trip time on every input."""
+    outputs = {name: [_record_one(session, spec, args) for args in inputs] for name, inputs in phases(spec)}
+    return {"status": "passed", "detail": "", "outputs": outputs}
+
+
+def _failed(status: str, phase: str, detail: str) -> dict:
+    return {"status": status, "detail": detail, "phase": phase, "base_passed": phase == "plus"}
+
+
+def _compare(spec: dict, args: list, expected: dict, reply) -> bool:
+    if "h" in expected:
+        return reply.digest == expected["h"]
+    want = codec.from_tree(expected["v"]) if "v" in expected else codec.loads(expected["e"])
+    return _matches(spec["dataset"], spec["entry_point"], args, reply.value, want, float(spec["atol"] or 0))
+
+
+def _shown(expected: dict) -> str:
+    if "h" in expected:
+        return f"an output of {expected['n']} encoded bytes (sha256 {expected['h'][:12]})"
+    text = repr(codec.from_tree(expected["v"])) if "v" in expected else expected["e"]
+    return text[:200]
+
+
+def check_task(session: Session, spec: dict) -> dict:
+    """Every base input, then every plus input; the first failure ends it and names its phase."""
+    entry = spec["entry_point"]
+    for name, inputs in phases(spec):
         for index, args in enumerate(inputs):
-            started = _time.perf_counter()
-            expected = expect_fn(*_copy.deepcopy(args))
-            limit = max(min_limit_s, factor * (_time.perf_counter() - started))
-            if dataset == "mbpp" and entry in _OUTPUT_NOT_NONE:
-                expected = expected is not None
-            _signal.setitimer(_signal.ITIMER_REAL, limit)
+            expected = spec["expected"][name][index]
+            where = f"[{name} input {index}] {entry}({repr(args)[:200]})"
+            if "raise" in expected:
+                return _failed("failed", name, f"{where}: the reference solution raises {expected['raise'][0]} here")
+            limit = max(MIN_LIMIT_S, FACTOR * expected["t"])
             try:
-                out = function(*_copy.deepcopy(args))
-            finally:
-                _signal.setitimer(_signal.ITIMER_REAL, 0)
-            if not _matches(dataset, entry, args, out, expected, atol):
-                raise AssertionError(f"[{name} input {index}] {entry}({repr(args)[:200]}) returned "
-                                     f"{repr(out)[:200]}, expected {repr(expected)[:200]}")
-            del out, expected
+                reply = session.call(entry, args, limit_s=limit, digest="h" in expected, reduce=_reduce(spec))
+            except CandidateGone as gone:
+                return _failed(gone.status, name, f"{where}: {gone.detail}")
+            except Exception as exc:  # noqa: BLE001 - what the candidate raised, rebuilt as data
+                status = "oom" if isinstance(exc, MemoryError) else "failed"
+                return _failed(status, name, f"{where} raised {type(exc).__name__}: {str(exc)[:300]}")
+            try:
+                same = _compare(spec, args, expected, reply)
+            except Exception:  # noqa: BLE001 - EvalPlus's rules on a value of the wrong type (set(0))
+                same = False
+            if not same:
+                shown = "a different output" if reply.value is None else repr(reply.value)[:200]
+                return _failed("failed", name, f"{where} returned {shown}, expected {_shown(expected)}")
+        if name == "base":
+            session.progress({"base_passed": True})
+    return {"status": "passed", "detail": "", "base_passed": True}

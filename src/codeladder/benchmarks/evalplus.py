@@ -1,34 +1,66 @@
 """HumanEval+ (v0.1.10) and MBPP+ (v0.2.0) from EvalPlus: base and extra inputs, judged by differential testing.
 
-A sample passes only when it matches the canonical solution on every base *and* plus input
-(EvalPlus's "base + extra"); a failure detail that starts with ``[plus input`` means the base
-inputs passed.
+A sample passes only when it matches the canonical solution's output on every base *and* plus
+input (EvalPlus's "base + extra"). The expected outputs are computed once per dataset version
+(:mod:`codeladder.benchmarks.expected`); the trusted checker calls the sample input by input
+(:func:`codeladder.benchmarks.differential.check_task`) and reports which phase failed, so
+``base_passed`` is structured data, not a search in the error text.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import os
 
-from codeladder.benchmarks import differential
+from codeladder.benchmarks import differential, expected
 from codeladder.benchmarks.base import Benchmark, Task, TestProgram
 
-_CHECKER = Path(differential.__file__).read_text()
+RUNNER = "codeladder.benchmarks.differential:check_task"
+
+
+def _total_limit(outputs: dict) -> float:
+    """EvalPlus bounds each input, not the sample: allow the sum of the per-input limits (plus start-up)."""
+    limits = [max(differential.MIN_LIMIT_S, differential.FACTOR * entry.get("t", 0))
+              for entries in outputs.values() for entry in entries]
+    return round(sum(limits) + 5.0, 1)
 
 
 class _EvalPlus(Benchmark):
     dataset: str
-    # The reference's and the sample's outputs of one input coexist (Mbpp/255's are 1.1 GB each).
+    # A sample's output of one input may be large (the reference's on Mbpp/255 is over 1 GB).
     default_memory_mb = 4096
     has_base_tests = True
+    _outputs: dict[str, dict] | None = None
+
+    def spec(self, task: Task) -> dict:
+        return {"dataset": self.dataset, "task_id": task.task_id, "entry_point": task.entry_point,
+                "atol": task.data["atol"], "base": task.data["base_input"], "plus": task.data["plus_input"]}
+
+    def expected_outputs(self, workers: int | None = None, show: bool = True) -> dict[str, dict]:
+        """Every task's expected outputs: from the cache, or computed now (once per dataset version)."""
+        if self._outputs is None:
+            self._outputs = expected.load(self.sha256)
+        if self._outputs is None:
+            tasks = self.load()
+            self._outputs = expected.build(self.sha256, {t.task_id: self.spec(t) for t in tasks},
+                                           {t.task_id: self._reference_code(t) for t in tasks},
+                                           workers or os.cpu_count(), show)
+        return self._outputs
+
+    def prepare(self, workers: int | None = None, show: bool = False) -> None:
+        self.expected_outputs(workers, show)
+
+    def _reference_code(self, task: Task) -> str:
+        return task.reference
 
     def test_program(self, task: Task, solution: str) -> TestProgram:
+        return self.program(task, solution, self.expected_outputs()[task.task_id])
+
+    def program(self, task: Task, solution: str, outputs: dict) -> TestProgram:
+        """The sample alone for the candidate; inputs, rules and expected outputs for the checker."""
         if self.dataset == "humaneval":
             solution = self.with_prompt_context(task, solution)
-        call = f"__ladder_differential__({task.reference!r}, {solution!r}, __ladder_payload__)\n"
-        payload = {"dataset": self.dataset, "task_id": task.task_id, "entry_point": task.entry_point,
-                   "atol": task.data["atol"], "base": task.data["base_input"], "plus": task.data["plus_input"]}
-        return TestProgram(_CHECKER + "\n\n" + call, json.dumps(payload))
+        return TestProgram(solution, checker={"kind": "runner", "runner": RUNNER, **self.spec(task),
+                                              "expected": outputs}, timeout_s=_total_limit(outputs))
 
 
 class HumanEvalPlus(_EvalPlus):

@@ -26,5 +26,8 @@ class HumanEval(Benchmark):
         ]
 
     def test_program(self, task: Task, solution: str) -> TestProgram:
-        program = self.with_prompt_context(task, solution)
-        return TestProgram(f"{program}\n{task.data['test']}\ncheck({task.entry_point})\n")
+        """The sample runs alone; the trusted checker runs the prompt (its helpers: HumanEval/10, 38, 50)
+        and the dataset's ``check`` against a proxy of the entry point."""
+        return TestProgram(self.with_prompt_context(task, solution), checker={
+            "kind": "script", "prelude": task.prompt, "proxies": [task.entry_point],
+            "test": f"{task.data['test']}\ncheck({task.entry_point})\n"})

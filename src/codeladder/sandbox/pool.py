@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import codeladder
+from codeladder.sandbox.isolation import secret_paths
 
 UNSHARE = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork", "--mount-proc",
            "--kill-child"]
@@ -52,6 +53,9 @@ class Job:
     payload: str | None = None
     timeout_s: float | None = None
     capture: bool = False  # return the output's tail even when the program passed
+    # The trusted checker's instructions (tests, expected outputs): sent only to the checker process,
+    # never to the one running ``code``. None: ``code`` is the whole test program (in-process).
+    checker: dict | None = None
 
 
 @dataclass
@@ -61,6 +65,8 @@ class Verdict:
     detail: str = ""
     duration_s: float = 0.0
     output_tail: str = ""
+    checker: str = "in-process"  # "trusted": judged by a separate process that ran only dataset code
+    extra: dict = field(default_factory=dict)  # structured results of the checker (e.g. EvalPlus phases)
 
     @property
     def passed(self) -> bool:
@@ -80,6 +86,7 @@ def _scrubbed_env() -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "MPLBACKEND": "Agg",
         "HOME": "/tmp/home",
+        "CODELADDER_HIDE": os.pathsep.join(secret_paths()),
     }
 
 
@@ -154,7 +161,7 @@ class _Worker:
         self.process: subprocess.Popen | None = None
         self.cgroup: _PidsCgroup | None = None
         self.setup: dict = {}
-        self._buffer = b""
+        self._buffer = bytearray()
         self.start()
 
     def start(self) -> None:
@@ -166,7 +173,7 @@ class _Worker:
             self.cgroup.wrap(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, env=_scrubbed_env(), cwd="/", start_new_session=True,
         )
-        self._buffer = b""
+        self._buffer = bytearray()
         hello = self._read_line(60.0)
         if hello is None:
             raise RuntimeError("the sandbox worker did not start (is util-linux unshare working?)")
@@ -191,15 +198,18 @@ class _Worker:
     def _read_line(self, timeout: float) -> bytes | None:
         deadline = time.monotonic() + timeout
         fd = self.process.stdout.fileno()
-        while b"\n" not in self._buffer:
+        scanned = 0
+        while (end := self._buffer.find(b"\n", scanned)) < 0:
+            scanned = len(self._buffer)
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
                 return None
-            chunk = os.read(fd, 1 << 16)
+            chunk = os.read(fd, 1 << 20)
             if not chunk:
                 return None
             self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
+        line = bytes(self._buffer[:end])
+        del self._buffer[:end + 1]
         return line
 
     def run(self, job: Job) -> Verdict:
@@ -209,8 +219,11 @@ class _Worker:
             "memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s or int(timeout) + 1,
             "fsize_mb": self.limits.fsize_mb, "nproc": self.limits.nproc, "capture": job.capture,
         }
+        secret = json.dumps(job.checker).encode() if job.checker is not None else b""
+        request.update(secret=len(secret), trusted=job.checker is not None and job.checker.get("kind") != "in-process")
+        header = json.dumps(request).encode()
         try:
-            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.write(b"%010d" % len(header) + header + secret)
             self.process.stdin.flush()
             line = self._read_line(timeout + _BACKSTOP_S)
         except (BrokenPipeError, OSError):
@@ -220,8 +233,10 @@ class _Worker:
             self.start()
             return Verdict(job.key, "error", "the sandbox worker stopped answering; it was restarted")
         reply = json.loads(line)
+        known = {"id", "status", "detail", "duration_s", "output_tail", "checker"}
         return Verdict(job.key, reply["status"], reply.get("detail", ""), reply.get("duration_s", 0.0),
-                       reply.get("output_tail", ""))
+                       reply.get("output_tail", ""), reply.get("checker", "in-process"),
+                       {k: v for k, v in reply.items() if k not in known})
 
 
 @dataclass
@@ -260,6 +275,8 @@ class SandboxPool:
                            else "host filesystem writable (not isolated)"),
             "pids": f"cgroup pids.max={self.limits.pids_max}" if cgroup else f"RLIMIT_NPROC={self.limits.nproc}",
             "environment": "scrubbed",
+            "hidden_data": setup.get("hidden", []),
+            "checker": "separate process (candidate/checker split; see result rows' 'checker')",
             "reason": self._probe.get("reason", ""),
         }
 

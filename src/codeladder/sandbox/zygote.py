@@ -1,25 +1,31 @@
-"""The sandbox worker ("zygote"): one long-lived process per core that forks one child per sample.
+"""The sandbox worker ("zygote"): one long-lived process per core that forks the processes of each sample.
 
 Started by :mod:`codeladder.sandbox.pool`, normally as PID 1 of fresh user, network, mount and
-PID namespaces. It makes every mount read-only once, then for each job read from stdin
-(one JSON object per line) it forks a child that gets a private ``/tmp``, rlimits, no
-capabilities and a null stdin; the child compiles and runs the program, then writes its
-verdict to a pipe only after the program returned. The zygote answers with one JSON line.
+PID namespaces. It makes every mount read-only once, covers the benchmark data with empty
+tmpfs mounts and makes itself non-dumpable; then for each job it forks two processes:
 
-Forking from a warm interpreter instead of starting ``python`` per sample is what makes
-isolated execution fast (a fork costs about a millisecond; an interpreter start, 20 ms).
-Written by hand because no library offers a namespace-isolated fork server; the few
-syscalls it needs (mount, unshare, capset, prctl) come from libc through ctypes.
+1. the **candidate** first, before the job's secret part has been read, so nothing secret is in
+   its memory: private ``/tmp``, rlimits, no capabilities, ``/dev/null`` as stdin, only its two
+   pipe ends (fd 3 requests in, fd 4 replies out) and the output file; it runs the sample's code
+   (:mod:`codeladder.sandbox.candidate`);
+2. then reads the job's secret part (tests, expected outputs) straight from its stdin into a
+   buffer and forks the **checker** (:mod:`codeladder.sandbox.checker`), which alone gets it and
+   alone holds the verdict pipe; the zygote wipes its buffer.
+
+A job on stdin is ``%010d`` header length, the header (JSON: id, limits, the candidate's code,
+the secret's length), then the secret (JSON). The zygote answers with one JSON line. Forking from
+a warm interpreter instead of starting ``python`` per sample is what makes isolated execution fast
+(a fork costs about a millisecond; an interpreter start, 20 ms). Hand-written because no library
+offers a namespace-isolated fork server.
 """
 
 from __future__ import annotations
 
-import builtins
-import ctypes
+import gc
+import importlib
 import importlib.util
 import json
 import os
-import resource
 import select
 import shutil
 import signal
@@ -32,125 +38,13 @@ import traceback
 import bisect, collections, copy, fractions, functools, hashlib, heapq, itertools  # noqa: E401,F401
 import math, operator, random, re, statistics, string, typing  # noqa: E401,F401
 
-_libc = ctypes.CDLL(None, use_errno=True)
+from codeladder.sandbox import candidate, checker, isolation, wire
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND = 32, 1024, 2048, 4096
-MS_REC, MS_RELATIME, MS_STRICTATIME = 16384, 1 << 21, 1 << 24
-CLONE_NEWNS = 0x00020000
-PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 24, 28, 38
-# NOROOT, NO_SETUID_FIXUP, KEEP_CAPS_LOCKED, NO_CAP_AMBIENT_RAISE, each with its lock bit.
-SECUREBITS_LOCKED_DOWN = 0b11101111
-VERDICT_FD = 200
-PRIVATE_TMPFS = ("/tmp", "/dev/shm")
-_MOUNT_FLAG_OPTIONS = {
-    "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
-    "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME, "strictatime": MS_STRICTATIME,
-}
+# Checker runners imported once at start, so a checker imports nothing after the fork.
+PRELOAD = ("codeladder.benchmarks.differential",)
 
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
-    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
-
-
-def _mount_points() -> list[tuple[str, int]]:
-    """Mount points of this namespace with the flags a remount must keep (they may be locked)."""
-    points = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            target = fields[4].encode().decode("unicode_escape")
-            flags = sum(_MOUNT_FLAG_OPTIONS.get(opt, 0) for opt in fields[5].split(","))
-            points.append((target, flags))
-    return points
-
-
-def interpreter_paths_under(tops: tuple[str, ...] = PRIVATE_TMPFS) -> list[str]:
-    """Folders this interpreter imports from (prefix, ``sys.path``) that lie under a folder we cover with
-    a private tmpfs: a venv made in /tmp, as CI runners and cluster jobs do, would vanish from samples."""
-    candidates = {sys.prefix, sys.exec_prefix, sys.base_prefix, *sys.path}
-    found = sorted({os.path.abspath(c) for c in candidates if c and os.path.isdir(c)
-                    and any(os.path.abspath(c).startswith(top + "/") for top in tops)})
-    outermost: list[str] = []
-    for path in found:
-        if not any(path.startswith(kept + "/") for kept in outermost):
-            outermost.append(path)
-    return outermost
-
-
-def _fresh_tmpfs_keeping(target: str, keep: list[str]) -> None:
-    """Mount a fresh tmpfs on ``target``, then bind the ``keep`` folders (under it) back, read-only.
-
-    The folders are opened before the tmpfs covers them; the bind's source is that open handle, which
-    still names the covered (read-only) mount of this very namespace, so the bind is read-only too."""
-    inside = [path for path in keep if path.startswith(target + "/")]
-    handles = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in inside]
-    try:
-        _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
-        for path, handle in handles:
-            os.makedirs(path, exist_ok=True)
-            _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC, None)
-            try:
-                _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
-            except OSError:
-                pass  # already read-only: a bind keeps its source mount's read-only flag
-    finally:
-        for _, handle in handles:
-            os.close(handle)
-
-
-def make_filesystem_read_only() -> dict:
-    """Remount every mount read-only (except /proc), then give /tmp and /dev/shm fresh tmpfs (keeping
-    the interpreter's own folders visible, read-only, where they live there)."""
-    failed = []
-    for target, flags in _mount_points():
-        if target == "/proc" or target.startswith("/proc/"):
-            continue
-        try:
-            _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, None)
-        except OSError:
-            failed.append(target)
-    for target in PRIVATE_TMPFS:
-        try:
-            _fresh_tmpfs_keeping(target, _KEEP)
-        except OSError:
-            failed.append(target)
-    root_ro = "/" not in failed
-    return {"readonly_root": root_ro, "remount_failures": failed}
-
-
-def _drop_capabilities() -> None:
-    """No capabilities, now or after exec: a sample cannot remount, mount or unshare."""
-    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    _libc.prctl(PR_SET_SECUREBITS, SECUREBITS_LOCKED_DOWN, 0, 0, 0)
-    for cap in range(64):
-        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
-    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-    data = (ctypes.c_uint32 * 6)()
-    _check(_libc.capset(header, data), "capset")
-
-
-def _private_tmp() -> None:
-    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    _fresh_tmpfs_keeping("/tmp", _KEEP)
-
-
-def _set_limits(job: dict) -> None:
-    memory = job["memory_mb"] * 1024 * 1024
-    cpu = int(job["cpu_s"])
-    fsize = job["fsize_mb"] * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (job["nproc"], job["nproc"]))
+CHECKER_VERDICT_FD = 7
+_MAX_REPORT = 1 << 30
 
 
 def _missing_module(exc: BaseException) -> str | None:
@@ -163,20 +57,17 @@ def _missing_module(exc: BaseException) -> str | None:
     return None
 
 
-def _execute(code: str, payload: str | None) -> dict:
+def execute(code: str, namespace: dict) -> dict:
+    """Run code in ``namespace``; the verdict of its clean completion (the candidate's top level, or
+    a whole in-process test program)."""
     try:
         compiled = compile(code, "<sample>", "exec")
     except (SyntaxError, ValueError) as exc:
         return {"status": "syntax_error", "detail": f"{type(exc).__name__}: {exc}"}
-    namespace = {"__name__": "__sample__", "__builtins__": builtins, "__ladder_payload__": payload}
     try:
         exec(compiled, namespace)
     except MemoryError:
         return {"status": "oom", "detail": "MemoryError: the memory limit was reached"}
-    except Exception as exc:
-        if type(exc).__name__ != "LadderTimeout":  # raised by a benchmark's own per-input time limit
-            return _failure(exc)
-        return {"status": "timeout", "detail": str(exc)}
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are failures too
         return _failure(exc)
     return {"status": "passed", "detail": ""}
@@ -190,39 +81,69 @@ def _failure(exc: BaseException) -> dict:
     return {"status": "failed", "detail": tail[-1500:]}
 
 
-def _child(job: dict, verdict_w: int, output_fd: int, isolated: bool, workdir: str) -> None:
-    """Runs in the forked child; never returns."""
+def _keep_fds(mapping: dict[int, int]) -> None:
+    """Put each source fd on its target number and close every other descriptor above 2."""
+    moved = {os.dup(source): target for source, target in mapping.items()}
+    for temp, target in moved.items():
+        os.dup2(temp, target)
+    keep = sorted(mapping.values())
+    low = 3
+    for fd in keep:
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 16)
+
+
+def _candidate(job: dict, request_r: int, reply_w: int, output_fd: int, isolated: bool, workdir: str) -> None:
+    """Runs in the forked candidate; never returns."""
     try:
         os.setsid()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.dup2(verdict_w, VERDICT_FD)
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
-        os.closerange(3, VERDICT_FD)
-        os.closerange(VERDICT_FD + 1, 4096)
+        _keep_fds({request_r: candidate.REQUEST_FD, reply_w: candidate.REPLY_FD})
         if isolated:
-            _private_tmp()
+            isolation.private_tmp()
         home, work = os.path.join(workdir, "home"), os.path.join(workdir, "work")
         os.makedirs(home, exist_ok=True)
         os.makedirs(work, exist_ok=True)
         os.chdir(work)
         os.environ.update(HOME=home, TMPDIR=workdir, PWD=work)
-        _set_limits(job)
+        isolation.set_limits(job)
         if isolated:
-            _drop_capabilities()
+            isolation.drop_capabilities()
         sys.stdout = open(1, "w", closefd=False)
         sys.stderr = open(2, "w", closefd=False)
-        verdict = _execute(job["code"], job.get("payload"))
-        try:
-            sys.stdout.flush()
-        except BaseException:  # noqa: BLE001
-            pass
-        os.write(VERDICT_FD, (json.dumps(verdict) + "\n").encode())
+        candidate.serve(job["code"], job.get("payload"), execute)
+    finally:
+        os._exit(1)
+
+
+def _checker(job: dict, secret: bytearray, deadline: float, fds: tuple[int, int, int], isolated: bool) -> None:
+    """Runs in the forked checker; never returns."""
+    request_w, reply_r, verdict_w = fds
+
+    def report(fields: dict) -> None:
+        wire.write_all(CHECKER_VERDICT_FD, (json.dumps(fields) + "\n").encode())
+
+    try:
+        os.setsid()
+        null = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        _keep_fds({request_w: checker.REQUEST_FD, reply_r: checker.REPLY_FD, verdict_w: CHECKER_VERDICT_FD})
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        isolation.set_limits({**job, "nproc": max(job["nproc"], 4)})
+        if isolated:
+            isolation.drop_capabilities()
+        spec = json.loads(bytes(secret)) if secret else {"kind": "in-process", "test": ""}
+        report(checker.check(spec, deadline, progress=lambda fields: report({"progress": fields})))
     except BaseException as exc:  # noqa: BLE001
         try:
-            os.write(VERDICT_FD, (json.dumps({"status": "error", "detail": f"sandbox: {exc!r}"}) + "\n").encode())
+            report({"status": "error", "detail": f"checker: {exc!r}"[-1500:], "checker": "trusted" if secret else
+                    "in-process"})
         except BaseException:  # noqa: BLE001
             pass
     os._exit(0)
@@ -241,18 +162,20 @@ def _kill_everything_but_us(pid: int, namespace_init: bool) -> None:
             pass
 
 
-def _reap(pid: int, namespace_init: bool) -> int | None:
-    """Collect the child's wait status, and (as PID 1) every orphan it left behind."""
-    status = None
+def _reap(pids: tuple[int, ...], namespace_init: bool) -> None:
+    """Collect the sample's processes, and (as PID 1) every orphan they left behind."""
+    if not namespace_init:
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        return
     while True:
         try:
-            reaped, wstatus = os.waitpid(-1 if namespace_init else pid, 0)
+            os.waitpid(-1, 0)
         except ChildProcessError:
-            return status
-        if reaped == pid:
-            status = wstatus
-            if not namespace_init:
-                return status
+            return
 
 
 def _verdict_without_report(wstatus: int | None, timed_out: bool, timeout: float) -> dict:
@@ -279,51 +202,127 @@ def _read_tail(path: str, size: int) -> str:
         return ""
 
 
-def run_job(job: dict, isolated: bool, namespace_init: bool) -> dict:
-    output_path = f"/tmp/.ladder-output-{os.getpid()}"
-    workdir = "/tmp" if isolated else tempfile.mkdtemp(prefix="ladder-sample-")
-    verdict_r, verdict_w = os.pipe()
-    output_fd = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        _child(job, verdict_w, output_fd, isolated, workdir)
-    os.close(verdict_w)
-    os.close(output_fd)
-    pidfd = os.pidfd_open(pid)
-    deadline = start + job["timeout"]
-    report, reading, timed_out = b"", True, False
+def _read_exact(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            raise EOFError("the harness closed the job channel")
+        data += chunk
+    return data
+
+
+def _read_secret(fd: int, size: int) -> bytearray:
+    """Read exactly ``size`` bytes into one buffer (no other copy is made, so wiping it leaves none)."""
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        count = os.readv(fd, [view[got:]])
+        if count == 0:
+            raise EOFError("the harness closed the job channel")
+        got += count
+    view.release()
+    return buffer
+
+
+def _wait_for_report(pidfd: int, verdict_r: int, deadline: float) -> tuple[bytes, bool]:
+    report, reading = bytearray(), True
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            timed_out = True
-            break
+            return bytes(report), True
         ready, _, _ = select.select([pidfd] + ([verdict_r] if reading else []), [], [], remaining)
         if pidfd in ready:
             break
         if verdict_r in ready:
-            chunk = os.read(verdict_r, 65536)
-            reading = bool(chunk) and len(report) < 1 << 20
-            report += chunk
-    duration = time.monotonic() - start
+            chunk = os.read(verdict_r, 1 << 20)
+            reading = bool(chunk)
+            report += chunk if len(report) < _MAX_REPORT else b""  # drained past the limit: never blocks
     os.set_blocking(verdict_r, False)
     try:
-        while len(report) < 1 << 20 and (chunk := os.read(verdict_r, 65536)):
+        while len(report) < _MAX_REPORT and (chunk := os.read(verdict_r, 65536)):
             report += chunk
     except BlockingIOError:
         pass
-    _kill_everything_but_us(pid, namespace_init)
-    wstatus = _reap(pid, namespace_init)
+    return bytes(report), False
+
+
+def _parse_report(report: bytes) -> tuple[dict | None, dict]:
+    """(the checker's final verdict if it wrote one, the progress it reported)."""
+    verdict, progress = None, {}
+    for line in report.split(b"\n")[:-1] if report.endswith(b"\n") else report.split(b"\n")[:-1]:
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and isinstance(item.get("progress"), dict):
+            progress.update(item["progress"])
+        elif isinstance(item, dict) and "status" in item:
+            verdict = item
+    return verdict, progress
+
+
+def _candidate_status(pid: int) -> int | None:
+    """The candidate's wait status if it already ended on its own (it may be finishing its exit)."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        select.select([pidfd], [], [], 0.05)
+        reaped, wstatus = os.waitpid(pid, os.WNOHANG)
+        return wstatus if reaped == pid else None
+    except ChildProcessError:
+        return None
+    finally:
+        os.close(pidfd)
+
+
+def _explain_gone(verdict: dict, wstatus: int | None) -> dict:
+    """The checker saw the candidate's pipe close: say why, from the candidate's own wait status."""
+    if wstatus is None:
+        return verdict
+    if os.WIFSIGNALED(wstatus) or verdict.get("status") != "timeout":
+        return {**verdict, **_verdict_without_report(wstatus, False, 0)}
+    return verdict
+
+
+def run_job(job: dict, secret_fd: int, isolated: bool, namespace_init: bool) -> dict:
+    output_path = f"/tmp/.ladder-output-{os.getpid()}"
+    workdir = "/tmp" if isolated else tempfile.mkdtemp(prefix="ladder-sample-")
+    output_fd = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    request_r, request_w = os.pipe()
+    reply_r, reply_w = os.pipe()
+    start = time.monotonic()
+    deadline = start + job["timeout"]
+    cand = os.fork()
+    if cand == 0:
+        _candidate(job, request_r, reply_w, output_fd, isolated, workdir)
+    for fd in (request_r, reply_w, output_fd):
+        os.close(fd)
+    secret = _read_secret(secret_fd, job.get("secret", 0))
+    verdict_r, verdict_w = os.pipe()
+    check = os.fork()
+    if check == 0:
+        os.close(verdict_r)
+        _checker(job, secret, deadline, (request_w, reply_r, verdict_w), isolated)
+    secret[:] = bytes(len(secret))
+    for fd in (request_w, reply_r, verdict_w):
+        os.close(fd)
+    pidfd = os.pidfd_open(check)
+    report, timed_out = _wait_for_report(pidfd, verdict_r, deadline)
+    duration = time.monotonic() - start
+    verdict, progress = (None, {}) if timed_out else _parse_report(report)
+    if timed_out:
+        progress = _parse_report(report)[1]
+    if verdict is not None and verdict.pop("candidate_gone", False):
+        verdict = _explain_gone(verdict, _candidate_status(cand))
+    for pid in (cand, check):
+        _kill_everything_but_us(pid, namespace_init)
+    _reap((cand, check), namespace_init)
     os.close(verdict_r)
     os.close(pidfd)
-    verdict = None
-    if not timed_out and report.endswith(b"\n"):
-        try:
-            verdict = json.loads(report.splitlines()[0])
-        except ValueError:
-            verdict = None
     if verdict is None:
-        verdict = _verdict_without_report(wstatus, timed_out, job["timeout"])
+        verdict = _verdict_without_report(None, timed_out, job["timeout"])
+        verdict["checker"] = "trusted" if job.get("trusted") else "in-process"
+    verdict.update({k: v for k, v in progress.items() if k not in verdict})
     if verdict["status"] != "passed" or job.get("capture"):
         verdict["output_tail"] = _read_tail(output_path, job.get("tail_bytes", 2000))
     if not isolated:
@@ -333,26 +332,31 @@ def run_job(job: dict, isolated: bool, namespace_init: bool) -> dict:
     return verdict
 
 
-_KEEP: list[str] = []
-
-
 def main() -> None:
-    _KEEP.extend(interpreter_paths_under())
+    isolation.KEEP.extend(isolation.interpreter_paths_under())
+    for module in PRELOAD:
+        importlib.import_module(module)
+    gc.collect()
+    gc.freeze()  # the children's collections skip the zygote's objects: fewer copy-on-write page faults
     isolated = "--isolated" in sys.argv and os.getpid() == 1
     namespace_init = os.getpid() == 1
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    isolation.not_dumpable()
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     null = os.open("/dev/null", os.O_WRONLY)
     os.dup2(null, 1)
-    setup = make_filesystem_read_only() if isolated else {"readonly_root": False, "remount_failures": []}
+    setup = isolation.make_filesystem_read_only() if isolated else {"readonly_root": False, "remount_failures": []}
+    hidden = [p for p in os.environ.pop("CODELADDER_HIDE", "").split(os.pathsep) if p]
+    setup["hidden"] = [p for p in hidden if p not in (isolation.hide(hidden) if isolated else hidden)]
     setup["isolated"] = isolated
     os.makedirs("/tmp", exist_ok=True)
     channel.write(json.dumps({"ready": True, **setup}) + "\n")
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        job = json.loads(line)
-        channel.write(json.dumps(run_job(job, isolated, namespace_init)) + "\n")
+    while True:
+        try:
+            header = json.loads(_read_exact(0, int(_read_exact(0, 10))))
+        except (EOFError, ValueError):
+            return
+        channel.write(json.dumps(run_job(header, 0, isolated, namespace_init)) + "\n")
 
 
 if __name__ == "__main__":
