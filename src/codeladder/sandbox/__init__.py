@@ -63,7 +63,7 @@ What each family guarantees:
   inputs. Exits, fake verdicts, always-equal objects, patched builtins, ``sys.settrace``, frame/
   ``gc``/``sys.modules`` walks and file reads reach nothing that decides or knows the answer.
 * **in-process** (``checker: in-process``: Mbpp/367, whose tests build ``Node`` objects of the
-  solution's own class, BigCodeBench until it gets its own runner, rerank's example runs): the
+  solution's own class, BigCodeBench (its own runner: see docs/sandbox.md), rerank's example runs): the
   tests run in the candidate's process. The checker sends a fresh 128-bit nonce only after the
   sample's top level ran and accepts only a verdict carrying it, so blind writes to every
   descriptor and early exits fail; code written against codeladder's protocol (reading the nonce
