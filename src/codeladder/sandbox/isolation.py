@@ -142,6 +142,13 @@ def not_dumpable() -> None:
     _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
 
 
+def dumpable_again() -> None:
+    """PR_SET_DUMPABLE=1 for a process that holds no secret (the candidate, forked before any secret was
+    read). Measured here: the same sample computes ~1.6x slower in a non-dumpable process (the kernel's
+    conditional Spectre mitigations apply to non-dumpable tasks), e.g. Mbpp/123 9.2 s vs 5.6 s."""
+    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+
+
 def expected_cache_dir() -> Path:
     """Where EvalPlus expected outputs are cached (hidden from samples like the bundled data)."""
     root = os.environ.get("CODELADDER_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "codeladder")

@@ -97,6 +97,7 @@ def _keep_fds(mapping: dict[int, int]) -> None:
 def _candidate(job: dict, request_r: int, reply_w: int, output_fd: int, isolated: bool, workdir: str) -> None:
     """Runs in the forked candidate; never returns."""
     try:
+        isolation.dumpable_again()  # it holds no secret; non-dumpable tasks compute slower
         os.setsid()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         null = os.open("/dev/null", os.O_RDONLY)
