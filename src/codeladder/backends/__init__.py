@@ -9,7 +9,6 @@ llama.cpp and no benchmark (backends know nothing of benchmarks): engine classes
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,24 +22,18 @@ from codeladder.errors import LadderError
 from codeladder.registry import new_registry
 
 
-def _source(module: str) -> str:
-    path = Path(sys.modules[module].__file__ or "")
-    return "/".join(path.parts[path.parts.index("codeladder"):]) if "codeladder" in path.parts else str(path)
-
-
 BACKENDS = new_registry("backend")
 BACKENDS.add("reference", "the benchmark's canonical solutions (a sanity run; no model)",
-             factory="codeladder.backends.reference:ReferenceEngine", source="codeladder/backends/reference.py")
+             factory="codeladder.backends.reference:ReferenceEngine")
 BACKENDS.add("hf", "transformers model folder: batched, --device, --dtype, --draft",
              factory="codeladder.backends.hf:HFEngine", params=HFOptions,
-             reference="https://huggingface.co/docs/transformers", source=_source(HFOptions.__module__))
+             reference="https://huggingface.co/docs/transformers")
 BACKENDS.add("llamacpp", "GGUF file through llama-cpp-python (CPU): --threads, --n-ctx, --draft prompt-lookup",
              factory="codeladder.backends.llamacpp:LlamaCppEngine", params=LlamaCppOptions,
-             reference="https://github.com/abetlen/llama-cpp-python", source=_source(LlamaCppOptions.__module__))
+             reference="https://github.com/abetlen/llama-cpp-python")
 BACKENDS.add("openai", "any OpenAI-compatible server (vLLM, SGLang, llama-server): --base-url, --concurrency",
              factory="codeladder.backends.openai:OpenAIEngine", params=OpenAIOptions,
-             reference="https://platform.openai.com/docs/api-reference/completions",
-             source=_source(OpenAIOptions.__module__))
+             reference="https://platform.openai.com/docs/api-reference/completions")
 
 
 def infer_backend(model: str | Path | None, base_url: str | None = None) -> str:
