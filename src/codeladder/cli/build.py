@@ -126,7 +126,26 @@ def _help(verb: Verb) -> str:
     return f"{doc}\n\nSource: {verb.source}"
 
 
+def _group(app: typer.Typer, name: str, panel: str) -> typer.Typer:
+    """The sub-command group ``name`` (``ladder data …``), made on first use."""
+    for info in app.registered_groups:
+        if info.name == name:
+            return info.typer_instance
+    group = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    app.add_typer(group, name=name, help=GROUP_HELP.get(name, ""), rich_help_panel=panel)
+    return group
+
+
+GROUP_HELP: dict[str, str] = {}  # a group's one-line help (``ladder data --help``), set by its panel module
+
+
 def add_verb(app: typer.Typer, verb: Verb) -> None:
+    """Add the verb's command; a name with a space (``"data pairs"``) goes into its group's sub-command."""
+    if " " in verb.name:
+        group_name, _, name = verb.name.partition(" ")
+        app = _group(app, group_name, verb.panel)
+    else:
+        name = verb.name
     own = list(verb.params.model_fields.items())
     parameters = [_typer_parameter(n, f) for n, f in own if n != "backend_options"]
     engine = _engine_parameters({n for n, _ in own}) if verb.engine_options else []
@@ -149,9 +168,9 @@ def add_verb(app: typer.Typer, verb: Verb) -> None:
 
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in parameters}
-    command.__name__ = verb.name.replace("-", "_")
+    command.__name__ = name.replace("-", "_")
     summary = (inspect.cleandoc(verb.params.__doc__ or "").splitlines() or [""])[0]
-    app.command(verb.name, help=_help(verb), short_help=summary, rich_help_panel=verb.panel)(command)
+    app.command(name, help=_help(verb), short_help=summary, rich_help_panel=verb.panel)(command)
 
 
 def _nullable(params: type[VerbParams]) -> set[str]:
