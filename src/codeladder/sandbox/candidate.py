@@ -85,13 +85,10 @@ def _call(namespace: dict, request: list) -> None:
     except BaseException as exc:  # noqa: BLE001 - every exception of the candidate goes back as data
         wire.send(REPLY_FD, [_head("raise", type(exc).__name__, str(exc)[:2000])])
         return
-    wire.send(REPLY_FD, [_head("ok")])
     try:
-        wire.send(REPLY_FD, chunks)
+        wire.send(REPLY_FD, [_head("ok")], chunks, *([[after]] if after is not None else []))
     except Exception:  # noqa: BLE001
         os._exit(1)  # mid-stream: the checker sees a broken message, never a pass
-    if after is not None:
-        wire.send(REPLY_FD, [after])
 
 
 def serve(code: str, payload: str | None, execute) -> None:

@@ -1,11 +1,11 @@
-"""The trusted side: the checker process that runs only dataset code and decides the verdict.
+"""The trusted side: the checks that run only dataset code and decide the verdict.
 
-Forked from the zygote *after* the candidate, it alone receives the job's secret part (tests,
-expected outputs). The names the tests call are proxies: each call crosses the request pipe as
-plain data (:mod:`codeladder.sandbox.codec`), the candidate runs its function, and the result,
-the arguments after the call (so in-place mutation a test looks at is copied back), or the
-exception's builtin type and message come back as data. Hand-written: no library offers a
-cross-process call whose result can never carry the sender's code.
+They run in the worker's checker process (:mod:`codeladder.sandbox.checker_server`), which alone
+receives the job's secret part (tests, expected outputs). The names the tests call are proxies:
+each call crosses the request pipe as plain data (:mod:`codeladder.sandbox.codec`), the candidate
+runs its function, and the result, the arguments after the call (so in-place mutation a test
+looks at is copied back), or the exception's builtin type and message come back as data.
+Hand-written: no library offers a cross-process call whose result can never carry the sender's code.
 
 A candidate that dies, stalls, floods or sends garbage breaks the session: the proxy raises
 :class:`CandidateGone`, a ``BaseException`` the tests' own ``except Exception`` cannot swallow,
@@ -26,7 +26,6 @@ from typing import Any
 
 from codeladder.sandbox import codec, wire
 
-REQUEST_FD, REPLY_FD = 5, 6  # the checker's ends: requests out, replies in
 REPLY_LIMIT = 256 << 20  # a decoded reply; digest-compared outputs are only hashed and may be larger
 DIGEST_LIMIT = 16 << 30
 STATUSES = ("passed", "failed", "timeout", "oom", "syntax_error", "error")
@@ -84,7 +83,7 @@ def _copy_back(originals: tuple, after: Any) -> None:
 class Session:
     """The checker's side of the two pipes; every wait is bounded by the sample's deadline."""
 
-    def __init__(self, deadline: float, request_fd: int = REQUEST_FD, reply_fd: int = REPLY_FD):
+    def __init__(self, deadline: float, request_fd: int, reply_fd: int):
         self.deadline, self.request_fd = deadline, request_fd
         self.receiver = wire.Receiver(reply_fd)
         self.broken: CandidateGone | None = None
@@ -216,10 +215,11 @@ def _gone(exc: CandidateGone) -> dict:
     return {"status": exc.status, "detail": exc.detail, "candidate_gone": True}
 
 
-def check(spec: dict, deadline: float, progress=lambda fields: None) -> dict:
-    """Run one job's checks; the verdict (with ``checker``) for the zygote. ``progress`` reports
-    partial results (e.g. the base phase passed) that count if the sample is killed later."""
-    session = Session(deadline)
+def check(spec: dict, deadline: float, fds: tuple[int, int], progress=lambda fields: None) -> dict:
+    """Run one job's checks over the candidate's pipes ``fds`` (requests out, replies in); the verdict
+    (with ``checker``) for the zygote. ``progress`` reports partial results (e.g. the base phase passed)
+    that count if the sample is killed later."""
+    session = Session(deadline, *fds)
     session.progress = progress
     kind = spec.get("kind", "in-process")
     try:

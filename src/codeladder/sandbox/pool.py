@@ -14,6 +14,7 @@ import os
 import queue
 import select
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -155,24 +156,35 @@ class _PidsCgroup:
 
 
 class _Worker:
+    """One zygote (namespace-isolated, runs candidates) and its checker (outside those namespaces,
+    judges them), joined by a socket over which the zygote hands the checker each candidate's pipes."""
+
     def __init__(self, limits: Limits, isolated: bool):
         self.limits = limits
         self.isolated = isolated
         self.process: subprocess.Popen | None = None
+        self.checker: subprocess.Popen | None = None
         self.cgroup: _PidsCgroup | None = None
         self.setup: dict = {}
         self._buffer = bytearray()
         self.start()
 
     def start(self) -> None:
-        self.cgroup = _PidsCgroup(self.limits.pids_max)
-        command = [sys.executable, "-m", "codeladder.sandbox.zygote"]
-        if self.isolated:
-            command = [*UNSHARE, *command, "--isolated"]
-        self.process = subprocess.Popen(
-            self.cgroup.wrap(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=_scrubbed_env(), cwd="/", start_new_session=True,
-        )
+        zygote_end, checker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with zygote_end, checker_end:
+            command = [sys.executable, "-m", "codeladder.sandbox.checker_server", str(checker_end.fileno()),
+                       str(self.limits.memory_mb), *([] if self.isolated else ["--not-dumpable"])]
+            self.checker = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=_scrubbed_env(), cwd="/", start_new_session=True, pass_fds=(checker_end.fileno(),))
+            self.cgroup = _PidsCgroup(self.limits.pids_max)
+            command = [sys.executable, "-m", "codeladder.sandbox.zygote", str(zygote_end.fileno())]
+            if self.isolated:
+                command = [*UNSHARE, *command, "--isolated"]
+            self.process = subprocess.Popen(
+                self.cgroup.wrap(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, env=_scrubbed_env(), cwd="/", start_new_session=True,
+                pass_fds=(zygote_end.fileno(),))
         self._buffer = bytearray()
         hello = self._read_line(60.0)
         if hello is None:
@@ -180,18 +192,21 @@ class _Worker:
         self.setup = json.loads(hello)
 
     def stop(self) -> None:
-        if self.process is not None:
+        for process in (self.process, self.checker):
+            if process is None:
+                continue
             try:
-                self.process.stdin.close()
+                process.stdin.close()
             except OSError:
                 pass
             try:
-                self.process.wait(timeout=5)
+                process.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process.stdout.close()
-            self.process = None
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        self.process = self.checker = None
         if self.cgroup is not None:
             self.cgroup.remove()
 
@@ -219,20 +234,23 @@ class _Worker:
             "memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s or int(timeout) + 1,
             "fsize_mb": self.limits.fsize_mb, "nproc": self.limits.nproc, "capture": job.capture,
         }
-        secret = json.dumps(job.checker).encode() if job.checker is not None else b""
-        request.update(secret=len(secret), trusted=job.checker is not None and job.checker.get("kind") != "in-process")
+        request["trusted"] = job.checker is not None and job.checker.get("kind") != "in-process"
         header = json.dumps(request).encode()
+        secret = json.dumps({"id": job.key, "spec": job.checker}).encode()
         try:
-            self.process.stdin.write(b"%010d" % len(header) + header + secret)
+            self.checker.stdin.write(b"%010d" % len(secret) + secret)  # read by the checker before the job
+            self.checker.stdin.flush()
+            self.process.stdin.write(b"%010d" % len(header) + header)
             self.process.stdin.flush()
             line = self._read_line(timeout + _BACKSTOP_S)
         except (BrokenPipeError, OSError):
             line = None
-        if line is None:
+        reply = json.loads(line) if line is not None else None
+        if reply is None or reply.pop("restart", False):
             self.stop()
             self.start()
+        if reply is None:
             return Verdict(job.key, "error", "the sandbox worker stopped answering; it was restarted")
-        reply = json.loads(line)
         known = {"id", "status", "detail", "duration_s", "output_tail", "checker"}
         return Verdict(job.key, reply["status"], reply.get("detail", ""), reply.get("duration_s", 0.0),
                        reply.get("output_tail", ""), reply.get("checker", "in-process"),

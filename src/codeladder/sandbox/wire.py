@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 _LEN = struct.Struct(">I")
 MAX_CHUNK = 1 << 24
+_FLUSH = 1 << 20
 
 
 class WireError(Exception):
@@ -33,14 +34,34 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[os.write(fd, view):]
 
 
-def send(fd: int, chunks: Iterable[bytes]) -> None:
-    """Write one message (blocking)."""
-    for chunk in chunks:
-        for start in range(0, len(chunk), MAX_CHUNK):
-            part = chunk[start:start + MAX_CHUNK]
-            if part:
-                write_all(fd, _LEN.pack(len(part)) + part)
-    write_all(fd, _LEN.pack(0))
+def read_exact(fd: int, size: int) -> bytes:
+    """Exactly ``size`` bytes from a trusted, blocking channel (the harness's job pipes)."""
+    parts, got = [], 0
+    while got < size:
+        chunk = os.read(fd, min(size - got, 1 << 22))
+        if not chunk:
+            raise EOFError("the harness closed the channel")
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def send(fd: int, *messages: Iterable[bytes]) -> None:
+    """Write messages (blocking), each a run of chunks; small ones leave in one ``write``, so the peer
+    wakes once per exchange instead of once per chunk."""
+    pending = bytearray()
+    for chunks in messages:
+        for chunk in chunks:
+            for start in range(0, len(chunk), MAX_CHUNK):
+                part = chunk[start:start + MAX_CHUNK]
+                if part:
+                    pending += _LEN.pack(len(part))
+                    pending += part
+                    if len(pending) >= _FLUSH:
+                        write_all(fd, pending)
+                        pending = bytearray()
+        pending += _LEN.pack(0)
+    write_all(fd, pending)
 
 
 class Receiver:

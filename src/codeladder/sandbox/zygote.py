@@ -2,18 +2,17 @@
 
 Started by :mod:`codeladder.sandbox.pool`, normally as PID 1 of fresh user, network, mount and
 PID namespaces. It makes every mount read-only once, covers the benchmark data with empty
-tmpfs mounts and makes itself non-dumpable; then for each job it forks two processes:
+tmpfs mounts and makes itself non-dumpable (it holds the channel that reports verdicts to the
+harness); then for each job it forks the **candidate**: private ``/tmp``, rlimits, no
+capabilities, ``/dev/null`` as stdin, only its two pipe ends (fd 3 requests in, fd 4 replies out)
+and the output file; it runs the sample's code (:mod:`codeladder.sandbox.candidate`). The other
+ends of the two pipes go to the worker's **checker** (:mod:`codeladder.sandbox.checker_server`,
+outside these namespaces) over a socket (fd ``argv[1]``), with the job's id and deadline; the
+checker, which alone knows the job's tests and expected outputs, answers with the verdict. The
+zygote never sees a secret.
 
-1. the **candidate** first, before the job's secret part has been read, so nothing secret is in
-   its memory: private ``/tmp``, rlimits, no capabilities, ``/dev/null`` as stdin, only its two
-   pipe ends (fd 3 requests in, fd 4 replies out) and the output file; it runs the sample's code
-   (:mod:`codeladder.sandbox.candidate`);
-2. then reads the job's secret part (tests, expected outputs) straight from its stdin into a
-   buffer and forks the **checker** (:mod:`codeladder.sandbox.checker`), which alone gets it and
-   alone holds the verdict pipe; the zygote wipes its buffer.
-
-A job on stdin is ``%010d`` header length, the header (JSON: id, limits, the candidate's code,
-the secret's length), then the secret (JSON). The zygote answers with one JSON line. Forking from
+A job on stdin is ``%010d`` header length, then the header (JSON: id, limits, the candidate's
+code). The zygote answers with one JSON line. Forking from
 a warm interpreter instead of starting ``python`` per sample is what makes isolated execution fast
 (a fork costs about a millisecond; an interpreter start, 20 ms). Hand-written because no library
 offers a namespace-isolated fork server.
@@ -21,12 +20,13 @@ offers a namespace-isolated fork server.
 
 from __future__ import annotations
 
+import array
 import gc
-import importlib
 import importlib.util
 import json
 import os
 import select
+import socket
 import shutil
 import signal
 import sys
@@ -38,13 +38,10 @@ import traceback
 import bisect, collections, copy, fractions, functools, hashlib, heapq, itertools  # noqa: E401,F401
 import math, operator, random, re, statistics, string, typing  # noqa: E401,F401
 
-from codeladder.sandbox import candidate, checker, isolation, wire
+from codeladder.sandbox import candidate, isolation, wire
 
-# Checker runners imported once at start, so a checker imports nothing after the fork.
-PRELOAD = ("codeladder.benchmarks.differential",)
-
-CHECKER_VERDICT_FD = 7
-_MAX_REPORT = 1 << 30
+_MAX_MESSAGE = 1 << 20  # one message of the checker (a verdict's detail is at most a few KiB)
+_GRACE_S = 2.0
 
 
 def _missing_module(exc: BaseException) -> str | None:
@@ -122,34 +119,6 @@ def _candidate(job: dict, request_r: int, reply_w: int, output_fd: int, isolated
         os._exit(1)
 
 
-def _checker(job: dict, secret: bytearray, deadline: float, fds: tuple[int, int, int], isolated: bool) -> None:
-    """Runs in the forked checker; never returns."""
-    request_w, reply_r, verdict_w = fds
-
-    def report(fields: dict) -> None:
-        wire.write_all(CHECKER_VERDICT_FD, (json.dumps(fields) + "\n").encode())
-
-    try:
-        os.setsid()
-        null = os.open("/dev/null", os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        _keep_fds({request_w: checker.REQUEST_FD, reply_r: checker.REPLY_FD, verdict_w: CHECKER_VERDICT_FD})
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        isolation.set_limits({**job, "nproc": max(job["nproc"], 4)})
-        if isolated:
-            isolation.drop_capabilities()
-        spec = json.loads(bytes(secret)) if secret else {"kind": "in-process", "test": ""}
-        report(checker.check(spec, deadline, progress=lambda fields: report({"progress": fields})))
-    except BaseException as exc:  # noqa: BLE001
-        try:
-            report({"status": "error", "detail": f"checker: {exc!r}"[-1500:], "checker": "trusted" if secret else
-                    "in-process"})
-        except BaseException:  # noqa: BLE001
-            pass
-    os._exit(0)
-
-
 def _kill_everything_but_us(pid: int, namespace_init: bool) -> None:
     if namespace_init:
         try:
@@ -203,64 +172,36 @@ def _read_tail(path: str, size: int) -> str:
         return ""
 
 
-def _read_exact(fd: int, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = os.read(fd, size - len(data))
-        if not chunk:
-            raise EOFError("the harness closed the job channel")
-        data += chunk
-    return data
+def _send_job(judge: socket.socket, job_id: str, deadline: float, fds: tuple[int, int]) -> bool:
+    """Hand the candidate's pipe ends to the checker with the job's id and deadline."""
+    message = json.dumps({"id": job_id, "deadline": deadline}).encode()
+    try:
+        judge.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        return True
+    except OSError:
+        return False
 
 
-def _read_secret(fd: int, size: int) -> bytearray:
-    """Read exactly ``size`` bytes into one buffer (no other copy is made, so wiping it leaves none)."""
-    buffer = bytearray(size)
-    view, got = memoryview(buffer), 0
-    while got < size:
-        count = os.readv(fd, [view[got:]])
-        if count == 0:
-            raise EOFError("the harness closed the job channel")
-        got += count
-    view.release()
-    return buffer
-
-
-def _wait_for_report(pidfd: int, verdict_r: int, deadline: float) -> tuple[bytes, bool]:
-    report, reading = bytearray(), True
+def _await_verdict(judge: socket.socket, job_id: str, deadline: float, progress: dict) -> tuple[dict | None, str]:
+    """The checker's verdict for ``job_id`` (progress collected on the way), and why there is none:
+    ``"timeout"`` or ``"gone"`` (the checker ended); messages of earlier jobs are skipped."""
     while True:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return bytes(report), True
-        ready, _, _ = select.select([pidfd] + ([verdict_r] if reading else []), [], [], remaining)
-        if pidfd in ready:
-            break
-        if verdict_r in ready:
-            chunk = os.read(verdict_r, 1 << 20)
-            reading = bool(chunk)
-            report += chunk if len(report) < _MAX_REPORT else b""  # drained past the limit: never blocks
-    os.set_blocking(verdict_r, False)
-    try:
-        while len(report) < _MAX_REPORT and (chunk := os.read(verdict_r, 65536)):
-            report += chunk
-    except BlockingIOError:
-        pass
-    return bytes(report), False
-
-
-def _parse_report(report: bytes) -> tuple[dict | None, dict]:
-    """(the checker's final verdict if it wrote one, the progress it reported)."""
-    verdict, progress = None, {}
-    for line in report.split(b"\n")[:-1] if report.endswith(b"\n") else report.split(b"\n")[:-1]:
+        if remaining <= 0 or not select.select([judge], [], [], remaining)[0]:
+            return None, "timeout"
         try:
-            item = json.loads(line)
-        except ValueError:
+            raw = judge.recv(_MAX_MESSAGE)
+        except OSError:
+            raw = b""
+        if not raw:
+            return None, "gone"
+        message = json.loads(raw)
+        if message.get("id") != job_id:
             continue
-        if isinstance(item, dict) and isinstance(item.get("progress"), dict):
-            progress.update(item["progress"])
-        elif isinstance(item, dict) and "status" in item:
-            verdict = item
-    return verdict, progress
+        if isinstance(message.get("progress"), dict):
+            progress.update(message["progress"])
+        elif isinstance(message.get("verdict"), dict):
+            return message["verdict"], ""
 
 
 def _candidate_status(pid: int) -> int | None:
@@ -285,7 +226,7 @@ def _explain_gone(verdict: dict, wstatus: int | None) -> dict:
     return verdict
 
 
-def run_job(job: dict, secret_fd: int, isolated: bool, namespace_init: bool) -> dict:
+def run_job(job: dict, judge: socket.socket, isolated: bool, namespace_init: bool) -> dict:
     output_path = f"/tmp/.ladder-output-{os.getpid()}"
     workdir = "/tmp" if isolated else tempfile.mkdtemp(prefix="ladder-sample-")
     output_fd = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -298,31 +239,26 @@ def run_job(job: dict, secret_fd: int, isolated: bool, namespace_init: bool) -> 
         _candidate(job, request_r, reply_w, output_fd, isolated, workdir)
     for fd in (request_r, reply_w, output_fd):
         os.close(fd)
-    secret = _read_secret(secret_fd, job.get("secret", 0))
-    verdict_r, verdict_w = os.pipe()
-    check = os.fork()
-    if check == 0:
-        os.close(verdict_r)
-        _checker(job, secret, deadline, (request_w, reply_r, verdict_w), isolated)
-    secret[:] = bytes(len(secret))
-    for fd in (request_w, reply_r, verdict_w):
-        os.close(fd)
-    pidfd = os.pidfd_open(check)
-    report, timed_out = _wait_for_report(pidfd, verdict_r, deadline)
+    sent = _send_job(judge, job["id"], deadline, (request_w, reply_r))
+    os.close(request_w)
+    os.close(reply_r)
+    progress: dict = {}
+    verdict, missing = _await_verdict(judge, job["id"], deadline, progress) if sent else (None, "gone")
     duration = time.monotonic() - start
-    verdict, progress = (None, {}) if timed_out else _parse_report(report)
-    if timed_out:
-        progress = _parse_report(report)[1]
     if verdict is not None and verdict.pop("candidate_gone", False):
         verdict = _explain_gone(verdict, _candidate_status(cand))
-    for pid in (cand, check):
-        _kill_everything_but_us(pid, namespace_init)
-    _reap((cand, check), namespace_init)
-    os.close(verdict_r)
-    os.close(pidfd)
+    _kill_everything_but_us(cand, namespace_init)
+    _reap((cand,), namespace_init)
+    timed_out = missing == "timeout"
+    if timed_out:  # the checker answers as soon as the candidate's pipes close: drain that late verdict
+        missing = _await_verdict(judge, job["id"], time.monotonic() + _GRACE_S, {})[1]
     if verdict is None:
         verdict = _verdict_without_report(None, timed_out, job["timeout"])
         verdict["checker"] = "trusted" if job.get("trusted") else "in-process"
+        if missing == "gone":
+            verdict["detail"] = "the checker ended before a verdict"
+        if missing:
+            verdict["restart"] = True  # the checker did not answer: the pool restarts this worker
     verdict.update({k: v for k, v in progress.items() if k not in verdict})
     if verdict["status"] != "passed" or job.get("capture"):
         verdict["output_tail"] = _read_tail(output_path, job.get("tail_bytes", 2000))
@@ -335,8 +271,7 @@ def run_job(job: dict, secret_fd: int, isolated: bool, namespace_init: bool) -> 
 
 def main() -> None:
     isolation.KEEP.extend(isolation.interpreter_paths_under())
-    for module in PRELOAD:
-        importlib.import_module(module)
+    judge = socket.socket(fileno=int(sys.argv[1]))
     gc.collect()
     gc.freeze()  # the children's collections skip the zygote's objects: fewer copy-on-write page faults
     isolated = "--isolated" in sys.argv and os.getpid() == 1
@@ -354,10 +289,10 @@ def main() -> None:
     channel.write(json.dumps({"ready": True, **setup}) + "\n")
     while True:
         try:
-            header = json.loads(_read_exact(0, int(_read_exact(0, 10))))
+            header = json.loads(wire.read_exact(0, int(wire.read_exact(0, 10))))
         except (EOFError, ValueError):
             return
-        channel.write(json.dumps(run_job(header, 0, isolated, namespace_init)) + "\n")
+        channel.write(json.dumps(run_job(header, judge, isolated, namespace_init)) + "\n")
 
 
 if __name__ == "__main__":
