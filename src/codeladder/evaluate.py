@@ -161,6 +161,8 @@ def _generate(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
     chunk = max(1, getattr(backend, "batch_hint", 8)) * 4
     try:
         _generate_chunks(todo, chunk, strategy, backend, params, chat, run, show)
+        info = {**backend.describe(), "chat": chat}  # what it did, e.g. the requests each server answered
+        write_json_atomic(backend_file, info)
     finally:
         close = getattr(backend, "close", None)
         if close:
@@ -280,6 +282,8 @@ def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
         "codeladder_version": codeladder.__version__,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if info.get("servers"):
+        summary["servers"] = info["servers"]
     if base_counts:
         summary["pass_at_k_base"] = mean_pass_at_k({t: (n, c) for t, (n, c) in base_counts.items()}, config.k)
     return summary

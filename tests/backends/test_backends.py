@@ -163,3 +163,48 @@ def test_server_down_is_one_line_and_no_finished_sample_is_lost(tmp_path):
     rows = read_jsonl(run / "samples.jsonl")
     assert len(rows) == 6 and rows[:4] == kept
     assert healthy.calls == 2  # only the missing samples were asked for
+
+
+@pytest.fixture(scope="module")
+def second_llama_server(tiny_gguf):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_gguf), "--host",
+                                "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}/v1"
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def test_requests_spread_across_two_servers_with_the_same_results(llama_server, second_llama_server, tmp_path):
+    runs = {}
+    for name, urls in (("one", llama_server), ("two", f"{llama_server},{second_llama_server}")):
+        ladder("eval", "humaneval", "--backend", "openai", "--base-url", urls, "--limit", "4", "--n", "2",
+               "--temperature", "0", "--max-new-tokens", "12", "--concurrency", "2", "--output",
+               str(tmp_path / name), cwd=tmp_path)
+        runs[name] = (json.loads((tmp_path / name / "summary.json").read_text()),
+                      sorted((r["task_id"], r["sample_index"], r["raw"]) for r in
+                             read_jsonl(tmp_path / name / "samples.jsonl")))
+    served = runs["two"][0]["servers"]
+    assert set(served) == {llama_server, second_llama_server}
+    assert all(count > 0 for count in served.values()) and sum(served.values()) == 8
+    assert runs["one"][1] == runs["two"][1]  # same completions, same order of tasks and samples
+    assert runs["one"][0]["pass_at_k"] == runs["two"][0]["pass_at_k"]
+
+
+def test_a_dead_server_among_several_is_avoided(llama_server):
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    backend = open_engine(None, "openai", base_url=f"{dead},{llama_server}", endpoint="completions", retries=2,
+                          backoff_s=0.01)
+    out = backend.generate([Request(str(i), Prompt(text=f"def f{i}():\n")) for i in range(4)],
+                           GenerationParams(max_new_tokens=4, temperature=0.0))
+    assert len(out) == 4 and all(c.completion_tokens > 0 for c in out)
+    assert backend.describe()["servers"] == {dead: 0, llama_server: 4}

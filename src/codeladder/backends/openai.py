@@ -1,7 +1,9 @@
 """``openai``: any OpenAI-compatible server (vLLM, SGLang, llama-server, llama-cpp-python's server).
 
-This is how users scale past one machine: point ``--base-url`` at a server or a load balancer in
-front of many. Requests go out concurrently (``--concurrency``), each with a timeout; connection
+This is how users scale past one machine: ``--base-url`` takes one server, or several separated by
+commas (one vLLM or SGLang server per GPU or node): each request goes to the server with the fewest
+requests in flight, and a server that fails is left for the next try on another. Requests go out
+concurrently (``--concurrency`` per server), each with a timeout; results keep the requests' order. Connection
 errors, timeouts, 429 and 5xx answers and malformed bodies are retried with exponential backoff,
 then reported as one clear error. Written on the standard library (urllib + threads) because
 the protocol is two JSON endpoints and a client library would add nothing but a dependency.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,8 +34,9 @@ class OpenAIOptions(VerbParams):
     """Options of the openai backend (any OpenAI-compatible server)."""
 
     verb: ClassVar[str] = "openai"
-    base_url: Optional[str] = option(None, "the server, http(s)://HOST:PORT/v1 (default: --model when it is a URL)")
-    concurrency: int = option(8, "requests in flight", ge=1)
+    base_url: Optional[str] = option(None, "the server, http(s)://HOST:PORT/v1, or several separated by commas "
+                                           "(requests spread by load); default: --model when it is a URL")
+    concurrency: int = option(8, "requests in flight per server", ge=1)
     api_key_env: str = option("OPENAI_API_KEY", "the environment variable that holds the API key (the key "
                                                 "itself is never a flag)")
     request_timeout: float = option(120.0, "seconds per request before it is retried", gt=0)
@@ -44,9 +48,40 @@ class OpenAIOptions(VerbParams):
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("expected http(s)://HOST:PORT/v1")
-        return value
+        if value is None:
+            return None
+        urls = [u.strip().rstrip("/") for u in value.split(",") if u.strip()]
+        if not urls or any(not u.startswith(("http://", "https://")) for u in urls):
+            raise ValueError("expected http(s)://HOST:PORT/v1 (several: comma-separated)")
+        return ",".join(urls)
+
+
+class Servers:
+    """Picks a server per request: the fewest requests in flight, then the fewest served; one that just
+    failed is avoided while another is available. Counts what each served (recorded in ``describe``)."""
+
+    def __init__(self, urls: list[str]):
+        self.urls = urls
+        self.in_flight = dict.fromkeys(urls, 0)
+        self.served = dict.fromkeys(urls, 0)
+        self.failed_at = dict.fromkeys(urls, 0.0)
+        self._lock = threading.Lock()
+
+    def acquire(self, avoid: str | None = None) -> str:
+        with self._lock:
+            choices = [u for u in self.urls if u != avoid] or self.urls
+            url = min(choices, key=lambda u: (self.failed_at[u] > time.monotonic() - 5, self.in_flight[u],
+                                              self.served[u]))
+            self.in_flight[url] += 1
+            return url
+
+    def release(self, url: str, ok: bool) -> None:
+        with self._lock:
+            self.in_flight[url] -= 1
+            if ok:
+                self.served[url] += 1
+            else:
+                self.failed_at[url] = time.monotonic()
 
 
 class _Retryable(Exception):
@@ -65,16 +100,17 @@ class OpenAIEngine(Engine):
             base_url, model = model, None
         if not base_url:
             raise LadderError("--backend openai needs --base-url http://HOST:PORT/v1")
-        self.base_url = base_url.rstrip("/")
+        self.servers = Servers([u.rstrip("/") for u in base_url.split(",")])
+        self.base_url = ",".join(self.servers.urls)
         self.model = model
         self.concurrency, self.timeout_s = options.concurrency, options.request_timeout
-        self.batch_hint = self.concurrency
+        self.batch_hint = self.concurrency * len(self.servers.urls)
         self.retries, self.backoff_s, self.endpoint = options.retries, options.backoff_s, options.endpoint
         self.api_key = os.environ.get(options.api_key_env, "")
 
     def describe(self) -> dict:
         return {"backend": self.name, "model": self.model or self.base_url, "device": f"server {self.base_url}",
-                "dtype": "server-side", "concurrency": self.concurrency}
+                "dtype": "server-side", "concurrency": self.concurrency, "servers": dict(self.servers.served)}
 
     def uses_chat(self, mode: str) -> bool:
         if self.endpoint != "auto":
@@ -86,25 +122,30 @@ class OpenAIEngine(Engine):
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        last = ""
+        last, url = "", None
         for attempt in range(self.retries + 1):
+            url = self.servers.acquire(avoid=url if last else None)
+            ok = False
             try:
-                request = urllib.request.Request(f"{self.base_url}{path}", data=data, headers=headers, method="POST")
+                request = urllib.request.Request(f"{url}{path}", data=data, headers=headers, method="POST")
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                     raw = response.read()
                 try:
                     parsed = json.loads(raw)
                     parsed["choices"][0]
+                    ok = True
                     return parsed
                 except (ValueError, KeyError, IndexError, TypeError):
                     raise _Retryable(f"malformed response: {raw[:120]!r}") from None
             except urllib.error.HTTPError as exc:
                 if exc.code not in RETRYABLE_STATUS:
                     detail = exc.read()[:200].decode("utf-8", "replace")
-                    raise LadderError(f"{self.base_url}{path}: HTTP {exc.code} {detail}") from None
-                last = f"HTTP {exc.code}"
+                    raise LadderError(f"{url}{path}: HTTP {exc.code} {detail}") from None
+                last = f"HTTP {exc.code} from {url}"
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, _Retryable) as exc:
-                last = str(getattr(exc, "reason", exc)) or type(exc).__name__
+                last = f"{getattr(exc, 'reason', exc) or type(exc).__name__} from {url}"
+            finally:
+                self.servers.release(url, ok)
             if attempt < self.retries:
                 time.sleep(self.backoff_s * 2 ** attempt)
         raise LadderError(f"{self.base_url}{path}: no usable answer after {self.retries + 1} tries ({last}); "
@@ -137,7 +178,7 @@ class OpenAIEngine(Engine):
 
     def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
         chat = self.uses_chat(params.mode)
-        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, self.batch_hint)) as pool:
             futures = [pool.submit(self._one, r, params, chat, i) for i, r in enumerate(requests)]
             return [f.result() for f in futures]
 

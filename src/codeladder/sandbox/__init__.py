@@ -81,8 +81,16 @@ result's ``isolation`` says so; the candidate/checker split holds there too (the
 non-dumpable, and a candidate that kills it gets no verdict: failed), but the data files stay readable.
 """
 
-from codeladder.sandbox.pool import Job, Limits, SandboxPool, Verdict, isolation_probe
-
 STATUSES = ("passed", "failed", "timeout", "oom", "syntax_error", "error")
 
 __all__ = ["Job", "Limits", "SandboxPool", "Verdict", "STATUSES", "isolation_probe"]
+
+
+def __getattr__(name: str):
+    # The harness side is imported on first use: the zygote imports this package too, and every module
+    # it holds makes each sample's fork and copy-on-write faults dearer.
+    if name in __all__:
+        from codeladder.sandbox import pool
+
+        return getattr(pool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,6 +15,7 @@ and the verdict stays failed (or timeout) whatever the test code does afterwards
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 import importlib
 import json
@@ -187,14 +188,20 @@ def _test_failure(exc: BaseException) -> dict:
     return {"status": "failed", "detail": tail[-1500:]}
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(source: str, filename: str):
+    """Dataset code compiled once per checker process (each task's tests run n times, one per sample)."""
+    return compile(source, filename, "exec")
+
+
 def script(session: Session, spec: dict) -> dict:
     """HumanEval / MBPP: run the dataset's own helpers and assertions against proxies."""
     namespace: dict[str, Any] = {"__name__": "__checker__", "__builtins__": builtins}
-    exec(compile(spec.get("prelude", ""), "<dataset prelude>", "exec"), namespace)
+    exec(_compiled(spec.get("prelude", ""), "<dataset prelude>"), namespace)
     for name in spec["proxies"]:
         namespace[name] = session.proxy(name)
     try:
-        exec(compile(spec["test"], "<tests>", "exec"), namespace)
+        exec(_compiled(spec["test"], "<tests>"), namespace)
     except Exception as exc:  # noqa: BLE001 - a failing assertion, or what the candidate raised
         return _gone(session.broken) if session.broken else _test_failure(exc)
     return {"status": "passed", "detail": ""}
