@@ -35,9 +35,10 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def all_verbs() -> list:
     """Every verb, panel by panel (measure, models, improve, inspect)."""
-    from codeladder.cli import improve, inspect_verbs, measure, models
+    from codeladder.cli import analysis_verbs, improve, inspect_verbs, measure, models
 
-    return [verb for module in (measure, models, improve, inspect_verbs) for verb in module.VERBS]
+    modules = (measure, models, improve, inspect_verbs, analysis_verbs)
+    return [verb for module in modules for verb in module.VERBS]
 
 
 def build_app() -> typer.Typer:

@@ -1,0 +1,64 @@
+"""``ladder analyze compare BEFORE AFTER``: what changed between two runs of one benchmark, task by task.
+
+*Gained* tasks are solved (at least one passing sample) in AFTER and not in BEFORE; *lost* tasks the reverse.
+With n > 1 a task can also move without changing side: ``rate_changes`` lists every task whose rate
+``c / n`` changed, largest drop first. Only tasks both runs evaluated are compared (pass@1 on them too);
+tasks only one run has are listed apart. Two models may be compared: that is what the verb is for.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from codeladder.analysis.load import Run, load_run, one_benchmark, sorted_tasks, task_order
+from codeladder.params import VerbParams, option
+
+
+class CompareParams(VerbParams):
+    """Gains and regressions between two runs of one benchmark, with the tasks named."""
+
+    verb: ClassVar[str] = "analyze compare"
+    before: str = option(..., "the earlier (baseline) run folder", argument=True)
+    after: str = option(..., "the later (candidate) run folder", argument=True)
+
+
+def _side(run: Run, common: list[str]) -> dict:
+    rate = sum(run.tasks[t].rate for t in common) / len(common) if common else 0.0
+    return {"path": str(run.path), "model": run.model, "strategy": run.strategy, "backend": run.backend,
+            "finished_at": run.finished_at, "pass_at_k": run.summary.get("pass_at_k", {}),
+            "ci95": run.summary.get("ci95"), "pass_at_1_common": rate,
+            "solved_common": sum(run.tasks[t].solved for t in common)}
+
+
+def compare_runs(before: Run, after: Run) -> dict:
+    """The comparison of two loaded runs (same benchmark)."""
+    benchmark = one_benchmark([before, after])
+    common = sorted_tasks(set(before.tasks) & set(after.tasks))
+    gained = [t for t in common if after.tasks[t].solved and not before.tasks[t].solved]
+    lost = [t for t in common if before.tasks[t].solved and not after.tasks[t].solved]
+    changes = [{"task_id": t, "before": before.tasks[t].rate, "after": after.tasks[t].rate,
+                "delta": after.tasks[t].rate - before.tasks[t].rate}
+               for t in common if after.tasks[t].rate != before.tasks[t].rate]
+    changes.sort(key=lambda change: (change["delta"], task_order(change["task_id"])))
+    a, b = _side(before, common), _side(after, common)
+    return {
+        "benchmark": benchmark,
+        "before": a,
+        "after": b,
+        "num_common_tasks": len(common),
+        "pass_at_1_delta": b["pass_at_1_common"] - a["pass_at_1_common"],
+        "gained": gained,
+        "lost": lost,
+        "net_solved": len(gained) - len(lost),
+        "rate_changes": changes,
+        "only_before": sorted_tasks(set(before.tasks) - set(after.tasks)),
+        "only_after": sorted_tasks(set(after.tasks) - set(before.tasks)),
+    }
+
+
+def compare(params: CompareParams) -> dict:
+    """``ladder analyze compare``: two run folders in, JSON-ready dict out."""
+    return compare_runs(load_run(params.before), load_run(params.after))
+
+
+__all__ = ["CompareParams", "compare", "compare_runs"]

@@ -1,0 +1,166 @@
+"""What a report shows, gathered once from its inputs and rendered as HTML or Markdown.
+
+Inputs are run folders (or folders holding them: ``runs/``, a recipe's run directory) and ``ladder bench
+--json`` result files (given as paths, through ``--bench``, or found as ``bench*.json`` under a folder given).
+pass@1's 95% CI is the summary's own; for k > 1 the same percentile bootstrap over tasks is computed here from
+the result rows (same seed, 2,000 rounds), since ``summary.json`` keeps a CI for pass@1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from codeladder.analysis.load import Run, find_runs, load_runs, short_model, sorted_tasks
+from codeladder.errors import LadderError
+from codeladder.report.svg import LineageNode, Point
+from codeladder.report.tables import Table, leaderboard, pass_at_1, strategy_tables, throughput
+from codeladder.scoring import pass_at_k
+
+BOOTSTRAP_ROUNDS = 2000
+
+
+@dataclass
+class ReportData:
+    title: str
+    runs: list[Run]
+    bench: list[dict]
+    leaderboard: Table
+    throughput: Table | None
+    strategies: list[Table]
+    points: list[Point]
+    heat_maps: dict[str, tuple[list[tuple[str, dict[str, tuple[int, int]]]], list[str]]]
+    lineages: list[tuple[str, list[LineageNode]]]
+    without_lineage: list[str] = field(default_factory=list)
+    generated_at: str = ""
+
+
+def read_bench(path: Path) -> list[dict]:
+    """A ``ladder bench --json`` file: one result or a list of them."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise LadderError(f"{path}: not a JSON file; write one with `ladder bench MODEL --json > bench.json`") from None
+    rows = data if isinstance(data, list) else [data]
+    if not rows or not all(isinstance(r, dict) and "decode_tok_s" in r and "model" in r for r in rows):
+        raise LadderError(f"{path}: not a `ladder bench --json` result (no decode_tok_s); write one with "
+                          "`ladder bench MODEL --json > bench.json`")
+    return rows
+
+
+def _bench_files_under(folder: Path) -> list[Path]:
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(root) / name for name in sorted(files) if name.startswith("bench") and name.endswith(".json")]
+    return found
+
+
+def split_inputs(inputs: list[str], bench_files: list[str]) -> tuple[list[Path], list[Path]]:
+    """(run folders and folders holding them, bench result files)."""
+    runs, bench = [], [Path(p) for p in bench_files]
+    for given in inputs:
+        path = Path(given)
+        if path.is_file() and path.name == "summary.json":
+            runs.append(path.parent)  # a run's summary given instead of its folder
+        elif path.is_file() and path.suffix == ".json":
+            bench.append(path)
+        elif path.is_dir() and not find_runs(path) and _bench_files_under(path):
+            bench += _bench_files_under(path)
+        else:
+            runs.append(path)
+            if path.is_dir():
+                bench += _bench_files_under(path)
+    for path in bench:
+        if not path.is_file():
+            raise LadderError(f"--bench {path}: no such file; write one with `ladder bench MODEL --json > {path}`")
+    return runs, list(dict.fromkeys(bench))
+
+
+def bootstrap_interval(values: list[float], seed: int, rounds: int = BOOTSTRAP_ROUNDS) -> tuple[float, float]:
+    """95% percentile interval of the mean, resampling tasks (as :func:`codeladder.scoring.bootstrap_ci`)."""
+    if not values:
+        return 0.0, 0.0
+    rng, size = random.Random(seed), len(values)
+    means = sorted(sum(rng.choices(values, k=size)) / size for _ in range(rounds))
+    return means[int(0.025 * (rounds - 1))], means[int(0.975 * (rounds - 1))]
+
+
+def points_of(run: Run) -> list[Point]:
+    """The run's pass@k estimates with their 95% CIs."""
+    seed = int((run.summary.get("generation") or {}).get("seed", 0))
+    points = []
+    for k, value in run.summary.get("pass_at_k", {}).items():
+        if k == "1":
+            low, high = run.summary.get("ci95") or (value, value)
+        else:
+            low, high = bootstrap_interval([pass_at_k(s.n, s.c, int(k)) for s in run.tasks.values()
+                                            if s.n >= int(k)], seed)
+        points.append(Point(f"{run.label} · {run.benchmark} · pass@{k}", float(value), float(low), float(high),
+                            run.model))
+    return points
+
+
+def _stage_inputs(record: dict) -> list[str]:
+    return [short_model(str(i.get("path", "?"))) for i in (record.get("inputs") or [])[1:] if isinstance(i, dict)]
+
+
+def lineage_nodes(run: Run) -> list[LineageNode] | None:
+    """The model's lineage as graph nodes: the full document when the model is still on disk, else the short
+    record the summary keeps."""
+    short = run.summary.get("model_lineage")
+    if not isinstance(short, dict):
+        return None
+    stages = [{"stage": name} for name in short.get("stages", [])]
+    path = Path(str(short.get("path", "")))
+    if path.exists():
+        from codeladder.models.lineage import read_lineage
+
+        stages = read_lineage(path).get("stages", stages) or stages
+    nodes = [LineageNode(short_model(str(short.get("source") or "?")), "source", str(short.get("source")))]
+    for record in stages:
+        params = json.dumps(record.get("params", {}), sort_keys=True)[:300]
+        nodes.append(LineageNode(str(record.get("stage", "?")), "stage", f"{record.get('stage')}: {params}",
+                                 _stage_inputs(record)))
+    nodes.append(LineageNode(short_model(run.model), "model", run.model))
+    return nodes
+
+
+def _heat_maps(runs: list[Run]) -> dict:
+    maps: dict[str, tuple[list, list[str]]] = {}
+    for run in sorted(runs, key=lambda r: (r.benchmark, -pass_at_1(r), r.label)):
+        rows, _ = maps.setdefault(run.benchmark, ([], []))
+        rows.append((run.label, {t: (s.n, s.c) for t, s in run.tasks.items()}))
+    return {bench: (rows, sorted_tasks({t for _, scores in rows for t in scores})) for bench, (rows, _) in maps.items()}
+
+
+def collect(inputs: list[str], bench_files: list[str] | None = None, title: str = "codeladder report") -> ReportData:
+    run_paths, bench_paths = split_inputs(inputs, bench_files or [])
+    runs = load_runs(run_paths) if run_paths else []
+    bench = [row for path in bench_paths for row in read_bench(path)]
+    if not runs and not bench:
+        raise LadderError("nothing to report: pass run folders written by `ladder eval` (or a folder holding them) "
+                          "and/or `ladder bench --json` files")
+    ordered = sorted(runs, key=lambda r: (r.benchmark, -pass_at_1(r), r.label))
+    lineages, without, seen = [], [], set()
+    for run in ordered:
+        if run.model_key in seen:
+            continue
+        seen.add(run.model_key)
+        nodes = lineage_nodes(run)
+        if nodes is None:
+            without.append(run.model)
+        else:
+            lineages.append((run.model, nodes))
+    return ReportData(
+        title=title, runs=ordered, bench=bench, leaderboard=leaderboard(ordered),
+        throughput=throughput(bench) if bench else None, strategies=strategy_tables(ordered),
+        points=[p for run in ordered for p in points_of(run)], heat_maps=_heat_maps(ordered), lineages=lineages,
+        without_lineage=without, generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+__all__ = ["ReportData", "collect", "read_bench", "split_inputs", "bootstrap_interval", "points_of", "lineage_nodes"]
