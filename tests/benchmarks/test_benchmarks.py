@@ -13,6 +13,7 @@ from codeladder.errors import LadderError
 from codeladder.sandbox import Job, Limits, SandboxPool
 
 EXPECTED_SIZES = {"humaneval": 164, "humaneval-plus": 164, "mbpp": 500, "mbpp-sanitized": 257, "mbpp-plus": 378,
+                  "mbpp-train": 320,
                   "bigcodebench": 1140, "bigcodebench-hard": 148}
 
 

@@ -6,7 +6,7 @@ from codeladder.benchmarks.base import Benchmark, Task, TestProgram
 from codeladder.benchmarks.bigcodebench import BigCodeBench, BigCodeBenchHard
 from codeladder.benchmarks.evalplus import HumanEvalPlus, MbppPlus
 from codeladder.benchmarks.humaneval import HumanEval
-from codeladder.benchmarks.mbpp import Mbpp, MbppSanitized
+from codeladder.benchmarks.mbpp import Mbpp, MbppSanitized, MbppTrain
 from codeladder.errors import LadderError
 from codeladder.registry import new_registry
 
@@ -19,6 +19,8 @@ BENCHMARKS.add("mbpp", "500 crowd-sourced Python problems, the test split (Googl
                reference="https://arxiv.org/abs/2108.07732")
 BENCHMARKS.add("mbpp-sanitized", "the 257 hand-verified MBPP test-split problems", MbppSanitized,
                reference="https://arxiv.org/abs/2108.07732")
+BENCHMARKS.add("mbpp-train", "320 MBPP problems outside the test split and MBPP+: to train on, not to score",
+               MbppTrain, reference="https://arxiv.org/abs/2108.07732")
 BENCHMARKS.add("mbpp-plus", "378 MBPP problems with 35x more tests (EvalPlus)", MbppPlus,
                reference="https://arxiv.org/abs/2305.01210")
 BENCHMARKS.add("bigcodebench", "1140 library-heavy tasks with unittest suites", BigCodeBench,

@@ -57,6 +57,7 @@ class Benchmark:
     modes: ClassVar[tuple[str, ...]] = ()  # prompt modes a benchmark offers (--bcb-mode), the first the default
     mode: str | None = None
     has_base_tests: ClassVar[bool] = False  # results also say whether the original (base) tests passed
+    split: ClassVar[str] = "test"  # "train": tasks to learn from (``ladder data pairs`` refuses "test" runs)
 
     def data_path(self) -> Path:
         return DATA_DIR / self.data_file

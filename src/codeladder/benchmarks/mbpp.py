@@ -1,4 +1,5 @@
-"""MBPP (Austin et al., 2021): the full set's 500-task test split (task_id 11-510), and its sanitized subset.
+"""MBPP (Austin et al., 2021): the full set's 500-task test split (task_id 11-510), its sanitized subset, and
+``mbpp-train``: the tasks outside the test split that no bundled benchmark uses (a pool to train on).
 
 Prompts name the expected function, taken from the first test assertion by AST.
 """
@@ -39,7 +40,7 @@ class Mbpp(Benchmark):
     def _rows_to_tasks(self, rows: list[dict]) -> list[Task]:
         tasks = []
         for row in rows:
-            if int(row["task_id"]) not in TEST_SPLIT:
+            if not self._in_split(int(row["task_id"])):
                 continue
             text, code, tests, setup = self._row_fields(row)
             entry = entry_point_from_assert(tests[0])
@@ -50,6 +51,9 @@ class Mbpp(Benchmark):
         return tasks
 
     task_prefix = "Mbpp"
+
+    def _in_split(self, task_id: int) -> bool:
+        return task_id in TEST_SPLIT
 
     def test_program(self, task: Task, solution: str) -> TestProgram:
         """The assertions run in the trusted checker against proxies of the functions they call; a task
@@ -69,3 +73,21 @@ class MbppSanitized(Mbpp):
 
     def _row_fields(self, row: dict) -> tuple[str, str, list[str], str]:
         return row["prompt"], row["code"], row["test_list"], "\n".join(row["test_imports"])
+
+
+class MbppTrain(Mbpp):
+    """MBPP's prompt, validation and train splits (task_id 1-10, 511-974) less the 154 tasks MBPP+ took into
+    its benchmark: problems to mine preference pairs or fine-tune on, never a score to report."""
+
+    name = "mbpp-train"
+    split = "train"
+    sanity_expectation = "expect 319/320: the reference of Mbpp/533 fails its own tests"
+
+    def _in_split(self, task_id: int) -> bool:
+        if task_id in TEST_SPLIT:
+            return False
+        if not hasattr(self, "_taken"):
+            from codeladder.benchmarks.evalplus import MbppPlus
+
+            self._taken = {int(str(row["task_id"]).rsplit("/", 1)[-1]) for row in MbppPlus().read_rows()}
+        return task_id not in self._taken
