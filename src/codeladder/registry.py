@@ -32,6 +32,7 @@ OWNERS = {
     "prune": "codeladder.transforms.prune",
     "quantize": "codeladder.transforms.quantize",
     "export": "codeladder.models.export_types",
+    "train": "codeladder.transforms.finetune",
 }
 PACKAGE_ROOT = Path(__file__).resolve().parent
 

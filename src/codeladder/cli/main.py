@@ -35,9 +35,9 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def all_verbs() -> list:
     """Every verb, panel by panel (measure, models, improve, inspect)."""
-    from codeladder.cli import analysis_verbs, data_verbs, improve, inspect_verbs, measure, models
+    from codeladder.cli import analysis_verbs, data_verbs, improve, inspect_verbs, measure, models, train
 
-    modules = (measure, models, improve, data_verbs, inspect_verbs, analysis_verbs)
+    modules = (measure, models, improve, train, data_verbs, inspect_verbs, analysis_verbs)
     return [verb for module in modules for verb in module.VERBS]
 
 

@@ -121,8 +121,11 @@ def _check_fit(adapter: Path, pairs: dict, infos: dict, rank: int, transpose: bo
                               "save the adapter again")
 
 
-def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path) -> dict:
-    """Fold the LoRA ``adapter`` into ``base``, written to ``out``; returns the report."""
+def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path,
+                  lineage_source: str | Path | None = None) -> dict:
+    """Fold the LoRA ``adapter`` into ``base``, written to ``out``; returns the report. The lineage continues
+    ``lineage_source`` (default: the base; ``ladder finetune`` passes its adapter, whose lineage holds the
+    training stage)."""
     base, adapter = Path(base), Path(adapter)
     settings = read_adapter_config(adapter)
     config = require_model_folder(base, "base")
@@ -131,7 +134,7 @@ def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path) -> dic
     pairs = lora_pairs(_adapter_weights(adapter))
     transpose = bool(settings.get("fan_in_fan_out"))
     started = now()
-    with CheckpointWriter(out, tokenizer_source=base, config=config, lineage_source=base,
+    with CheckpointWriter(out, tokenizer_source=base, config=config, lineage_source=Path(lineage_source or base),
                           inputs=[base, adapter]) as writer:
         reader = LazyTensors(base)
         try:

@@ -1,0 +1,41 @@
+"""The training verbs of the improve panel: finetune (lora, qlora, full, dpo; params in transforms/finetune/)."""
+
+from __future__ import annotations
+
+from codeladder.cli.build import Verb
+from codeladder.cli.output import console, print_json
+from codeladder.transforms.finetune import FinetuneParams, finetune_verb
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def render_finetune(report: dict, params: FinetuneParams, as_json: bool) -> None:
+    if as_json:
+        print_json(report)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"ladder finetune {params.base} ({params.method}, {report['steps']} steps)")
+    for column in ("epoch", "train loss", "val loss", "learning rate", "tokens/s", "peak MB"):
+        table.add_column(column, justify="right")
+    for row in report["epochs"]:
+        table.add_row(str(row["epoch"]), _fmt(row["train_loss"], ".4f"), _fmt(row["val_loss"], ".4f"),
+                      _fmt(row["learning_rate"], ".2e"), _fmt(row["tokens_per_s"], ".0f"),
+                      _fmt(row["peak_memory_mb"], ".0f"))
+    console.print(table)
+    if "dpo" in report and report["dpo"]["steps"]:
+        steps = report["dpo"]["steps"]
+        console.print(f"dpo: reward margin {_fmt(steps[0]['reward_margin'], '.4f')} -> "
+                      f"{_fmt(steps[-1]['reward_margin'], '.4f')}, accuracy {_fmt(steps[-1]['reward_accuracy'], '.2f')}"
+                      f" (beta {report['dpo']['beta']}, {report['dpo']['loss_type']})")
+    for name in ("adapter", "merged"):
+        if name in report["outputs"]:
+            console.print(f"{name}: {report['outputs'][name]}")
+    console.print(f"report: {params.output}/train_report.json")
+
+
+VERBS = [
+    Verb("finetune", FinetuneParams, finetune_verb, render_finetune, panel="improve", json=True),
+]

@@ -1,0 +1,52 @@
+"""``--method dpo``: direct preference optimisation on TRL's ``DPOTrainer`` with a LoRA adapter.
+
+TRL does the work: the prompt/chosen/rejected tokenization (through the chat template for conversational
+rows), the DPO losses (``--loss-type``, ``--beta``) and the per-step ``rewards/margins`` and
+``rewards/accuracies`` metrics. With a ``peft_config`` and ``ref_model=None`` TRL uses the base with the
+adapter disabled as the reference, so no second model is held in memory. Hand-written: the target check
+and adapted-module count (:mod:`.guards`), and, after training, the check that the policy moved off the
+reference at all (a loss stuck at ln 2 with zero margins is an error).
+"""
+
+from __future__ import annotations
+
+from codeladder.transforms.finetune import guards
+from codeladder.transforms.finetune.config import (Job, last_checkpoint, load_model, load_tokenizer, lora_config,
+                                                   training_arguments)
+from codeladder.transforms.finetune.data import dpo_record, to_dataset, use_chat
+from codeladder.transforms.finetune.meter import Meter, quiet_trainer
+from codeladder.transforms.finetune.report import say
+
+
+def build_trainer(job: Job):
+    from trl import DPOConfig, DPOTrainer
+
+    params = job.params
+    tokenizer = load_tokenizer(params.base)
+    chat = use_chat(params.template, tokenizer, job.rows.kind, job.rows.path)
+    train = [dpo_record(row, chat) for row in job.train_rows]
+    val = [dpo_record(row, chat) for row in job.val_rows]
+    guards.check_templating(train + val, tokenizer, chat)
+    model = load_model(job)
+    peft_config, expected = lora_config(model, params)
+    args = DPOConfig(**training_arguments(job), beta=params.beta, loss_type=[params.loss_type])
+    trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=to_dataset(train),
+                         eval_dataset=to_dataset(val), processing_class=tokenizer, peft_config=peft_config,
+                         callbacks=[Meter(job.device, job.show)])
+    quiet_trainer(trainer)
+    job.findings.adapter = guards.count_adapted(trainer.model, expected)
+    say(f"adapter: {job.findings.adapter['modules']} modules adapted; reference = the base, adapter disabled",
+        job.show)
+    return trainer
+
+
+def train_dpo(job: Job):
+    trainer = build_trainer(job)
+    resume = last_checkpoint(job) if job.params.resume else None
+    if resume:
+        say(f"resuming from {resume}", job.show)
+    trainer.train(resume_from_checkpoint=resume)
+    return trainer
+
+
+__all__ = ["build_trainer", "train_dpo"]
