@@ -121,6 +121,13 @@ def comma_floats(value: Any) -> Any:
     return value
 
 
+def comma_words(value: Any) -> Any:
+    """``"q_proj,v_proj"`` -> ``("q_proj", "v_proj")`` (words or paths); lists and tuples pass through."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
 def read_text(path: Path | None, flag: str) -> str | None:
     """A text file a verb reads (``--text``): missing is one line; undecodable bytes are replaced."""
     if path is None:
@@ -133,4 +140,4 @@ def read_text(path: Path | None, flag: str) -> str | None:
 OUTPUT = ("-o", "--output")
 
 __all__ = ["read_text", "OUTPUT", "VerbParams", "option", "meta", "flag_of", "choice_names", "comma_ints",
-           "comma_floats"]
+           "comma_floats", "comma_words"]

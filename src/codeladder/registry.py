@@ -33,6 +33,8 @@ OWNERS = {
     "quantize": "codeladder.transforms.quantize",
     "export": "codeladder.models.export_types",
     "train": "codeladder.transforms.finetune",
+    "stage": "codeladder.pipeline.stages",
+    "claim": "codeladder.contracts",
 }
 PACKAGE_ROOT = Path(__file__).resolve().parent
 

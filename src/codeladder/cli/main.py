@@ -35,9 +35,11 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def all_verbs() -> list:
     """Every verb, panel by panel (measure, models, improve, inspect)."""
-    from codeladder.cli import analysis_verbs, data_verbs, improve, inspect_verbs, measure, models, train
+    from codeladder.cli import (analysis_verbs, contracts_verbs, data_verbs, improve, inspect_verbs, measure, models,
+                                pipeline_verbs, train)
 
-    modules = (measure, models, improve, train, data_verbs, inspect_verbs, analysis_verbs)
+    modules = (measure, models, improve, train, data_verbs, pipeline_verbs, contracts_verbs, inspect_verbs,
+               analysis_verbs)
     return [verb for module in modules for verb in module.VERBS]
 
 

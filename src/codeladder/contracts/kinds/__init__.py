@@ -1,0 +1,1 @@
+"""One module per claim kind: a params class and ``check(params, artifacts) -> Outcome``."""

@@ -1,0 +1,124 @@
+"""The ``stage`` registry (``ladder ls stage``): every verb a recipe stage can name, with its params class and
+the library function that runs it.
+
+Why a registry kind of its own rather than the CLI's verb list: nothing under ``src/`` imports ``cli`` (the CLI
+is presentation: Typer and renderers), and a recipe needs facts the CLI has no use for - which fields are
+inputs (hashed into ``lineage.json`` and filled from earlier stages), where the runner puts the output, where
+the verb sits in the distill -> ... -> quantize order, whether it changes weights. As a registry kind, stages
+get ``ladder ls stage`` and plug-ins for free (one ``STAGES.add`` in a ``LADDER_PLUGINS`` module). Each entry
+points at the very params class the CLI verb is generated from, so a setting added once appears in the API,
+the CLI and recipes; ``tests/pipeline/test_stages.py`` checks every shared verb against ``all_verbs()``.
+
+Factories are ``"module:function"`` strings: listing or planning never imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codeladder.data.pairs import PairsParams
+from codeladder.evaluate import EvalParams
+from codeladder.models.export_types import ExportParams
+from codeladder.models.io import ImportParams
+from codeladder.models.tiny import TinyParams
+from codeladder.registry import Entry, new_registry
+from codeladder.transforms.adapter import MergeAdapterParams
+from codeladder.transforms.finetune.params import ADAPTER_METHODS, FinetuneParams
+from codeladder.transforms.merge.params import MergeModelsParams
+from codeladder.transforms.prune import PruneParams
+from codeladder.transforms.quantize import QuantizeParams
+
+STAGES = new_registry("stage")
+# Verbs the issue names that this version does not have yet: a recipe may name them (``plan`` shows the
+# stage as unavailable), ``run`` refuses before doing anything.
+PLANNED = {"distill": "distil a teacher model into a student", "submit": "submit results to a leaderboard"}
+
+
+def _self(values: dict) -> str:
+    return ""
+
+
+@dataclass(frozen=True)
+class StageKind:
+    """What the runner needs to know about a verb besides its params."""
+
+    inputs: tuple[str, ...]  # params fields given under ``inputs:`` (paths, or earlier stages' outputs)
+    order: str | None = None  # its place in ORDER (codeladder.pipeline.order), None: not ordered
+    weights: bool = False  # writes a model whose weights differ from its input's
+    preset: dict = field(default_factory=dict)  # values fixed by the stage kind (dpo: method dpo)
+    output_field: str = "output"
+    output_name: Callable[[dict], str] = _self  # the output inside the stage folder ("" = the folder itself)
+    remote_ok: tuple[str, ...] = ()  # inputs that may name something that is no local path (hub id, served name)
+
+    def outputs(self, out: Path, values: dict) -> dict[str, Path]:
+        """The stage's outputs by name; the first is what a later stage gets when it names this one."""
+        return {"output": out}
+
+
+@dataclass(frozen=True)
+class TrainKind(StageKind):
+    """finetune/dpo write OUT/adapter (LoRA methods) and OUT/merged (``merge: true`` or method full)."""
+
+    def outputs(self, out: Path, values: dict) -> dict[str, Path]:
+        found = {}
+        if values.get("merge") or values.get("method") == "full":
+            found["merged"] = out / "merged"
+        if values.get("method") in ADAPTER_METHODS:
+            found["adapter"] = out / "adapter"
+        return found
+
+
+def _quantized_name(values: dict) -> str:
+    from codeladder.registry import registry
+
+    scheme = values.get("scheme")
+    if scheme in registry("quantize") and registry("quantize").get(scheme).data.get("output") == "file":
+        return "model.gguf"
+    return ""
+
+
+def _exported_name(values: dict) -> str:
+    return "model.gguf" if values.get("format", "gguf") == "gguf" else ""
+
+
+def run_eval(params: EvalParams) -> dict:
+    from codeladder.evaluate import evaluate
+
+    return evaluate(params, show_progress=True)
+
+
+_FT = "codeladder.transforms.finetune:finetune_verb"
+STAGES.add("tiny", "a tiny random-init model (tests, demos)", "codeladder.models.tiny:tiny", params=TinyParams,
+           kind=StageKind(inputs=()))
+STAGES.add("import", "import a model folder, GGUF file or hub id", "codeladder.models.io:import_verb",
+           params=ImportParams, kind=StageKind(inputs=("source",), remote_ok=("source",)))
+STAGES.add("finetune", "LoRA / QLoRA / full fine-tuning (SFT)", _FT, params=FinetuneParams,
+           kind=TrainKind(inputs=("base", "data"), order="finetune", weights=True))
+STAGES.add("dpo", "direct preference optimisation: the finetune verb with method dpo", _FT, params=FinetuneParams,
+           kind=TrainKind(inputs=("base", "data"), order="dpo", weights=True, preset={"method": "dpo"}))
+STAGES.add("merge", "merge models (linear, slerp, ties, dare, ...)", "codeladder.transforms.merge.params:merge_verb",
+           params=MergeModelsParams,
+           kind=StageKind(inputs=("models", "base", "tokenizer_source"), order="merge", weights=True))
+STAGES.add("merge-adapter", "fold a LoRA adapter into its base", "codeladder.transforms.adapter:merge_adapter_verb",
+           params=MergeAdapterParams, kind=StageKind(inputs=("base", "adapter"), order="finetune", weights=True))
+STAGES.add("prune", "prune linear layers (wanda, magnitude)", "codeladder.transforms.prune:prune_verb",
+           params=PruneParams, kind=StageKind(inputs=("folder", "calibration", "text"), order="prune", weights=True))
+STAGES.add("quantize", "quantize (int8, nf4, fp4, GGUF types)", "codeladder.transforms.quantize:quantize_verb",
+           params=QuantizeParams, kind=StageKind(inputs=("folder", "text"), order="quantize", weights=True,
+                                                 output_name=_quantized_name))
+STAGES.add("export", "export to GGUF or safetensors", "codeladder.models.export_types:export_model",
+           params=ExportParams, kind=StageKind(inputs=("folder",), output_name=_exported_name))
+STAGES.add("eval", "evaluate on a benchmark (summary.json: pass@k, CI)", "codeladder.pipeline.stages:run_eval",
+           params=EvalParams, kind=StageKind(inputs=("model", "samples"), remote_ok=("model",)))
+STAGES.add("data pairs", "preference pairs from an eval run (n >= 2)", "codeladder.data.pairs:make_pairs",
+           params=PairsParams, kind=StageKind(inputs=("run_dir",), output_name=lambda values: "pairs.jsonl"))
+
+
+def stage_kind(entry: Entry) -> StageKind:
+    return entry.data["kind"]
+
+
+
+__all__ = ["STAGES", "PLANNED", "StageKind", "TrainKind", "stage_kind", "run_eval"]

@@ -1,0 +1,1 @@
+"""Ship a model: `ladder submit` (a release folder and model card built from result files)."""
