@@ -52,6 +52,10 @@ def test_demo_killed_during_merge_resumes_without_redoing_finetune(tmp_path):
     assert summary["num_tasks"] == 20 and summary["backend"] == "llamacpp"
     assert after["eval"]["gates"][0]["value"] == summary["pass_at_k"]["1"]
     assert not [p.name for p in run.iterdir() if ".partial-" in p.name]  # the killed writer's staging is gone
+    claims = ladder("contracts", "check", "--run", str(run), "--json")  # the shipped demo contract, on these outputs
+    outcome = json.loads(claims.stdout)
+    assert claims.returncode == 0 and outcome["counts"]["fail"] == 0, claims.stdout
+    assert outcome["counts"]["not-applicable"] == 0 and outcome["counts"]["pass"] == 7
 
 
 GATED = """\
