@@ -113,10 +113,10 @@ def test_the_cli_prints_one_line_and_exits_2(tmp_path, capsys):
 
 
 def test_run_refuses_a_planned_verb_before_doing_anything(tmp_path, capsys):
-    text = GOOD.replace("verb: finetune", "verb: distill").replace(", merge: true, max_steps: 2", "")
+    text = GOOD.replace("verb: finetune", "verb: submit").replace(", merge: true, max_steps: 2", "")
     path = write_recipe(tmp_path, text)
     plan = plan_recipe(RecipePlanParams(recipe=str(path)))
     assert not plan["runnable"] and "not in this version of codeladder yet" in plan["warnings"][0]
     code, _, err = run_cli(capsys, "recipe", "run", str(path), "-o", str(tmp_path / "run"))
-    assert code == 2 and "verb 'distill' is not in this version of codeladder yet" in err
+    assert code == 2 and "verb 'submit' is not in this version of codeladder yet" in err
     assert not (tmp_path / "run").exists()

@@ -1,10 +1,12 @@
-"""The training verbs of the improve panel: finetune (lora, qlora, full, dpo; params in transforms/finetune/)."""
+"""The training verbs of the improve panel: finetune (lora, qlora, full, dpo) and distill (params in
+transforms/finetune/)."""
 
 from __future__ import annotations
 
 from codeladder.cli.build import Verb
 from codeladder.cli.output import console, print_json
 from codeladder.transforms.finetune import FinetuneParams, finetune_verb
+from codeladder.transforms.finetune.distill import DistillParams, distill_verb
 
 
 def _fmt(value, spec: str) -> str:
@@ -36,6 +38,22 @@ def render_finetune(report: dict, params: FinetuneParams, as_json: bool) -> None
     console.print(f"report: {params.output}/train_report.json")
 
 
+def render_distill(report: dict, params: DistillParams, as_json: bool) -> None:
+    if as_json:
+        print_json(report)
+        return
+    answers, gate = report["answers"], report["gate"]
+    console.print(f"teacher {params.teacher} ({report['teacher']['backend']}): "
+                  + (f"pass@1 {gate['pass_at_1']:.3f} on {gate['benchmark']} >= {gate['min_teacher_pass']}"
+                     if gate else "no gate (--teacher-run not given)"))
+    dropped = ", ".join(f"{k} {v}" for k, v in answers["dropped_by_reason"].items()) or "none"
+    console.print(f"answers: {answers['kept']} of {answers['total']} kept ({answers['kept_tested']} passed their "
+                  f"tests, {answers['kept_untested']} untested); dropped: {dropped}")
+    render_finetune(report["finetune"], params.finetune_params(), as_json=False)
+    console.print(f"distill report: {params.output}/distill_report.json")
+
+
 VERBS = [
     Verb("finetune", FinetuneParams, finetune_verb, render_finetune, panel="improve", json=True),
+    Verb("distill", DistillParams, distill_verb, render_distill, panel="improve", json=True, engine_options=True),
 ]

@@ -17,17 +17,11 @@ from typing import Annotated, ClassVar, Optional
 from pydantic import BeforeValidator
 
 from codeladder.errors import LadderError
-from codeladder.params import OUTPUT, VerbParams, option
+from codeladder.params import OUTPUT, VerbParams, comma_words, option
 from codeladder.progress import progress_bar
 from codeladder.runs import check_output_file, write_json_atomic, write_text_atomic
 
 BATCH = 256
-
-
-def comma_words(value: object) -> object:
-    if isinstance(value, str):
-        return tuple(p.strip() for p in value.split(",") if p.strip())
-    return value
 
 
 def scored_benchmarks() -> tuple[str, ...]:

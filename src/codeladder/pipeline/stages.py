@@ -25,6 +25,7 @@ from codeladder.models.io import ImportParams
 from codeladder.models.tiny import TinyParams
 from codeladder.registry import Entry, new_registry
 from codeladder.transforms.adapter import MergeAdapterParams
+from codeladder.transforms.finetune.distill import DistillParams
 from codeladder.transforms.finetune.params import ADAPTER_METHODS, FinetuneParams
 from codeladder.transforms.merge.params import MergeModelsParams
 from codeladder.transforms.prune import PruneParams
@@ -33,7 +34,7 @@ from codeladder.transforms.quantize import QuantizeParams
 STAGES = new_registry("stage")
 # Verbs the issue names that this version does not have yet: a recipe may name them (``plan`` shows the
 # stage as unavailable), ``run`` refuses before doing anything.
-PLANNED = {"distill": "distil a teacher model into a student", "submit": "submit results to a leaderboard"}
+PLANNED = {"submit": "a recipe stage that publishes (`ladder submit` runs on its own today)"}
 
 
 def _self(values: dict) -> str:
@@ -94,6 +95,9 @@ STAGES.add("tiny", "a tiny random-init model (tests, demos)", "codeladder.models
            kind=StageKind(inputs=()))
 STAGES.add("import", "import a model folder, GGUF file or hub id", "codeladder.models.io:import_verb",
            params=ImportParams, kind=StageKind(inputs=("source",), remote_ok=("source",)))
+STAGES.add("distill", "a teacher's tested answers (or logits) into a student", "codeladder.transforms.finetune."
+           "distill:distill_verb", params=DistillParams,
+           kind=TrainKind(inputs=("teacher", "student"), order="distill", weights=True))
 STAGES.add("finetune", "LoRA / QLoRA / full fine-tuning (SFT)", _FT, params=FinetuneParams,
            kind=TrainKind(inputs=("base", "data"), order="finetune", weights=True))
 STAGES.add("dpo", "direct preference optimisation: the finetune verb with method dpo", _FT, params=FinetuneParams,

@@ -36,6 +36,9 @@ class Job:
     data_sha256: str
     show: bool = False
     findings: Findings = field(default_factory=Findings)
+    stage: str = "finetune"  # the lineage stage the outputs record (``ladder distill``: "distill")
+    stage_extra: dict = field(default_factory=dict)  # more lineage parameters (distill: the teacher, its gate)
+    report_extra: dict = field(default_factory=dict)  # more report sections a trainer adds (distill: the KD loss)
 
     @property
     def out(self) -> Path:

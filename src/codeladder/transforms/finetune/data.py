@@ -19,7 +19,8 @@ from codeladder.errors import LadderError
 
 ROLES = ("system", "user", "assistant", "tool")
 SFT_SHAPES = "a 'prompt' and 'completion' string, or 'messages' (a list of {role, content})"
-DPO_SHAPES = "'prompt', 'chosen' and 'rejected' strings"
+DPO_SHAPES = ("'prompt', 'chosen' and 'rejected', each a string, or TRL's conversational rows (a list of "
+              "{role, content} each, chosen/rejected ending in an assistant turn)")
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Rows:
     """Validated rows, each with its 1-based ``line`` in the file."""
 
     path: Path
-    kind: str  # "prompt_completion", "messages" or "preference"
+    kind: str  # "prompt_completion", "messages", "preference" or "preference_chat" (conversational pairs)
     rows: list[dict]
     contaminated: bool = False  # a row or the file's metadata says it came from a benchmark's test split
     notes: list[str] = field(default_factory=list)
@@ -47,19 +48,31 @@ def _string(path: Path, line: int, row: dict, name: str, allow_empty: bool = Fal
     return value
 
 
+def _turns(path: Path, line: int, value: object, name: str) -> list[dict]:
+    """A list of ``{role, content}`` turns (field ``name``), validated."""
+    if not isinstance(value, list) or not value:
+        raise LadderError(f"{_where(path, line)}: field '{name}' must be a non-empty list of turns")
+    for index, turn in enumerate(value):
+        if not isinstance(turn, dict) or turn.get("role") not in ROLES or not isinstance(turn.get("content"), str):
+            raise LadderError(f"{_where(path, line)}: field '{name}[{index}]' must be {{\"role\": one of "
+                              f"{', '.join(ROLES)}, \"content\": a string}}")
+    return [{"role": t["role"], "content": t["content"]} for t in value]
+
+
+def _answer_turns(path: Path, line: int, row: dict, name: str) -> list[dict]:
+    turns = _turns(path, line, row.get(name), name)
+    if turns[-1]["role"] != "assistant" or not turns[-1]["content"].strip():
+        raise LadderError(f"{_where(path, line)}: field '{name}[{len(turns) - 1}]' must be a non-empty "
+                          "assistant turn (the answer the loss is taken on)")
+    return turns
+
+
 def _messages(path: Path, line: int, row: dict) -> list[dict]:
     messages = row["messages"]
     if not isinstance(messages, list) or len(messages) < 2:
         raise LadderError(f"{_where(path, line)}: field 'messages' must be a list of at least 2 turns "
                           "(a prompt and the assistant's answer)")
-    for index, turn in enumerate(messages):
-        if not isinstance(turn, dict) or turn.get("role") not in ROLES or not isinstance(turn.get("content"), str):
-            raise LadderError(f"{_where(path, line)}: field 'messages[{index}]' must be {{\"role\": one of "
-                              f"{', '.join(ROLES)}, \"content\": a string}}")
-    if messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
-        raise LadderError(f"{_where(path, line)}: field 'messages[{len(messages) - 1}]' must be a non-empty "
-                          "assistant turn (the answer the loss is taken on)")
-    return [{"role": t["role"], "content": t["content"]} for t in messages]
+    return _answer_turns(path, line, row, "messages")
 
 
 def _parse_line(path: Path, line: int, text: str) -> dict:
@@ -82,10 +95,18 @@ def _sft_row(path: Path, line: int, row: dict) -> tuple[str, dict]:
 
 
 def _dpo_row(path: Path, line: int, row: dict) -> tuple[str, dict]:
-    values = {name: _string(path, line, row, name) for name in ("prompt", "chosen", "rejected")}
+    """String rows, or TRL's conversational rows (``ladder data pairs`` on a chat run): ``prompt`` a list of
+    turns, ``chosen``/``rejected`` each a list ending in the assistant's answer. TRL templates the latter."""
+    if isinstance(row.get("prompt"), list):
+        values = {"prompt": _turns(path, line, row["prompt"], "prompt"),
+                  **{name: _answer_turns(path, line, row, name) for name in ("chosen", "rejected")}}
+        kind = "preference_chat"
+    else:
+        values = {name: _string(path, line, row, name) for name in ("prompt", "chosen", "rejected")}
+        kind = "preference"
     if values["chosen"] == values["rejected"]:
         raise LadderError(f"{_where(path, line)}: fields 'chosen' and 'rejected' are identical")
-    return "preference", {**values, "line": line}
+    return kind, {**values, "line": line}
 
 
 def _metadata_contaminated(path: Path) -> bool:
@@ -141,10 +162,12 @@ def use_chat(template: str, tokenizer, kind: str, path: Path) -> bool:
     if template == "chat" and not has_template:
         raise LadderError("--template chat: the base model's tokenizer has no chat template; use --template raw "
                           "with prompt/completion rows")
-    if kind == "messages" and (template == "raw" or not has_template):
+    if kind in ("messages", "preference_chat") and (template == "raw" or not has_template):
         why = "--template raw" if template == "raw" else "the base model has no chat template"
-        raise LadderError(f"--data {path}: 'messages' rows need a chat template ({why}); give prompt/completion rows")
-    return template == "chat" or (template == "auto" and has_template)
+        shape = "'messages'" if kind == "messages" else "conversational preference"
+        raise LadderError(f"--data {path}: {shape} rows need a chat template ({why}); give "
+                          f"{'prompt/completion' if kind == 'messages' else 'string prompt/chosen/rejected'} rows")
+    return template == "chat" or (template == "auto" and has_template) or kind == "preference_chat"
 
 
 def sft_record(row: dict, chat: bool) -> dict:
@@ -158,8 +181,8 @@ def sft_record(row: dict, chat: bool) -> dict:
 
 
 def dpo_record(row: dict, chat: bool) -> dict:
-    """A preference row as TRL's DPOTrainer takes it."""
-    if chat:
+    """A preference row as TRL's DPOTrainer takes it (conversational rows pass as they are)."""
+    if chat and isinstance(row["prompt"], str):
         return {"prompt": [{"role": "user", "content": row["prompt"]}],
                 "chosen": [{"role": "assistant", "content": row["chosen"]}],
                 "rejected": [{"role": "assistant", "content": row["rejected"]}], "line": row["line"]}

@@ -1,7 +1,8 @@
-"""What ``ladder finetune`` leaves in OUT: ``adapter/`` (PEFT's own ``save_pretrained`` format, staged and
-renamed into place with a ``ladder.json`` lineage), ``merged/`` (a full model through the one checkpoint
-writer: LoRA methods through :func:`codeladder.transforms.adapter.merge_adapter`, ``full`` by writing the
-trained state dict), and the lineage stage both carry: every hyperparameter and the data's sha256.
+"""What ``ladder finetune`` (and ``ladder distill``, through it) leaves in OUT: ``adapter/`` (PEFT's own
+``save_pretrained`` format, staged and renamed into place with a ``ladder.json`` lineage), ``merged/`` (a full
+model through the one checkpoint writer: LoRA methods through :func:`codeladder.transforms.adapter.merge_adapter`,
+``full`` by writing the trained state dict), and the lineage stage both carry: every hyperparameter and the
+data's sha256 (and, for ``distill``, the teacher and its gate).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def stage_params(job: Job) -> dict:
     return {**job.params.hyperparameters(), "target_modules": targets, "data": str(job.params.data),
             "data_sha256": job.data_sha256, "rows_train": len(job.train_rows), "rows_val": len(job.val_rows),
             "data_kind": job.rows.kind,
-            "contaminated": job.rows.contaminated, "device": job.device, "bf16": job.bf16}
+            "contaminated": job.rows.contaminated, "device": job.device, "bf16": job.bf16, **job.stage_extra}
 
 
 def save_adapter(job: Job, model, started: str) -> Path:
@@ -30,7 +31,7 @@ def save_adapter(job: Job, model, started: str) -> Path:
     base, data = Path(job.params.base), Path(job.params.data)
     staged = begin_output(out, [base, data], kind="folder")
     model.save_pretrained(str(staged))
-    record = stage_record("finetune", stage_params(job), [fingerprint(base), fingerprint(data)], started)
+    record = stage_record(job.stage, stage_params(job), [fingerprint(base), fingerprint(data)], started)
     (staged / LINEAGE).write_text(to_json(extend_lineage(base, str(base), record)))
     return publish(staged, out)
 
@@ -66,7 +67,7 @@ def save_full(job: Job, model, started: str, report: object) -> Path:
             if name not in dtypes:
                 continue  # buffers (rotary inv_freq) are not stored in the base either
             writer.add(name, tensor.detach().to("cpu", torch_dtypes.get(dtypes[name], tensor.dtype)))
-        return writer.finish("finetune", stage_params(job), started_at=started, report=report)
+        return writer.finish(job.stage, stage_params(job), started_at=started, report=report)
 
 
 __all__ = ["ADAPTER", "MERGED", "stage_params", "save_adapter", "merge_lora", "save_full", "now"]

@@ -7,11 +7,11 @@ method (the learning rate) are resolved by :meth:`FinetuneParams.resolved_lr`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Optional
+from typing import Annotated, ClassVar, Optional
 
 from pydantic import BeforeValidator
 
-from codeladder.params import OUTPUT, VerbParams, option
+from codeladder.params import OUTPUT, VerbParams, comma_words, option
 
 SCHEDULES = ("cosine", "linear", "constant", "constant_with_warmup")
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -19,13 +19,6 @@ TEMPLATES = ("auto", "chat", "raw")
 DPO_LOSSES = ("sigmoid", "ipo", "hinge", "robust", "apo_zero", "apo_down", "sigmoid_norm")
 DEFAULT_LR = {"lora": 2e-4, "qlora": 2e-4, "full": 2e-5, "dpo": 5e-5}
 ADAPTER_METHODS = ("lora", "qlora", "dpo")
-
-
-def comma_words(value: Any) -> Any:
-    """``"q_proj,v_proj"`` -> ``("q_proj", "v_proj")``; lists and tuples pass through."""
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return value
 
 
 class FinetuneParams(VerbParams):
@@ -74,5 +67,4 @@ class FinetuneParams(VerbParams):
         return values
 
 
-__all__ = ["FinetuneParams", "SCHEDULES", "PRECISIONS", "TEMPLATES", "DPO_LOSSES", "DEFAULT_LR", "ADAPTER_METHODS",
-           "comma_words"]
+__all__ = ["FinetuneParams", "SCHEDULES", "PRECISIONS", "TEMPLATES", "DPO_LOSSES", "DEFAULT_LR", "ADAPTER_METHODS"]

@@ -6,6 +6,7 @@ before the model is loaded; a crash leaves ``OUT/checkpoints`` for ``--resume``,
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from codeladder.errors import LadderError
@@ -57,7 +58,7 @@ def build_report(job: Job, trainer, outputs: dict) -> dict:
               "steps": trainer.state.global_step, "max_steps": trainer.state.max_steps,
               "train_runtime_s": next((e["train_runtime"] for e in history if "train_runtime" in e), None),
               "epochs": reports.epoch_table(history), "step_losses": reports.step_losses(history),
-              "guards": job.findings.as_dict(), "outputs": outputs}
+              "guards": job.findings.as_dict(), "outputs": outputs, **job.report_extra}
     if job.params.method == "dpo":
         report["dpo"] = {"beta": job.params.beta, "loss_type": job.params.loss_type,
                          "reference": "the base with the adapter disabled (no second model)",
@@ -79,15 +80,21 @@ def write_outputs(job: Job, trainer, started: str) -> dict:
     return outputs
 
 
-def finetune(params: FinetuneParams, show_progress: bool = False) -> dict:
-    """Run ``ladder finetune``; returns the report written to ``OUT/train_report.json``."""
+def finetune(params: FinetuneParams, show_progress: bool = False, *, stage: str = "finetune",
+             stage_extra: dict | None = None, train: Callable | None = None) -> dict:
+    """Run ``ladder finetune``; returns the report written to ``OUT/train_report.json``.
+
+    ``ladder distill`` calls this too: ``stage`` and ``stage_extra`` name its lineage stage and add the teacher
+    to it; ``train`` (a ``Job -> trainer`` function) replaces the method's trainer (the logit-distillation one).
+    """
     from codeladder.registry import registry
 
     job = prepare(params, show_progress)
+    job.stage, job.stage_extra = stage, dict(stage_extra or {})
     quiet_libraries()
     started = now()
     resumed_from = last_checkpoint(job) if params.resume else None
-    trainer = registry("train").get(params.method, "--method").create(job)
+    trainer = (train or registry("train").get(params.method, "--method").create)(job)
     if params.method == "dpo":
         from codeladder.transforms.finetune.guards import judge_dpo
 

@@ -37,7 +37,9 @@ def build_trainer(job: Job):
     return trainer
 
 
-def run_guards(job: Job, trainer, tokenizer, records: list[dict], expected: dict | None) -> None:
+def run_guards(job: Job, trainer, tokenizer, records: list[dict], expected: dict | None, collator=None) -> None:
+    """The guards on a built trainer; ``collator`` batches prepared rows for the first-step loss (default: the
+    trainer's own)."""
     findings, show = job.findings, job.show
     if expected is not None:
         findings.adapter = guards.count_adapted(trainer.model, expected)
@@ -54,7 +56,8 @@ def run_guards(job: Job, trainer, tokenizer, records: list[dict], expected: dict
     findings.stop_token = guards.check_stop_token(first, trainer.train_dataset, tokenizer, trainer.model)
     if findings.stop_token.get("pad_equals_eos"):
         findings.warnings.append(findings.stop_token["note"])
-    loss = guards.first_loss(trainer.model, trainer.data_collator, trainer.train_dataset, job.params.batch_size)
+    loss = guards.first_loss(trainer.model, collator or trainer.data_collator, trainer.train_dataset,
+                             job.params.batch_size)
     findings.first_loss = guards.judge_first_loss(loss, trainer.model.config.vocab_size,
                                                   guards.is_random_init(job.params.base))
     say(f"first-step loss {loss:.3f} nats/token (ln vocab = {findings.first_loss['ln_vocab']:.3f})", show)
