@@ -114,6 +114,33 @@ def test_raising_on_a_plus_input_still_passes_base():
     assert verdict.extra["base_passed"] is True
 
 
+@pytest.mark.parametrize("task_id, body, verdict", [
+    # HumanEval+/42's plus outputs: a list of floats (input 3) before mixed int/float lists (106 on)
+    ("HumanEval/42", "    return [(x + 1) * (1 + 1e-12) if isinstance(x, float) else x + 1 for x in l]\n",
+     ("passed", None)),
+    ("HumanEval/42", "    return [x + 1.001 if isinstance(x, float) else x + 1 for x in l]\n", ("failed", "plus")),
+    # HumanEval+/30's: a mixed list (plus input 107) before any list of floats (304): exact there
+    ("HumanEval/30", "    return [x * (1 + 1e-12) if isinstance(x, float) else x for x in l if x > 0]\n",
+     ("failed", "plus")),
+    # HumanEval+/34's: sticky from plus input 5, but np.allclose raises on a list holding an int beyond
+    # 64 bits (plus input 145: -5555555555555555555555), so EvalPlus fails the sample there
+    ("HumanEval/34", "    return [x * (1 + 1e-12) if isinstance(x, float) else x for x in sorted(set(l))]\n",
+     ("failed", "plus")),
+])
+def test_float_tolerance_sticks_for_the_rest_of_the_phase_as_in_evalplus(task_id, body, verdict):
+    """EvalPlus 0.3.1 turns atol 0 into 1e-6 at a phase's first float output and keeps it for the phase's
+    later inputs, mixed lists included: its verdicts on these samples (checked against it: pass/pass,
+    pass/fail, pass/fail, pass/fail)."""
+    bench = get_benchmark("humaneval-plus")
+    task = next(t for t in bench.load() if t.task_id == task_id)
+    program = bench.test_program(task, task.prompt + body)
+    with SandboxPool(workers=1, limits=Limits(timeout_s=60)) as pool:
+        (got,) = pool.run([Job(task.task_id, program.code, program.payload, program.timeout_s,
+                               checker=program.checker)])
+    assert (got.status, got.extra.get("phase")) == verdict, got.detail
+    assert got.passed or got.extra["base_passed"] is True
+
+
 def test_mbpp_tasks_that_cannot_be_split_say_so():
     bench = get_benchmark("mbpp")
     kinds = {t.task_id: bench.test_program(t, t.reference).checker["kind"] for t in bench.load()}

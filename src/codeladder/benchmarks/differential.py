@@ -5,11 +5,14 @@ solution returns. :func:`record` computes them once per dataset (the canonical s
 the candidate, through the same pipes and codec) with each input's round-trip time;
 :func:`check_task` then calls a sample input by input, each call under
 ``max(1 s, 4 x the reference's time)``, and compares with EvalPlus's rules: exact equality, else
-``allclose`` with the task's ``atol`` (1e-6 for float outputs when it is 0) and ``rtol`` 1e-7, plus
-EvalPlus's few special oracles and MBPP+'s input conversions (JSON has no tuples, sets or complex
-numbers). Outputs too large to keep are stored as the sha256 of their encoding and compared
-exactly by digest. Hand-written: these rules are EvalPlus's, re-stated because its package
-downloads data and runs the reference in the same process as the sample.
+``allclose`` with the task's ``atol`` and ``rtol`` 1e-7, plus EvalPlus's few special oracles and
+MBPP+'s input conversions (JSON has no tuples, sets or complex numbers). When ``atol`` is 0, EvalPlus
+sets it to 1e-6 at the first input whose expected output is a float (or a list of floats) and keeps
+it for the rest of that phase (base, plus): later outputs of any type are then compared with
+``allclose`` too. That is order-dependent, but it decides EvalPlus's verdicts, so it is kept here.
+Outputs too large to keep are stored as the sha256 of their encoding and compared exactly by digest.
+Hand-written: these rules are EvalPlus's, re-stated because its package downloads data and runs the
+reference in the same process as the sample.
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ from codeladder.sandbox import codec
 from codeladder.sandbox.checker import CandidateGone, Session
 
 MIN_LIMIT_S, FACTOR = 1.0, 4.0
+TRANSFER_S, TRANSFER_BYTES_PER_S = 1.0, 10e6
+
+
+def input_limit(expected: dict) -> float:
+    """EvalPlus's per-input limit, ``max(1 s, 4 x the reference's time)``, plus, for a large output (compared by
+    digest), time to stream it: EvalPlus times the function alone, our call also encodes and sends its result."""
+    limit = max(MIN_LIMIT_S, FACTOR * expected.get("t", 0))
+    if "h" in expected:
+        limit += TRANSFER_S + expected.get("n", 0) / TRANSFER_BYTES_PER_S
+    return limit
 DIGEST_OVER = 256 << 10  # an exactly-compared expected output larger than this (as repr) is kept as a digest
 DECODE_LIMIT = 64 << 20  # past this, an exactly-compared output is only ever hashed, even while recording
 
@@ -95,14 +108,35 @@ def _is_floats(value):
     return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, float) for v in value)
 
 
-def _allclose(out, exp, atol, rtol=1e-07):
+def _array_shape(value) -> tuple | None:
+    """The shape of ``value`` as a numeric numpy array; None where numpy makes it an object or text array
+    (ragged lists, strings, None, ints outside int64/uint64), on which ``np.allclose`` raises."""
+    if isinstance(value, (list, tuple)):
+        shapes = {_array_shape(v) for v in value}
+        if None in shapes or len(shapes) > 1:
+            return None
+        return (len(value), *(shapes.pop() if shapes else ()))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return () if -2**63 <= value < 2**64 else None
+    return () if isinstance(value, (bool, float, complex)) else None
+
+
+def _close(out, exp, atol, rtol):
     if isinstance(exp, (list, tuple)):
         return isinstance(out, (list, tuple)) and len(out) == len(exp) and all(
-            _allclose(o, e, atol, rtol) for o, e in zip(out, exp))
+            _close(o, e, atol, rtol) for o, e in zip(out, exp))
     try:
-        return abs(out - exp) <= atol + rtol * abs(exp)
-    except TypeError:
+        return out == exp or abs(out - exp) <= atol + rtol * abs(exp)
+    except (TypeError, OverflowError):
         return False
+
+
+def _allclose(out, exp, atol, rtol=1e-07):
+    """``np.allclose(out, exp)`` as EvalPlus calls it, without numpy: an expected list numpy cannot hold as
+    numbers makes it raise (a list with an int beyond 64 bits: HumanEval/34), so the sample fails."""
+    if isinstance(exp, (list, tuple)) and _array_shape(exp) is None:
+        return False
+    return _close(out, exp, atol, rtol)
 
 
 def _matches(dataset, entry, args, out, exp, atol):
@@ -127,10 +161,9 @@ def _matches(dataset, entry, args, out, exp, atol):
             exact = out == exp if isinstance(out, bool) else exp == (out is not None)
     if exact:
         return True
-    tolerance = atol if atol or not _is_floats(exp) else 1e-6
-    if tolerance == 0 or type(out) is not type(exp):
+    if atol == 0 or type(out) is not type(exp):
         return False
-    return _allclose(out, exp, tolerance)
+    return _allclose(out, exp, atol)
 
 
 def phases(spec: dict) -> list[tuple[str, list]]:
@@ -181,11 +214,14 @@ def _failed(status: str, phase: str, detail: str) -> dict:
     return {"status": status, "detail": detail, "phase": phase, "base_passed": phase == "plus"}
 
 
-def _compare(spec: dict, args: list, expected: dict, reply) -> bool:
+def _compare(spec: dict, args: list, expected: dict, reply, atol: float) -> tuple[bool, float]:
+    """(equal, the atol for the phase's next inputs): EvalPlus's 1e-6 for floats sticks (module docstring)."""
     if "h" in expected:
-        return reply.digest == expected["h"]
+        return reply.digest == expected["h"], atol
     want = codec.from_tree(expected["v"]) if "v" in expected else codec.loads(expected["e"])
-    return _matches(spec["dataset"], spec["entry_point"], args, reply.value, want, float(spec["atol"] or 0))
+    if atol == 0 and _is_floats(want):
+        atol = 1e-6
+    return _matches(spec["dataset"], spec["entry_point"], args, reply.value, want, atol), atol
 
 
 def _shown(expected: dict) -> str:
@@ -199,12 +235,13 @@ def check_task(session: Session, spec: dict) -> dict:
     """Every base input, then every plus input; the first failure ends it and names its phase."""
     entry = spec["entry_point"]
     for name, inputs in phases(spec):
+        atol = float(spec["atol"] or 0)  # EvalPlus checks each phase in a fresh process
         for index, args in enumerate(inputs):
             expected = spec["expected"][name][index]
             where = f"[{name} input {index}] {entry}({repr(args)[:200]})"
             if "raise" in expected:
                 return _failed("failed", name, f"{where}: the reference solution raises {expected['raise'][0]} here")
-            limit = max(MIN_LIMIT_S, FACTOR * expected["t"])
+            limit = input_limit(expected)
             try:
                 reply = session.call(entry, args, limit_s=limit, digest="h" in expected, reduce=_reduce(spec))
             except CandidateGone as gone:
@@ -213,7 +250,7 @@ def check_task(session: Session, spec: dict) -> dict:
                 status = "oom" if isinstance(exc, MemoryError) else "failed"
                 return _failed(status, name, f"{where} raised {type(exc).__name__}: {str(exc)[:300]}")
             try:
-                same = _compare(spec, args, expected, reply)
+                same, atol = _compare(spec, args, expected, reply, atol)
             except Exception:  # noqa: BLE001 - EvalPlus's rules on a value of the wrong type (set(0))
                 same = False
             if not same:

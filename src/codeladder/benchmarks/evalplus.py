@@ -19,8 +19,7 @@ RUNNER = "codeladder.benchmarks.differential:check_task"
 
 def _total_limit(outputs: dict) -> float:
     """EvalPlus bounds each input, not the sample: allow the sum of the per-input limits (plus start-up)."""
-    limits = [max(differential.MIN_LIMIT_S, differential.FACTOR * entry.get("t", 0))
-              for entries in outputs.values() for entry in entries]
+    limits = [differential.input_limit(entry) for entries in outputs.values() for entry in entries]
     return round(sum(limits) + 5.0, 1)
 
 
