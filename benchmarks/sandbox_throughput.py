@@ -6,7 +6,10 @@ samples (``--plus-per-task`` per task, the first ``--plus-limit`` tasks), codela
 design vs another checkout of codeladder (``--baseline-src DIR``: its ``src`` folder, e.g. from
 ``git archive HEAD src | tar -x -C /tmp/head``; the design before the trusted checker ran the
 reference inside every sample). Expected outputs are built (or loaded) before the clock starts.
-Usage: ``python benchmarks/sandbox_throughput.py [--workers 2] [--plus --baseline-src /tmp/head/src]``
+Line 4 (``--ray``): the same 10 x 164 HumanEval samples through the Ray executor (``--executor ray``) on a one-node
+Ray instance on this machine with the same workers, as a ratio to the local pool: the overhead of the distributed
+path (batches through Ray's object store, one actor per node). ``ray.init`` is timed apart (once per driver).
+Usage: ``python benchmarks/sandbox_throughput.py [--workers 2] [--plus --baseline-src /tmp/head/src] [--ray]``
 """
 
 from __future__ import annotations
@@ -109,6 +112,53 @@ def plus_line(tmp: Path, name: str, workers: int, per_task: int, limit: int, bas
         print(f"  ratio (before / now)      : {before['seconds'] / ours['seconds']:5.2f}x")
 
 
+_RAY_RUN = """
+import json, logging, sys, time
+from codeladder.evaluate import EvalParams, evaluate
+samples, out, workers, executor, temp = sys.argv[1:6]
+init = 0.0
+if executor == "ray":
+    import ray
+    started = time.perf_counter()
+    ray.init(address="local", num_cpus=int(workers), include_dashboard=False, logging_level=logging.ERROR,
+             log_to_driver=False, _temp_dir=temp)
+    init = time.perf_counter() - started
+started = time.perf_counter()
+summary = evaluate(EvalParams(benchmark="humaneval", samples=samples, output=out, workers=int(workers),
+                              executor=executor))
+seconds = time.perf_counter() - started
+if executor == "ray":
+    ray.shutdown()
+print(json.dumps({"seconds": seconds, "init": init, "pass@1": summary["pass_at_k"]["1"],
+                  "level": summary["isolation"]["level"], "executor": summary["isolation"].get("executor")}))
+"""
+
+
+def ray_line(tmp: Path, workers: int, per_task: int, repeat: int) -> None:
+    """Local pool and Ray executor alternately, ``repeat`` times each; the fastest of each (a busy machine only
+    ever adds time). CPU time is not compared: Ray's own processes are not children this harness reaps."""
+    samples = tmp / "ray-humaneval.jsonl"
+    total = write_samples(samples, "humaneval", per_task)
+    runs: dict[str, list[dict]] = {"local": [], "ray": []}
+    for attempt in range(repeat):
+        for executor in runs:
+            runs[executor].append(measured([sys.executable, "-c", _RAY_RUN, str(samples),
+                                            str(tmp / f"run-{executor}-{attempt}"), str(workers), executor,
+                                            str(tmp / "ray")]))
+    local, distributed = (min(r, key=lambda run: run["seconds"]) for r in runs.values())
+    every = {executor: ", ".join(f"{r['seconds']:.1f}" for r in rows) for executor, rows in runs.items()}
+    batches = distributed["executor"]
+    print(f"ray executor : {total} samples ({per_task} x 164), workers: {workers}, one Ray node on this machine, "
+          f"fastest of {repeat} (eval wall s)")
+    print(f"  local pool : {local['seconds']:7.2f}  pass@1={local['pass@1']:.3f}  isolation={local['level']}  "
+          f"(all: {every['local']})")
+    print(f"  ray        : {distributed['seconds']:7.2f}  pass@1={distributed['pass@1']:.3f}  "
+          f"isolation={distributed['level']}  batches={batches['batches']} x {batches['batch_size']}  "
+          f"(all: {every['ray']}; + ray.init {distributed['init']:.1f} s)")
+    print(f"  ratio      : {distributed['seconds'] / local['seconds']:5.2f}x the local pool's time "
+          f"({(distributed['seconds'] + distributed['init']) / local['seconds']:.2f}x with ray.init)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
@@ -118,6 +168,8 @@ def main() -> None:
     parser.add_argument("--plus-limit", type=int, default=40, help="first N tasks of each *-plus benchmark")
     parser.add_argument("--baseline-src", help="src folder of another codeladder checkout to compare with")
     parser.add_argument("--skip-humaneval", action="store_true")
+    parser.add_argument("--ray", action="store_true", help="also time the Ray executor against the local pool")
+    parser.add_argument("--ray-repeat", type=int, default=2, help="runs of each executor (the fastest counts)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_humaneval:
@@ -125,6 +177,8 @@ def main() -> None:
         if args.plus:
             for name in ("humaneval-plus", "mbpp-plus"):
                 plus_line(Path(tmp), name, args.workers, args.plus_per_task, args.plus_limit, args.baseline_src)
+        if args.ray:
+            ray_line(Path(tmp), args.workers, args.per_task, args.ray_repeat)
 
 
 if __name__ == "__main__":

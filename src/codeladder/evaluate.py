@@ -20,6 +20,8 @@ from pydantic import BeforeValidator, model_validator
 import codeladder
 from codeladder.backends import GenerationParams, Request, backend_options, infer_backend, open_engine
 from codeladder.benchmarks import Benchmark, Task, get_benchmark
+from codeladder.envs import resolve as resolve_environment
+from codeladder.envs.executors import NO_RAY, RayExecutor, check_address, ray_available
 from codeladder.errors import LadderError
 from codeladder.progress import progress_bar
 from codeladder.prompts import extract_code, get_strategy
@@ -64,12 +66,24 @@ class EvalParams(VerbParams):
     timeout: Optional[float] = option(None, "seconds per sample (default: per benchmark)", gt=0, le=3600)
     memory_mb: Optional[int] = option(None, "MiB of memory per sample (default 2048; 4096 for *-plus and "
                                             "BigCodeBench)", flags=("--memory",), ge=64)
-    workers: Optional[int] = option(None, "parallel sandbox workers (default: CPU cores)", ge=1)
+    workers: Optional[int] = option(None, "parallel sandbox workers (default: CPU cores; with --executor ray: per "
+                                             "node, default its Ray CPUs)", ge=1)
     output: Optional[str] = option(None, "run folder (default runs/BENCHMARK/TAG)")
     overwrite: bool = option(False, "start the run folder again (removes only the files codeladder wrote there)")
     rerank: Optional[str] = option(None, "pick one of N samples per task (see `ladder ls rerank`)",
                                    choices="rerank")
     isolate: bool = option(True, "run samples in Linux namespaces (no network, read-only filesystem)")
+    executor: str = option("local", "where samples run: local (this machine's sandbox pool) or ray (the same pool on "
+                                    "every node of a Ray cluster: the ray extra, see docs/sandbox.md)",
+                           choices=("local", "ray"))
+    ray_address: Optional[str] = option(None, "the Ray cluster (--executor ray): HOST:PORT of the head, "
+                                              "ray://HOST:PORT or auto (default: $RAY_ADDRESS, else a Ray instance "
+                                              "on this machine)")
+    env: Optional[str] = option(None, "evaluation environment whose interpreter runs the samples: a folder or a name "
+                                      "from `ladder env create` (default: the benchmark's own when it was made; "
+                                      "'none': this interpreter)")
+    data_version: Optional[str] = option(None, "the benchmark's data version (BigCodeBench: v0.1.4, the default, "
+                                               "or v0.1.0)")
     backend_options: dict[str, Any] = option({}, "the backend's own options (its params class validates them)")
 
     @model_validator(mode="after")
@@ -86,6 +100,10 @@ class EvalParams(VerbParams):
             raise LadderError("--backend reference takes no --model (it answers with the canonical solutions)")
         if self.rerank and self.n < 2 and not self.samples:
             raise LadderError("--rerank picks one of several samples: use --n 2 or more")
+        if self.ray_address and self.executor != "ray":
+            raise LadderError("--ray-address is for --executor ray")
+        if self.executor == "ray" and not ray_available():
+            raise LadderError(NO_RAY)
         return self
 
     @property
@@ -106,7 +124,8 @@ class EvalParams(VerbParams):
                 "samples": self.samples, "samples_sha256": _file_sha256(self.samples), "strategy": self.strategy,
                 "shots": self.shots, "mode": self.mode, "bcb_mode": self.bcb_mode if bench.modes else None,
                 "n": self.n, "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
-                "seed": self.seed, "max_new_tokens": self.max_new_tokens}
+                "seed": self.seed, "max_new_tokens": self.max_new_tokens,
+                **({"data_version": bench.data_version} if bench.versions else {})}
 
     def default_output(self) -> Path:
         source = self.samples or self.model or self.backend_name
@@ -198,7 +217,7 @@ def _error_text(detail: str, output_tail: str) -> str:
 
 
 def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDir, limits: Limits,
-             show: bool) -> dict:
+             show: bool, python: str | None = None) -> dict:
     by_id = {t.task_id: t for t in tasks}
     samples = [s for s in run.sample_rows() if s["task_id"] in by_id]
     finished = {(r["task_id"], r["sample_index"]) for r in run.result_rows()}
@@ -218,7 +237,10 @@ def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDi
         return row
 
     bench.prepare(workers, show)
-    pool = SandboxPool(workers=workers, limits=limits, isolate=config.isolate)
+    pool = (SandboxPool(workers=workers, limits=limits, isolate=config.isolate, python=python)
+            if config.executor == "local" else
+            RayExecutor(config.ray_address or os.environ.get("RAY_ADDRESS"), config.workers, limits, config.isolate,
+                        python))
     with pool, Appender(run.results) as out, progress_bar("executing", len(pending), show) as advance:
         jobs, by_key = [], {}
         for sample in pending:
@@ -241,7 +263,7 @@ def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDi
 
 
 def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDir, info: dict,
-              isolation: dict, limits: Limits, timings: dict) -> dict:
+              isolation: dict, limits: Limits, timings: dict, environment: dict | None = None) -> dict:
     ids = {t.task_id for t in tasks}
     rows = [r for r in run.result_rows() if r["task_id"] in ids]
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -274,9 +296,11 @@ def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
         "template_hash": strategy.template_hash,
         "generation": {"n": config.n, "temperature": config.temperature, "top_p": config.top_p,
                        "top_k": config.top_k, "seed": config.seed, "max_new_tokens": config.max_new_tokens},
-        "dataset": {"source": bench.source, "file": bench.data_file, "sha256": bench.sha256},
+        "dataset": {"source": bench.source, "file": bench.data_file, "sha256": bench.sha256,
+                    "version": bench.data_version},
         "dataset_sha256": bench.sha256,
         "isolation": isolation,
+        "environment": environment,  # the evaluation environment the samples ran in (None: the harness's own)
         "limits": {**limits.as_dict(), "workers": config.workers or os.cpu_count()},
         "timings": timings,
         "codeladder_version": codeladder.__version__,
@@ -305,7 +329,9 @@ def evaluate(config: EvalParams, show_progress: bool = False) -> dict:
     if config.backend_name != "samples":
         backend_options(config.backend_name, config.backend_options)  # one line for a bad option, before any work
     config.generation(chat=False)  # sampling values checked before anything is created
-    bench = get_benchmark(config.benchmark, config.bcb_mode)
+    if config.executor == "ray":
+        check_address(config.ray_address or os.environ.get("RAY_ADDRESS"))
+    bench = get_benchmark(config.benchmark, config.bcb_mode, config.data_version)
     tasks = bench.load()
     if config.limit is not None:
         tasks = tasks[: config.limit]
@@ -321,17 +347,20 @@ def _evaluate_in(run: RunDir, config: EvalParams, bench: Benchmark, tasks: list[
     run.summary.unlink(missing_ok=True)  # a run being extended must not look finished if it stops half-way
     limits = Limits(timeout_s=config.timeout or bench.default_timeout_s,
                     memory_mb=config.memory_mb or bench.default_memory_mb)
+    environment = resolve_environment(bench.environment, config.env)
     started = time.perf_counter()
     info = _generate(config, bench, tasks, run, show_progress)
     generated = time.perf_counter()
     if config.samples:
         sampled = {r["task_id"] for r in run.sample_rows()}
         tasks = [t for t in tasks if t.task_id in sampled]
-    isolation = _execute(config, bench, tasks, run, limits, show_progress)
+    isolation = _execute(config, bench, tasks, run, limits, show_progress,
+                         environment.python if environment else None)
     executed = time.perf_counter()
     timings = {"generation_s": round(generated - started, 3), "execution_s": round(executed - generated, 3),
                "total_s": round(executed - started, 3)}
-    summary = summarize(config, bench, tasks, run, info, isolation, limits, timings)
+    summary = summarize(config, bench, tasks, run, info, isolation, limits, timings,
+                        environment.record() if environment else None)
     if config.rerank:
         summary["rerank"] = _rerank(config, tasks, run, limits)
     summary["output"] = str(run.path)

@@ -29,8 +29,10 @@ BENCHMARKS.add("bigcodebench-hard", "the 148 hardest BigCodeBench tasks", BigCod
                reference="https://arxiv.org/abs/2406.15877")
 
 
-def get_benchmark(name: str, mode: str | None = None) -> Benchmark:
+def get_benchmark(name: str, mode: str | None = None, version: str | None = None) -> Benchmark:
     bench = BENCHMARKS.get(name, "benchmark").create()
+    if version is not None:
+        bench.use_version(version)
     if mode is not None and bench.modes:
         if mode not in bench.modes:
             raise LadderError(f"--bcb-mode {mode!r}: {bench.name} takes one of {', '.join(bench.modes)}")

@@ -58,6 +58,13 @@ class Benchmark:
     mode: str | None = None
     has_base_tests: ClassVar[bool] = False  # results also say whether the original (base) tests passed
     split: ClassVar[str] = "test"  # "train": tasks to learn from (``ladder data pairs`` refuses "test" runs)
+    versions: ClassVar[tuple[str, ...]] = ()  # data versions offered (--data-version), the first the default
+    data_version: str | None = None
+    environment: ClassVar[str | None] = None  # the evaluation environment its tests need (``ladder env create``)
+
+    def use_version(self, version: str) -> None:
+        """Load the data of another version (one of ``versions``)."""
+        raise LadderError(f"--data-version {version}: {self.name} has one data version")
 
     def data_path(self) -> Path:
         return DATA_DIR / self.data_file

@@ -35,11 +35,11 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def all_verbs() -> list:
     """Every verb, panel by panel (measure, models, improve, inspect)."""
-    from codeladder.cli import (analysis_verbs, contracts_verbs, data_verbs, improve, inspect_verbs, measure, models,
-                                pipeline_verbs, train)
+    from codeladder.cli import (analysis_verbs, contracts_verbs, data_verbs, env_verbs, improve, inspect_verbs, measure,
+                                models, pipeline_verbs, ship_verbs, train)
 
-    modules = (measure, models, improve, train, data_verbs, pipeline_verbs, contracts_verbs, inspect_verbs,
-               analysis_verbs)
+    modules = (measure, env_verbs, models, improve, train, data_verbs, pipeline_verbs, contracts_verbs, ship_verbs,
+               inspect_verbs, analysis_verbs)
     return [verb for module in modules for verb in module.VERBS]
 
 
@@ -83,7 +83,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _fail(message: str, code: int) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # "pip install 'x[extra]'" stays
     sys.exit(code)
 
 

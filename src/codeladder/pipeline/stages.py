@@ -24,6 +24,7 @@ from codeladder.models.export_types import ExportParams
 from codeladder.models.io import ImportParams
 from codeladder.models.tiny import TinyParams
 from codeladder.registry import Entry, new_registry
+from codeladder.ship.compile import CompileParams
 from codeladder.transforms.adapter import MergeAdapterParams
 from codeladder.transforms.finetune.distill import DistillParams
 from codeladder.transforms.finetune.params import ADAPTER_METHODS, FinetuneParams
@@ -116,6 +117,9 @@ STAGES.add("export", "export to GGUF or safetensors", "codeladder.models.export_
            params=ExportParams, kind=StageKind(inputs=("folder",), output_name=_exported_name))
 STAGES.add("eval", "evaluate on a benchmark (summary.json: pass@k, CI)", "codeladder.pipeline.stages:run_eval",
            params=EvalParams, kind=StageKind(inputs=("model", "samples"), remote_ok=("model",)))
+STAGES.add("compile", "a one-file executable of a model (llama.cpp runtime + GGUF)",
+           "codeladder.ship.compile:compile_model", params=CompileParams,
+           kind=StageKind(inputs=("model", "llama_source"), output_name=lambda values: "model"))
 STAGES.add("data pairs", "preference pairs from an eval run (n >= 2)", "codeladder.data.pairs:make_pairs",
            params=PairsParams, kind=StageKind(inputs=("run_dir",), output_name=lambda values: "pairs.jsonl"))
 

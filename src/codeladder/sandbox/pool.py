@@ -9,6 +9,7 @@ cgroup of its own where the machine lets us make one.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import queue
@@ -25,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import codeladder
-from codeladder.sandbox.isolation import secret_paths
+from codeladder.sandbox.isolation import expected_cache_dir, secret_paths
 
 UNSHARE = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork", "--mount-proc",
            "--kill-child"]
@@ -74,12 +75,30 @@ class Verdict:
         return self.status == "passed"
 
 
-def _scrubbed_env() -> dict[str, str]:
-    package_parent = str(Path(codeladder.__file__).resolve().parent.parent)
+def _package_path(python: str | None) -> str:
+    """PYTHONPATH that makes codeladder importable. For another interpreter (an evaluation environment) it is a
+    folder holding only a link to the package: the folder above it may be the harness's site-packages, whose
+    libraries would shadow the environment's."""
+    package = Path(codeladder.__file__).resolve().parent
+    if python is None:
+        return str(package.parent)
+    folder = expected_cache_dir().parent / "sandbox-path" / hashlib.sha256(str(package).encode()).hexdigest()[:16]
+    link = folder / "codeladder"
+    if not (link.is_symlink() and link.resolve() == package):
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".codeladder-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        temporary.symlink_to(package, target_is_directory=True)
+        os.replace(temporary, link)
+    return str(folder)
+
+
+def _scrubbed_env(python: str | None = None) -> dict[str, str]:
+    system_path = "/usr/local/bin:/usr/bin:/bin"
     return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        # an evaluation environment's bin/ first: a test's ``subprocess.run(["python", ...])`` gets its interpreter
+        "PATH": f"{Path(python).parent}:{system_path}" if python else system_path,
         "LANG": "C.UTF-8",
-        "PYTHONPATH": package_parent,
+        "PYTHONPATH": _package_path(python),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
         "OPENBLAS_NUM_THREADS": "1",
@@ -159,9 +178,10 @@ class _Worker:
     """One zygote (namespace-isolated, runs candidates) and its checker (outside those namespaces,
     judges them), joined by a socket over which the zygote hands the checker each candidate's pipes."""
 
-    def __init__(self, limits: Limits, isolated: bool):
+    def __init__(self, limits: Limits, isolated: bool, python: str | None = None):
         self.limits = limits
         self.isolated = isolated
+        self.python = python  # the zygote's interpreter (an evaluation environment's); None: this one
         self.process: subprocess.Popen | None = None
         self.checker: subprocess.Popen | None = None
         self.cgroup: _PidsCgroup | None = None
@@ -178,12 +198,12 @@ class _Worker:
                 command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 env=_scrubbed_env(), cwd="/", start_new_session=True, pass_fds=(checker_end.fileno(),))
             self.cgroup = _PidsCgroup(self.limits.pids_max)
-            command = [sys.executable, "-m", "codeladder.sandbox.zygote", str(zygote_end.fileno())]
+            command = [self.python or sys.executable, "-m", "codeladder.sandbox.zygote", str(zygote_end.fileno())]
             if self.isolated:
                 command = [*UNSHARE, *command, "--isolated"]
             self.process = subprocess.Popen(
                 self.cgroup.wrap(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, env=_scrubbed_env(), cwd="/", start_new_session=True,
+                stderr=subprocess.DEVNULL, env=_scrubbed_env(self.python), cwd="/", start_new_session=True,
                 pass_fds=(zygote_end.fileno(),))
         self._buffer = bytearray()
         hello = self._read_line(60.0)
@@ -264,6 +284,7 @@ class SandboxPool:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     limits: Limits = field(default_factory=Limits)
     isolate: bool = True
+    python: str | None = None  # interpreter of the zygotes (the candidates' libraries); None: this one
 
     def __post_init__(self) -> None:
         self._workers: list[_Worker] = []
@@ -272,7 +293,7 @@ class SandboxPool:
         self._probe = probe
 
     def __enter__(self) -> "SandboxPool":
-        self._workers = [_Worker(self.limits, self._isolated) for _ in range(max(1, self.workers))]
+        self._workers = [_Worker(self.limits, self._isolated, self.python) for _ in range(max(1, self.workers))]
         return self
 
     def __exit__(self, *exc) -> None:

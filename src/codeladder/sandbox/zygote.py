@@ -36,7 +36,7 @@ import traceback
 
 # Imported once here so a sample's imports of them cost nothing after the fork.
 import bisect, collections, copy, fractions, functools, hashlib, heapq, itertools  # noqa: E401,F401
-import math, operator, random, re, statistics, string, typing  # noqa: E401,F401
+import math, operator, random, re, statistics, string, typing, unittest  # noqa: E401,F401
 
 from codeladder.sandbox import candidate, isolation, wire
 
