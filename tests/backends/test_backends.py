@@ -29,13 +29,12 @@ def tiny_gguf(tiny_model, tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="module")
-def llama_server(tiny_gguf):
+def serve(gguf):
+    """A real llama.cpp server on a free loopback port: yields its base URL, stops it afterwards."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_gguf), "--host",
+    process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host",
                                 "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -44,9 +43,14 @@ def llama_server(tiny_gguf):
         except OSError:
             time.sleep(0.2)
     time.sleep(0.5)
-    yield url
+    yield f"http://127.0.0.1:{port}/v1"
     process.terminate()
     process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def llama_server(tiny_gguf):
+    yield from serve(tiny_gguf)
 
 
 def spine_files_ok(run, samples: int) -> dict:
@@ -167,21 +171,7 @@ def test_server_down_is_one_line_and_no_finished_sample_is_lost(tmp_path):
 
 @pytest.fixture(scope="module")
 def second_llama_server(tiny_gguf):
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_gguf), "--host",
-                                "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.2)
-    time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}/v1"
-    process.terminate()
-    process.wait(timeout=20)
+    yield from serve(tiny_gguf)
 
 
 def test_requests_spread_across_two_servers_with_the_same_results(llama_server, second_llama_server, tmp_path):
