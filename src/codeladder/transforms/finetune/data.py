@@ -199,3 +199,17 @@ def to_dataset(records: list[dict]):
 
 
 __all__ = ["Rows", "read_rows", "split_rows", "use_chat", "sft_record", "dpo_record", "to_dataset"]
+
+
+def prepared_rows(job, record) -> tuple:
+    """(tokenizer, chat, train, val): the run's rows as ``record`` prepares them (chat template or not), checked
+    for double templating before any model loads. One place for SFT, DPO and logit distillation."""
+    from codeladder.transforms.finetune import guards
+    from codeladder.transforms.finetune.config import load_tokenizer
+
+    tokenizer = load_tokenizer(job.params.base)
+    chat = use_chat(job.params.template, tokenizer, job.rows.kind, job.rows.path)
+    train = [record(row, chat) for row in job.train_rows]
+    val = [record(row, chat) for row in job.val_rows]
+    guards.check_templating(train + val, tokenizer, chat)
+    return tokenizer, chat, train, val

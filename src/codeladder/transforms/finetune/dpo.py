@@ -11,9 +11,9 @@ reference at all (a loss stuck at ln 2 with zero margins is an error).
 from __future__ import annotations
 
 from codeladder.transforms.finetune import guards
-from codeladder.transforms.finetune.config import (Job, last_checkpoint, load_model, load_tokenizer, lora_config,
+from codeladder.transforms.finetune.config import (Job, last_checkpoint, load_model, lora_config,
                                                    training_arguments)
-from codeladder.transforms.finetune.data import dpo_record, to_dataset, use_chat
+from codeladder.transforms.finetune.data import dpo_record, prepared_rows, to_dataset
 from codeladder.transforms.finetune.meter import Meter, quiet_trainer
 from codeladder.transforms.finetune.report import say
 
@@ -22,11 +22,7 @@ def build_trainer(job: Job):
     from trl import DPOConfig, DPOTrainer
 
     params = job.params
-    tokenizer = load_tokenizer(params.base)
-    chat = use_chat(params.template, tokenizer, job.rows.kind, job.rows.path)
-    train = [dpo_record(row, chat) for row in job.train_rows]
-    val = [dpo_record(row, chat) for row in job.val_rows]
-    guards.check_templating(train + val, tokenizer, chat)
+    tokenizer, chat, train, val = prepared_rows(job, dpo_record)
     model = load_model(job)
     peft_config, expected = lora_config(model, params)
     args = DPOConfig(**training_arguments(job), beta=params.beta, loss_type=[params.loss_type])

@@ -20,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from codeladder.errors import LadderError
-from codeladder.transforms.finetune.config import Job, last_checkpoint, load_model, load_tokenizer, lora_config
+from codeladder.transforms.finetune.config import Job, last_checkpoint, load_model, lora_config
 from codeladder.transforms.finetune.config import training_arguments
-from codeladder.transforms.finetune.data import sft_record, to_dataset, use_chat
+from codeladder.transforms.finetune.data import sft_record, prepared_rows, to_dataset
 from codeladder.transforms.finetune.report import say
 
 
@@ -106,16 +106,11 @@ def build_trainer(job: Job, teacher: str | Path, alpha: float, temperature: floa
     from trl.experimental.utils import DataCollatorForChatML
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    from codeladder.transforms.finetune import guards
     from codeladder.transforms.finetune.meter import Meter, quiet_trainer
     from codeladder.transforms.finetune.sft import run_guards
 
     params = job.params
-    tokenizer = load_tokenizer(params.base)
-    chat = use_chat(params.template, tokenizer, job.rows.kind, job.rows.path)
-    train = [sft_record(row, chat) for row in job.train_rows]
-    val = [sft_record(row, chat) for row in job.val_rows]
-    guards.check_templating(train + val, tokenizer, chat)
+    tokenizer, chat, train, val = prepared_rows(job, sft_record)
     model = load_model(job)
     place = {"": job.device if job.device != "cuda" else 0}
     teacher_model = AutoModelForCausalLM.from_pretrained(str(teacher), device_map=place,

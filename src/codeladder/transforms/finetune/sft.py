@@ -10,9 +10,9 @@ check and adapted-module count, the label-mask, stop-token and first-step-loss c
 from __future__ import annotations
 
 from codeladder.transforms.finetune import guards
-from codeladder.transforms.finetune.config import (Job, last_checkpoint, load_model, load_tokenizer, lora_config,
+from codeladder.transforms.finetune.config import (Job, last_checkpoint, load_model, lora_config,
                                                    training_arguments)
-from codeladder.transforms.finetune.data import sft_record, to_dataset, use_chat
+from codeladder.transforms.finetune.data import sft_record, prepared_rows, to_dataset
 from codeladder.transforms.finetune.meter import Meter, quiet_trainer
 from codeladder.transforms.finetune.report import say, show_label_mask
 
@@ -22,11 +22,7 @@ def build_trainer(job: Job):
     from trl import SFTConfig, SFTTrainer
 
     params = job.params
-    tokenizer = load_tokenizer(params.base)
-    chat = use_chat(params.template, tokenizer, job.rows.kind, job.rows.path)
-    train = [sft_record(row, chat) for row in job.train_rows]
-    val = [sft_record(row, chat) for row in job.val_rows]
-    guards.check_templating(train + val, tokenizer, chat)
+    tokenizer, chat, train, val = prepared_rows(job, sft_record)
     model = load_model(job)
     peft_config, expected = lora_config(model, params) if params.method != "full" else (None, None)
     args = SFTConfig(**training_arguments(job), packing=params.packing, completion_only_loss=params.completion_only)
