@@ -255,7 +255,8 @@ def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDi
                 advance(1)
                 continue
             timeout = max(limits.timeout_s, program.timeout_s) if program.timeout_s else None
-            jobs.append(Job(key, program.code, program.payload, timeout, checker=program.checker))
+            jobs.append(Job(key, program.code, program.payload, timeout, checker=program.checker,
+                            loopback=program.loopback))
         for verdict in pool.run(jobs):
             out.write(result_row(by_key[verdict.key], verdict))
             advance(1)

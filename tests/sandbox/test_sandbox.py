@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codeladder.sandbox import Job, Limits, SandboxPool, isolation_probe
+from codeladder.sandbox import Job, Limits, SandboxPool, isolation, isolation_probe
 
 needs_namespaces = pytest.mark.skipif(not isolation_probe()["namespaces"],
                                       reason=f"no user namespaces here: {isolation_probe()['reason']}")
@@ -94,7 +94,8 @@ def test_two_gib_of_output_is_cut_short(pool):
 
 
 @needs_namespaces
-def test_no_network_even_to_loopback(pool):
+@pytest.mark.parametrize(("loopback", "error"), [(False, "unreachable"), (True, "refused")])
+def test_no_network_even_to_the_hosts_loopback(pool, loopback, error):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -102,12 +103,32 @@ def test_no_network_even_to_loopback(pool):
     port = listener.getsockname()[1]
     code = (f"import socket\ns = socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', {port}))\n"
             "s.sendall(b'leak')\n")
-    verdict = run_one(pool, code)
+    (verdict,) = list(pool.run([Job("sample", code, loopback=loopback)]))
     assert verdict.status == "failed"
-    assert "unreachable" in verdict.detail.lower() or "refused" in verdict.detail.lower()
+    assert error in verdict.detail.lower()  # a loopback of its own has no such listener
     with pytest.raises(BlockingIOError):
         listener.accept()  # nobody connected
     listener.close()
+    code = "import urllib.request\nurllib.request.urlopen('http://1.1.1.1', timeout=2)\n"
+    (verdict,) = list(pool.run([Job("sample", code, loopback=loopback)]))
+    assert verdict.status == "failed"
+    assert "unreachable" in verdict.detail.lower()
+
+
+@needs_namespaces
+def test_a_sample_that_asks_may_serve_and_connect_on_a_loopback_of_its_own(pool):
+    code = (
+        "import socket, threading\n"
+        "server = socket.socket()\nserver.bind(('127.0.0.1', 12345))\nserver.listen(1)\n"
+        "def echo():\n    conn, _ = server.accept()\n    conn.sendall(conn.recv(100))\n    conn.close()\n"
+        "threading.Thread(target=echo).start()\n"
+        "client = socket.create_connection(('127.0.0.1', 12345), timeout=5)\nclient.sendall(b'ping')\n"
+        "assert client.recv(100) == b'ping'\n")
+    (without,) = list(pool.run([Job("sample", code)]))
+    assert without.status == "failed" and "unreachable" in without.detail.lower()
+    for _ in range(2):  # the port is free again: the first sample's TIME_WAIT socket died with its namespace
+        (verdict,) = list(pool.run([Job("sample", code, loopback=True)]))
+        assert verdict.status == "passed", verdict.detail
 
 
 def test_parent_environment_is_not_visible():
@@ -137,6 +158,28 @@ def test_writes_outside_the_sandbox_do_not_persist(pool, tmp_path):
     assert run_one(pool, "\n".join(lines) + "\n").status == "passed"
     for target in targets:
         assert not target.exists(), target
+
+
+@needs_namespaces
+def test_no_sample_sees_the_files_of_the_one_before():
+    plant = (
+        "import os, stat\n"
+        "os.makedirs('/tmp/deep/locked/inner', exist_ok=True)\n"
+        "for path in ('/tmp/a.txt', 'b.txt', '/tmp/deep/locked/inner/c.txt', '/dev/shm/d.bin', '/tmp/home/.e'):\n"
+        "    open(path, 'w').write('planted')\n"
+        "os.chmod('/tmp/deep/locked', 0)\n"
+        "os.mkfifo('/tmp/fifo')\n"
+        "os.symlink('/etc', '/tmp/link')\n")
+    kept = {top: sorted({p[len(top) + 1:].split("/")[0] for p in isolation.interpreter_paths_under()
+                         if p.startswith(top + "/")}) for top in ("/tmp", "/dev/shm")}  # e.g. a venv in /tmp
+    look = (
+        "import os\n"
+        "left = {top: sorted(os.listdir(top)) for top in ('/tmp', '/dev/shm')}\n"
+        f"assert left == {{'/tmp': sorted(['home', 'work', *{kept['/tmp']!r}]), '/dev/shm': {kept['/dev/shm']!r}}}, left\n"
+        "assert os.listdir('.') == [] and os.listdir(os.environ['HOME']) == []\n")
+    with SandboxPool(workers=1, limits=Limits(timeout_s=5.0)) as single:
+        verdicts = [next(single.run([Job(key, code)])) for key, code in (("plant", plant), ("look", look))]
+    assert [v.status for v in verdicts] == ["passed", "passed"], [v.detail for v in verdicts]
 
 
 @needs_namespaces

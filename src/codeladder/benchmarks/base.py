@@ -42,6 +42,7 @@ class TestProgram:
     payload: str | None = None
     checker: dict | None = None
     timeout_s: float | None = None  # a wall-clock limit this program needs beyond the benchmark's default
+    loopback: bool = False  # the tests serve and connect on 127.0.0.1 (a private network namespace per sample)
 
 
 class Benchmark:

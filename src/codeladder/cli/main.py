@@ -13,11 +13,13 @@ from pathlib import Path
 
 import typer
 
+from codeladder import quiet_library_noise
 from codeladder.cli.output import err_console
 from codeladder.errors import LadderError
 
 INTERRUPTED = 130
 _METAVARS = {"<int>": "N", "<float>": "NUMBER", "<str>": "TEXT", "<path>": "PATH", "<bool>": ""}
+quiet_library_noise()
 
 
 def _version(value: bool) -> None:

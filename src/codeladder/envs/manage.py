@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import ClassVar, Optional
 
+from codeladder.envs.datafiles import install_data_files
 from codeladder.envs.specs import SPECS, get_spec, normalized_lines
 from codeladder.envs.store import (META, envs_root, installed_packages, interpreter, list_envs, load, locate,
                                    packages_sha256)
@@ -130,10 +131,11 @@ def create_env(params: EnvCreateParams, show: bool = False) -> dict:
     listed.write_text("\n".join(lines) + "\n")
     requirements["sha256"] = packages_sha256(lines)
     _pip_install(interpreter(target), listed, spec.no_binary, target / INSTALL_LOG, len(lines), show)
+    data_files = [install_data_files(files, target) for files in spec.data_files]
     packages = installed_packages(target)
     meta = {"name": spec.name, "path": str(target.resolve()), "python": str(interpreter(target)),
             "python_version": version, "requirements": requirements, "packages": packages,
-            "packages_sha256": packages_sha256(packages), "limits": list(spec.limits),
+            "packages_sha256": packages_sha256(packages), "data_files": data_files, "limits": list(spec.limits),
             "install_s": round(time.monotonic() - started, 1), "size_mb": _size_mb(target),
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     (target / META).write_text(json.dumps(meta, indent=2) + "\n")
@@ -197,6 +199,10 @@ def check_env(params: EnvCheckParams) -> dict:
             f"; changed since creation: +{', '.join(added[:5])} -{', '.join(removed[:5])}" if added or removed else
             ", unchanged since creation"))
     spec = SPECS.get(env.name)
+    for files in env.meta.get("data_files", []):
+        found = sum(1 for p in (env.path / files["into"]).rglob("*") if p.is_file())
+        add("data files", found == files["count"],
+            f"{files['files']}: {found}/{files['count']} files in {files['into']}")
     if params.imports and spec is not None:
         done = _run([env.python, "-c", _IMPORT_PROBE, *spec.modules], timeout=900, cwd=str(env.path),
                     env={**os.environ, "MPLBACKEND": "Agg", "PYTHONNOUSERSITE": "1", "PYTHONPATH": ""})

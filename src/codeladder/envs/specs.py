@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from codeladder.envs.datafiles import NLTK_STOPWORDS, DataFiles
 from codeladder.errors import LadderError
 
 DATA = Path(str(resources.files("codeladder.envs") / "data"))
@@ -37,6 +38,7 @@ class EnvSpec:
     no_binary: tuple[str, ...] = ()  # pure-Python projects published only as sdists (built without compiling)
     modules: tuple[str, ...] = ()  # top-level modules the tasks import (``env check`` imports each)
     limits: tuple[str, ...] = ()  # what no registry package provides, said by ``env check``
+    data_files: tuple[DataFiles, ...] = ()  # corpora the tasks read, from a registry, pinned by sha256
 
     def requirement_list(self, choice: str, python_version: str) -> RequirementList | None:
         """The list ``choice`` names (``auto``: the one made for ``python_version``); None for a file path."""
@@ -72,7 +74,8 @@ BIGCODEBENCH = EnvSpec(
              "librosa", "soundfile", "mpl_toolkits", "python_http_client", "sendgrid", "blake3", "natsort", "keras",
              "prettytable", "Crypto", "pyquery", "gensim", "yaml", "Levenshtein", "wordninja", "pytesseract",
              "chardet"),
-    limits=("NLTK data (stopwords, punkt, ...): no registry package ships it; 18 full / 3 hard tasks need it",
+    data_files=(NLTK_STOPWORDS,),
+    limits=("NLTK data other than stopwords (punkt, words, taggers, wordnet): no registry package ships it",
             "the tesseract binary (pytesseract): a system package, not a Python one"),
 )
 

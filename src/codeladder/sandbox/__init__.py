@@ -11,16 +11,20 @@ What protects what:
 
 * **Network** - every worker lives in a fresh Linux network namespace (``unshare --net``)
   whose only interface is a loopback that is down: ``connect`` fails with
-  "Network is unreachable", including to listeners on the host's 127.0.0.1.
+  "Network is unreachable", including to listeners on the host's 127.0.0.1. A job that asks
+  (``loopback``: BigCodeBench, whose tests may serve and connect on ``localhost``) gets a
+  network namespace of its own, with its own ``lo`` up and nothing else: it reaches only
+  itself, and the namespace (with any TIME_WAIT socket) dies with the sample.
 * **Processes** - a fresh PID namespace per worker; the worker (the "zygote") is its PID 1,
   which the kernel protects from signals sent from inside, so ``os.kill(os.getppid(), 9)``
   or ``os.killpg(0, 9)`` cannot take the harness down. The host's processes are invisible
   (``/proc`` is remounted for the namespace). After every sample the zygote kills every
   other process in its namespace, so nothing outlives its sample.
 * **Filesystem** - every mount is remounted read-only inside the worker's mount namespace;
-  each sample gets a fresh private tmpfs on ``/tmp`` (its working directory and HOME),
-  which vanishes when the sample ends. Samples run with *no capabilities*, so they cannot
-  remount anything writable again.
+  ``/tmp`` (the sample's working directory and HOME) and ``/dev/shm`` are the worker's own
+  tmpfs, emptied after every sample once its processes are dead (a worker whose tmpfs cannot be
+  emptied is replaced), so no sample sees another's files. Samples run with *no capabilities*, so
+  they cannot remount anything writable again, nor make a file undeletable.
 * **Environment** - the zygote starts from a scrubbed environment (no tokens, no keys).
 * **Resources** - rlimits per sample: address space (memory), CPU time, file size (bounds
   output too), no core dumps; a pids cgroup per worker bounds fork floods where one can be

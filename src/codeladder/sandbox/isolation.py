@@ -6,10 +6,15 @@ namespace-isolated fork server; they come from libc through ctypes.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import importlib.util
 import os
 import resource
+import shutil
+import socket
+import struct
 import sys
 from pathlib import Path
 
@@ -18,7 +23,6 @@ _libc = ctypes.CDLL(None, use_errno=True)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND = 32, 1024, 2048, 4096
 MS_REC, MS_RELATIME, MS_STRICTATIME = 16384, 1 << 21, 1 << 24
-CLONE_NEWNS = 0x00020000
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 4, 24, 28, 38
 # NOROOT, NO_SETUID_FIXUP, KEEP_CAPS_LOCKED, NO_CAP_AMBIENT_RAISE, each with its lock bit.
 SECUREBITS_LOCKED_DOWN = 0b11101111
@@ -73,7 +77,7 @@ def _fresh_tmpfs_keeping(target: str, keep: list[str]) -> None:
     inside = [path for path in keep if path.startswith(target + "/")]
     handles = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in inside]
     try:
-        _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+        _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,nr_inodes=65536,mode=1777")
         for path, handle in handles:
             os.makedirs(path, exist_ok=True)
             _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC, None)
@@ -106,6 +110,21 @@ def make_filesystem_read_only() -> dict:
     return {"readonly_root": root_ro, "remount_failures": failed}
 
 
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+CLONE_NEWNET = 0x40000000
+
+
+def private_loopback() -> None:
+    """A network namespace of this sample's own with ``lo`` up: it may serve and connect to itself on
+    127.0.0.1, as BigCodeBench's socket tests do. Nothing else is in it (the host's 127.0.0.1 is
+    another namespace's interface) and it dies with the sample, TIME_WAIT sockets and all, so no
+    sample sees another's ports. About 1 ms a sample, so only jobs that ask for it get one."""
+    _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        flags = struct.unpack("16sH14x", fcntl.ioctl(probe.fileno(), SIOCGIFFLAGS, struct.pack("16sH14x", b"lo", 0)))[1]
+        fcntl.ioctl(probe.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
 def drop_capabilities() -> None:
     """No capabilities, now or after exec: a sample cannot remount, mount or unshare."""
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
@@ -117,9 +136,40 @@ def drop_capabilities() -> None:
     _check(_libc.capset(header, data), "capset")
 
 
-def private_tmp() -> None:
-    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    _fresh_tmpfs_keeping("/tmp", KEEP)
+def wipe_private_tmpfs(keep: list[str] | None = None) -> list[str]:
+    """Empty /tmp and /dev/shm (the worker's private tmpfs) between samples, but the ``keep`` folders and
+    the folders leading to them; returns what is left that should not be (the pool then restarts the worker).
+    Cheaper than a mount namespace per sample (about 1 ms of CPU and 2 ms of wall time each), and as
+    private: the sample's processes are all dead when this runs, and it has no capability to make a file
+    undeletable."""
+    keep = KEEP if keep is None else keep
+    left = []
+    for top in PRIVATE_TMPFS:
+        left += _wipe(top, keep)
+    return left
+
+
+def _wipe(folder: str, keep: list[str]) -> list[str]:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    left = []
+    for entry in entries:
+        if entry.path in keep:
+            continue
+        is_dir = entry.is_dir(follow_symlinks=False)
+        if is_dir and any(kept.startswith(entry.path + "/") for kept in keep):
+            left += _wipe(entry.path, keep)
+            continue
+        if is_dir:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+        if os.path.lexists(entry.path):
+            left.append(entry.path)
+    return left
 
 
 def set_limits(job: dict) -> None:

@@ -58,6 +58,7 @@ class Job:
     # The trusted checker's instructions (tests, expected outputs): sent only to the checker process,
     # never to the one running ``code``. None: ``code`` is the whole test program (in-process).
     checker: dict | None = None
+    loopback: bool = False  # a fresh network namespace of its own, with ``lo`` up, for this sample
 
 
 @dataclass
@@ -253,6 +254,7 @@ class _Worker:
             "id": job.key, "code": job.code, "payload": job.payload, "timeout": timeout,
             "memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s or int(timeout) + 1,
             "fsize_mb": self.limits.fsize_mb, "nproc": self.limits.nproc, "capture": job.capture,
+            "loopback": job.loopback,
         }
         request["trusted"] = job.checker is not None and job.checker.get("kind") != "in-process"
         header = json.dumps(request).encode()
@@ -309,7 +311,8 @@ class SandboxPool:
         level = "namespaces" if self._isolated and setup.get("isolated") else "process"
         return {
             "level": level,
-            "network": "none (empty network namespace)" if level == "namespaces" else "host network (not isolated)",
+            "network": ("none (empty network namespace; a loopback of its own for jobs that ask)"
+                        if level == "namespaces" else "host network (not isolated)"),
             "filesystem": ("read-only mounts, private tmpfs per sample" if setup.get("readonly_root")
                            else "host filesystem writable (not isolated)"),
             "pids": f"cgroup pids.max={self.limits.pids_max}" if cgroup else f"RLIMIT_NPROC={self.limits.nproc}",

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar, Optional
 
+from codeladder import quiet_library_noise
 from codeladder.errors import LadderError
 from codeladder.models.arch import head_is_stored, stored_items, torch_dtype
 from codeladder.models.checkpoint import CheckpointWriter, element_count, now, rewrite_gguf_report
@@ -28,6 +29,8 @@ from codeladder.models.integrity import read_config, require_model_folder, store
 from codeladder.models.lazy import weight_files
 from codeladder.params import OUTPUT, VerbParams, option, read_text
 from codeladder.registry import new_registry
+
+quiet_library_noise()
 
 QUANTIZE = new_registry("quantize")
 BNB = "codeladder.transforms.quantize:quantize_in_framework"

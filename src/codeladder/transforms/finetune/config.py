@@ -15,10 +15,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codeladder import quiet_library_noise
 from codeladder.errors import LadderError
 from codeladder.transforms.finetune.data import Rows
 from codeladder.transforms.finetune.guards import Findings
 from codeladder.transforms.finetune.params import FinetuneParams
+
+quiet_library_noise()
 
 CHECKPOINTS = "checkpoints"
 

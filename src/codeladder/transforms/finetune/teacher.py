@@ -202,7 +202,8 @@ def judge(prompts: Prompts, records: list[dict], workers: int | None, timeout: f
             name = f"{record['id']}#{record['sample']}"
             pending[name] = record
             timeout_s = max(timeout or 0, program.timeout_s or 0) or None
-            jobs.append(Job(name, program.code, program.payload, timeout_s, checker=program.checker))
+            jobs.append(Job(name, program.code, program.payload, timeout_s, checker=program.checker,
+                            loopback=program.loopback))
         seen.add(key)
     if not jobs:
         return {"level": "none (no answer had tests to run)"}
