@@ -179,3 +179,24 @@ def test_bigcodebench_references_pass_where_their_libraries_are_here():
     for verdict in verdicts.values():
         if verdict.status == "error":
             assert "missing module" in verdict.detail
+
+
+@pytest.mark.parametrize(("slow_calls", "status"), [((10,), "timeout"), ((3, 9, 12), "passed")])
+def test_each_plus_input_keeps_its_own_time_limit_while_calls_are_pipelined(slow_calls, status):
+    # HumanEval/0: 7 base inputs, each under max(1 s, 4 x reference): 1.5 s on one input is a timeout there;
+    # 0.7 s on three inputs (2.1 s in all) passes, since no one input exceeds its limit
+    bench = get_benchmark("humaneval-plus")
+    task = bench.load()[0]
+    delay = 1.5 if status == "timeout" else 0.7
+    solution = task.prompt.replace("from typing import List", "import time\nfrom typing import List\n_calls = [0]") + (
+        "    _calls[0] += 1\n"
+        f"    if _calls[0] in {slow_calls!r}:\n"
+        f"        time.sleep({delay})\n"
+        "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
+    bench.prepare(workers=1)
+    program = bench.test_program(task, solution)
+    with SandboxPool(workers=1, limits=Limits(timeout_s=30)) as pool:
+        (verdict,) = pool.run([Job(task.task_id, program.code, program.payload, checker=program.checker)])
+    assert verdict.status == status, verdict.detail
+    if status == "timeout":
+        assert verdict.extra["phase"] == "plus" and "[plus input 2]" in verdict.detail

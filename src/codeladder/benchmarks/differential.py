@@ -17,7 +17,10 @@ reference in the same process as the sample.
 
 from __future__ import annotations
 
+import json
 import math as _math
+import time
+from collections import deque
 
 from codeladder.sandbox import codec
 from codeladder.sandbox.checker import CandidateGone, Session
@@ -35,6 +38,7 @@ def input_limit(expected: dict) -> float:
     return limit
 DIGEST_OVER = 256 << 10  # an exactly-compared expected output larger than this (as repr) is kept as a digest
 DECODE_LIMIT = 64 << 20  # past this, an exactly-compared output is only ever hashed, even while recording
+WINDOW_BYTES = 48 << 10  # requests in flight stay under a pipe's 64 KiB, so the checker's writes never block
 
 # MBPP+ tasks whose JSON inputs need converting back to the Python types their functions take.
 _EACH_ARG_TUPLE = {2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630,
@@ -233,29 +237,53 @@ def _shown(expected: dict) -> str:
 
 def check_task(session: Session, spec: dict) -> dict:
     """Every base input, then every plus input; the first failure ends it and names its phase."""
-    entry = spec["entry_point"]
     for name, inputs in phases(spec):
-        atol = float(spec["atol"] or 0)  # EvalPlus checks each phase in a fresh process
-        for index, args in enumerate(inputs):
-            expected = spec["expected"][name][index]
-            where = f"[{name} input {index}] {entry}({repr(args)[:200]})"
-            if "raise" in expected:
-                return _failed("failed", name, f"{where}: the reference solution raises {expected['raise'][0]} here")
-            limit = input_limit(expected)
-            try:
-                reply = session.call(entry, args, limit_s=limit, digest="h" in expected, reduce=_reduce(spec))
-            except CandidateGone as gone:
-                return _failed(gone.status, name, f"{where}: {gone.detail}")
-            except Exception as exc:  # noqa: BLE001 - what the candidate raised, rebuilt as data
-                status = "oom" if isinstance(exc, MemoryError) else "failed"
-                return _failed(status, name, f"{where} raised {type(exc).__name__}: {str(exc)[:300]}")
-            try:
-                same, atol = _compare(spec, args, expected, reply, atol)
-            except Exception:  # noqa: BLE001 - EvalPlus's rules on a value of the wrong type (set(0))
-                same = False
-            if not same:
-                shown = "a different output" if reply.value is None else repr(reply.value)[:200]
-                return _failed("failed", name, f"{where} returned {shown}, expected {_shown(expected)}")
+        failed = _check_phase(session, spec, name, inputs)
+        if failed:
+            return failed
         if name == "base":
             session.progress({"base_passed": True})
     return {"status": "passed", "detail": "", "base_passed": True}
+
+
+def _check_phase(session: Session, spec: dict, name: str, inputs: list) -> dict | None:
+    """One phase's inputs, their calls pipelined: requests go out ahead (under ``WINDOW_BYTES``), so the
+    candidate never waits for the next one, and each reply is awaited under its input's own limit,
+    counted from the previous reply's arrival (the checker's clock, not the candidate's)."""
+    entry, reduce, expected = spec["entry_point"], _reduce(spec), spec["expected"][name]
+    atol = float(spec["atol"] or 0)  # EvalPlus checks each phase in a fresh process
+    in_flight: deque[int] = deque()
+    sent, ahead, last = 0, None, time.monotonic()
+    for index, args in enumerate(inputs):
+        where = lambda: f"[{name} input {index}] {entry}({repr(args)[:200]})"  # noqa: E731
+        if "raise" in expected[index]:
+            raised = expected[index]["raise"][0]
+            return _failed("failed", name, f"{where()}: the reference solution raises {raised} here")
+        while sent < len(inputs) and "raise" not in expected[sent]:
+            ahead = ahead or json.dumps(session.request(entry, inputs[sent], digest="h" in expected[sent],
+                                                        reduce=reduce)).encode()
+            if sent > index and sum(in_flight) + len(ahead) > WINDOW_BYTES:
+                break
+            try:
+                session.send(ahead)
+            except CandidateGone as gone:
+                return _failed(gone.status, name, f"{where()}: {gone.detail}")
+            in_flight.append(len(ahead))
+            sent, ahead = sent + 1, None
+        try:
+            reply = session.reply(last, last + input_limit(expected[index]), digest="h" in expected[index])
+        except CandidateGone as gone:
+            return _failed(gone.status, name, f"{where()}: {gone.detail}")
+        except Exception as exc:  # noqa: BLE001 - what the candidate raised, rebuilt as data
+            status = "oom" if isinstance(exc, MemoryError) else "failed"
+            return _failed(status, name, f"{where()} raised {type(exc).__name__}: {str(exc)[:300]}")
+        last = time.monotonic()
+        in_flight.popleft()
+        try:
+            same, atol = _compare(spec, args, expected[index], reply, atol)
+        except Exception:  # noqa: BLE001 - EvalPlus's rules on a value of the wrong type (set(0))
+            same = False
+        if not same:
+            shown = "a different output" if reply.value is None else repr(reply.value)[:200]
+            return _failed("failed", name, f"{where()} returned {shown}, expected {_shown(expected[index])}")
+    return None

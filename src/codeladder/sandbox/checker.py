@@ -113,11 +113,11 @@ class Session:
             raise self._break("failed", "the candidate sent a malformed reply")
         return head
 
-    def send(self, message: list) -> None:
+    def send(self, message: list | bytes) -> None:
         if self.broken:
             raise self.broken
         try:
-            wire.send(self.request_fd, [json.dumps(message).encode()])
+            wire.send(self.request_fd, [message if isinstance(message, bytes) else json.dumps(message).encode()])
         except OSError:
             raise self._break("failed", "the candidate process ended") from None
 
@@ -137,9 +137,20 @@ class Session:
         decoded: equal digests mean the very text of the expected output); without, the result is
         decoded with the safe codec (at most ``REPLY_LIMIT`` bytes)."""
         started = time.monotonic()
-        deadline = started + limit_s if limit_s else self.deadline
+        self.send(self.request(name, args, kwargs, want_args=want_args, digest=digest, reduce=reduce))
+        return self.reply(started, started + limit_s if limit_s else self.deadline, args, want_args, digest)
+
+    @staticmethod
+    def request(name: str, args: tuple, kwargs: dict | None = None, *, want_args: bool = False,
+                digest: bool = False, reduce: str | None = None) -> list:
+        """The message of a call, to :meth:`send` now and collect with :meth:`reply` later (calls may be
+        pipelined: the candidate answers them in order)."""
         options = {"want_args": want_args, "digest": digest, "reduce": reduce}
-        self.send(["call", name, codec.to_tree(list(args)), codec.to_tree(kwargs or {}), options])
+        return ["call", name, codec.to_tree(list(args)), codec.to_tree(kwargs or {}), options]
+
+    def reply(self, started: float, deadline: float, args: tuple = (), want_args: bool = False,
+              digest: bool = False) -> Reply:
+        """The answer to the oldest call not yet collected; raises what the candidate raised."""
         head = self.head(deadline)
         if head[0] == "raise" and len(head) == 3:
             raise rebuild_exception(head[1], str(head[2]))
