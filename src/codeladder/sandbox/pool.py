@@ -188,9 +188,15 @@ class _Worker:
         self.cgroup: _PidsCgroup | None = None
         self.setup: dict = {}
         self._buffer = bytearray()
-        self.start()
+        self.spawn()
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start the checker and the zygote; :meth:`wait_ready` waits for the zygote's hello (the pool spawns
+        every worker first, so their interpreters start side by side)."""
         zygote_end, checker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with zygote_end, checker_end:
             command = [sys.executable, "-m", "codeladder.sandbox.checker_server", str(checker_end.fileno()),
@@ -207,6 +213,8 @@ class _Worker:
                 stderr=subprocess.DEVNULL, env=_scrubbed_env(self.python), cwd="/", start_new_session=True,
                 pass_fds=(zygote_end.fileno(),))
         self._buffer = bytearray()
+
+    def wait_ready(self) -> None:
         hello = self._read_line(60.0)
         if hello is None:
             raise RuntimeError("the sandbox worker did not start (is util-linux unshare working?)")
@@ -296,6 +304,12 @@ class SandboxPool:
 
     def __enter__(self) -> "SandboxPool":
         self._workers = [_Worker(self.limits, self._isolated, self.python) for _ in range(max(1, self.workers))]
+        try:
+            for worker in self._workers:
+                worker.wait_ready()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
