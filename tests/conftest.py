@@ -23,3 +23,22 @@ def tiny_model(tmp_path_factory) -> Path:
     from codeladder.models.tiny import TinySpec, build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2", TinySpec(seed=1))
+
+
+def send_json(handler, body: bytes, status: int = 200) -> None:
+    """A JSON reply from a test's fake HTTP server (a ``BaseHTTPRequestHandler``)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def serve_http(handler_class):
+    """Serve ``handler_class`` on a free loopback port in a daemon thread: (server, its /v1 URL)."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/v1"

@@ -4,16 +4,15 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from codeladder.backends import GenerationParams, Prompt, Request, open_engine
 from codeladder.errors import LadderError
 from codeladder.runs import read_jsonl
-from conftest import ladder
+from conftest import ladder, send_json, serve_http
 
 
 def free_port() -> int:
@@ -107,15 +106,9 @@ class FaultyServer:
                 else:
                     body, status = json.dumps({"choices": [{"message": {"content": "```python\ndef f():\n    return 1\n```"}}],
                                                "usage": {"prompt_tokens": 5, "completion_tokens": 7}}).encode(), 200
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, body, status)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve_http(Handler)
 
     def close(self):
         self.server.shutdown()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from codeladder.cli.build import GROUP_HELP, Verb
-from codeladder.cli.output import console, print_json
+from codeladder.cli.output import checks_table, console, print_json
 from codeladder.contracts.check import ContractsCheckParams, contracts_check
 from codeladder.ship.submit import SubmitParams, submit_verb
 
@@ -39,12 +39,8 @@ def render_submit(result: dict, params: SubmitParams, as_json: bool) -> int:
     if as_json:
         print_json(result)
     else:
-        table = Table(title=f"ladder submit {params.model} -> {params.repo}")
-        for column in ("preflight check", "result", "detail"):
-            table.add_column(column, overflow="fold")
-        for check in result["checks"]:
-            table.add_row(check["check"], "[green]ok[/]" if check["ok"] else "[bold red]failed[/]", check["detail"])
-        console.print(table)
+        console.print(checks_table(f"ladder submit {params.model} -> {params.repo}", result["checks"],
+                                   "preflight check", "result", "[bold red]failed[/]"))
         if result.get("failed"):
             console.print(f"nothing written: {len(result['failed'])} check(s) failed (see above)")
         else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from codeladder.cli.build import GROUP_HELP, Verb
-from codeladder.cli.output import console, key_value_table, print_json
+from codeladder.cli.output import checks_table, console, key_value_table, print_json
 from codeladder.envs.manage import (EnvCheckParams, EnvCreateParams, EnvLsParams, check_env, create_env,
                                     env_ls)
 
@@ -47,12 +47,7 @@ def render_check(report: dict, params: EnvCheckParams, as_json: bool) -> int:
     if as_json:
         print_json(report)
     else:
-        table = Table(title=f"ladder env check {report['name']} ({report['path']})")
-        for column in ("check", "ok", "detail"):
-            table.add_column(column, overflow="fold")
-        for check in report["checks"]:
-            table.add_row(check["check"], "[green]ok[/]" if check["ok"] else "[red]FAIL[/]", check["detail"])
-        console.print(table)
+        console.print(checks_table(f"ladder env check {report['name']} ({report['path']})", report["checks"]))
     return 0 if report["ok"] else 1
 
 

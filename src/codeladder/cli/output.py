@@ -25,3 +25,14 @@ def key_value_table(title: str, rows: list[tuple[str, str]]) -> Table:
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+def checks_table(title: str, checks: list[dict], check_column: str = "check", result_column: str = "ok",
+                 failed: str = "[red]FAIL[/]") -> Table:
+    """One row per ``{check, ok, detail}``: what ``env check`` and ``submit``'s preflight print."""
+    table = Table(title=title)
+    for column in (check_column, result_column, "detail"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        table.add_row(check["check"], "[green]ok[/]" if check["ok"] else failed, check["detail"])
+    return table

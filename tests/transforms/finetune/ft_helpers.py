@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+from conftest import send_json, serve_http
+
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
@@ -26,7 +28,7 @@ class ScriptedTeacher:
 
     def __init__(self, tasks: list, answers: dict[str, list[str]]):
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         self.tasks, self.answers, self.calls = tasks, answers, {t.task_id: 0 for t in tasks}
         lock, outer = threading.Lock(), self
@@ -46,15 +48,9 @@ class ScriptedTeacher:
                 answer = script[min(turn, len(script) - 1)]
                 reply = json.dumps({"choices": [{"message": {"content": answer}, "text": answer}],
                                     "usage": {"prompt_tokens": 10, "completion_tokens": 20}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
+                send_json(self, reply)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve_http(Handler)
 
     def reset(self) -> None:
         self.calls = dict.fromkeys(self.calls, 0)
