@@ -252,8 +252,8 @@ def _check_phase(session: Session, spec: dict, name: str, inputs: list) -> dict 
     counted from the previous reply's arrival (the checker's clock, not the candidate's)."""
     entry, reduce, expected = spec["entry_point"], _reduce(spec), spec["expected"][name]
     atol = float(spec["atol"] or 0)  # EvalPlus checks each phase in a fresh process
-    in_flight: deque[int] = deque()
-    sent, ahead, last = 0, None, time.monotonic()
+    in_flight: deque[int] = deque()  # the sizes of the requests sent and not answered yet
+    sent, ahead, in_flight_bytes, last = 0, None, 0, time.monotonic()
     for index, args in enumerate(inputs):
         where = lambda: f"[{name} input {index}] {entry}({repr(args)[:200]})"  # noqa: E731
         if "raise" in expected[index]:
@@ -262,13 +262,14 @@ def _check_phase(session: Session, spec: dict, name: str, inputs: list) -> dict 
         while sent < len(inputs) and "raise" not in expected[sent]:
             ahead = ahead or json.dumps(session.request(entry, inputs[sent], digest="h" in expected[sent],
                                                         reduce=reduce)).encode()
-            if sent > index and sum(in_flight) + len(ahead) > WINDOW_BYTES:
+            if sent > index and in_flight_bytes + len(ahead) > WINDOW_BYTES:
                 break
             try:
                 session.send(ahead)
             except CandidateGone as gone:
                 return _failed(gone.status, name, f"{where()}: {gone.detail}")
             in_flight.append(len(ahead))
+            in_flight_bytes += len(ahead)
             sent, ahead = sent + 1, None
         try:
             reply = session.reply(last, last + input_limit(expected[index]), digest="h" in expected[index])
@@ -278,7 +279,7 @@ def _check_phase(session: Session, spec: dict, name: str, inputs: list) -> dict 
             status = "oom" if isinstance(exc, MemoryError) else "failed"
             return _failed(status, name, f"{where()} raised {type(exc).__name__}: {str(exc)[:300]}")
         last = time.monotonic()
-        in_flight.popleft()
+        in_flight_bytes -= in_flight.popleft()
         try:
             same, atol = _compare(spec, args, expected[index], reply, atol)
         except Exception:  # noqa: BLE001 - EvalPlus's rules on a value of the wrong type (set(0))

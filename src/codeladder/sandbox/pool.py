@@ -314,7 +314,11 @@ class SandboxPool:
 
     def __exit__(self, *exc) -> None:
         for worker in self._workers:
-            worker.stop()
+            try:
+                worker.stop()
+            except Exception:
+                if not exc or exc[0] is None:
+                    raise  # a failure of its own; while unwinding (Ctrl-C) it must not replace the cause
         self._workers = []
 
     @property
