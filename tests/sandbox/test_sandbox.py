@@ -254,3 +254,18 @@ def test_the_checker_is_out_of_the_candidates_reach(pool):
              "    except OSError:\n        pass\n"
     run_one(pool, killer)
     assert all(w.checker.poll() is None for w in pool._workers) and worker.checker is pool._workers[0].checker
+
+
+def test_the_candidate_holds_only_its_own_five_descriptors(pool):
+    """stdin is /dev/null, stdout and stderr one nameless file, 3 and 4 its two pipes: nothing of the zygote's
+    (its job channel, its verdict channel, the checker's socket) reaches the sample."""
+    probe = ("import os, stat\n"
+             "fds = sorted(int(fd) for fd in os.listdir('/proc/self/fd'))\n"
+             "opened = fds[-1]\n"  # listdir's own descriptor, already closed
+             "assert fds[:-1] == [0, 1, 2, 3, 4], fds\n"
+             "assert os.readlink('/proc/self/fd/0') == '/dev/null'\n"
+             "assert os.fstat(1).st_ino == os.fstat(2).st_ino and os.fstat(1).st_nlink == 0\n"
+             "assert all(stat.S_ISFIFO(os.fstat(fd).st_mode) for fd in (3, 4))\n")
+    verdict = run_one(pool, probe)
+    assert verdict.status == "passed", verdict.detail
+    assert run_one(pool, probe.replace("[0, 1, 2, 3, 4]", "[0, 1, 2, 3]")).status == "failed"

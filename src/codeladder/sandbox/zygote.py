@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import fcntl
 import gc
 import importlib.util
 import json
@@ -40,6 +41,9 @@ import bisect, collections, copy, fractions, functools, hashlib, heapq, itertool
 import math, operator, random, re, statistics, string, typing  # noqa: E401,F401
 
 from codeladder.sandbox import candidate, isolation, wire
+
+_FIRST_OTHER_FD = candidate.REPLY_FD + 1  # the candidate keeps 0-4
+_SAMPLE_STREAMS: tuple = ()
 
 _MAX_MESSAGE = 1 << 20  # one message of the checker (a verdict's detail is at most a few KiB)
 _GRACE_S = 2.0
@@ -90,17 +94,45 @@ def _failure(exc: BaseException) -> dict:
     return {"status": "failed", "detail": tail[-1500:]}
 
 
-def _keep_fds(mapping: dict[int, int]) -> None:
-    """Put each source fd on its target number and close every other descriptor above 2."""
-    moved = {os.dup(source): target for source, target in mapping.items()}
-    for temp, target in moved.items():
-        os.dup2(temp, target)
-    keep = sorted(mapping.values())
-    low = 3
-    for fd in keep:
-        os.closerange(low, fd)
-        low = fd + 1
-    os.closerange(low, 1 << 16)
+# The zygote keeps its own descriptors at 10 and above and /dev/null on 0-4; per job it puts the output file
+# on 1 and 2 and the candidate's pipe ends on 3 and 4 *before* the fork, so the candidate only closes
+# everything above 4 (one syscall): whatever a child does itself it pays again in copy-on-write faults.
+_OWN_FDS_FROM = 10
+_MAX_FD = 1 << 16
+
+
+def _own_fd(fd: int) -> int:
+    """A copy of ``fd`` at 10 or above, close-on-exec (the original stays open)."""
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _OWN_FDS_FROM)
+
+
+def _arrange_fds(judge_fd: int) -> tuple[int, int, int, int]:
+    """The zygote's jobs in (was 0), verdicts out (was 1), checker socket and a /dev/null write end, all
+    moved to 10 and above; /dev/null on 0-4, and nothing else below 10."""
+    jobs, channel, judge = (_own_fd(fd) for fd in (0, 1, judge_fd))
+    opened = os.open("/dev/null", os.O_RDONLY), os.open("/dev/null", os.O_WRONLY)
+    null_r, null_w = (_own_fd(fd) for fd in opened)
+    for fd in {*opened, judge_fd}:
+        os.close(fd)
+    os.dup2(null_r, 0)
+    for fd in range(1, _FIRST_OTHER_FD):
+        os.dup2(null_w, fd)
+    os.close(null_r)
+    os.closerange(_FIRST_OTHER_FD, _OWN_FDS_FROM)
+    return jobs, channel, judge, null_w
+
+
+def _job_fds(output_fd: int) -> tuple[int, int]:
+    """The output file on 1 and 2, fresh pipes' candidate ends on 3 (requests) and 4 (replies); returns the
+    zygote's ends (requests to write, replies to read), which the checker gets."""
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    request_r, request_w = os.pipe()
+    reply_r, reply_w = os.pipe()
+    for fd, target in ((request_r, candidate.REQUEST_FD), (reply_w, candidate.REPLY_FD)):
+        os.dup2(fd, target)
+        os.close(fd)
+    return request_w, reply_r
 
 
 def _enter_workdir(workdir: str) -> None:
@@ -115,24 +147,19 @@ def _enter_workdir(workdir: str) -> None:
         os.environ.update(HOME=home, TMPDIR=workdir, PWD=work)
 
 
-def _candidate(job: dict, fds: tuple[int, int, int, int], isolated: bool) -> None:
-    """Runs in the forked candidate; never returns. ``fds``: stdin (/dev/null), output, requests, replies."""
-    stdin, output_fd, request_r, reply_w = fds
+def _candidate(job: dict, isolated: bool) -> None:
+    """Runs in the forked candidate; never returns. Its descriptors are already in place (see ``_job_fds``)."""
     try:
+        os.closerange(_FIRST_OTHER_FD, _MAX_FD)
         isolation.dumpable_again()  # it holds no secret; non-dumpable tasks compute slower
         os.setsid()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.dup2(stdin, 0)
-        os.dup2(output_fd, 1)
-        os.dup2(output_fd, 2)
-        _keep_fds({request_r: candidate.REQUEST_FD, reply_w: candidate.REPLY_FD})
         if isolated and job.get("loopback"):
             isolation.private_loopback()
         isolation.set_limits(job)
         if isolated:
             isolation.drop_capabilities()
-        sys.stdout = open(1, "w", closefd=False)
-        sys.stderr = open(2, "w", closefd=False)
+        sys.stdout, sys.stderr = _SAMPLE_STREAMS
         candidate.serve(job["code"], job.get("payload"), execute)
     finally:
         os._exit(1)
@@ -181,11 +208,14 @@ def _verdict_without_report(wstatus: int | None, timed_out: bool, timeout: float
     return {"status": "failed", "detail": f"exited with code {code} before the tests finished"}
 
 
-def _output_file() -> int:
-    """A fresh file for the candidate's stdout and stderr, unlinked at once: only descriptors reach it."""
-    fd, path = tempfile.mkstemp(prefix=".ladder-output-")
-    os.unlink(path)
-    return fd
+def _output_file(folder: str) -> int:
+    """A fresh file for the candidate's stdout and stderr that has no name: only descriptors reach it."""
+    try:
+        return os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
+    except OSError:  # a filesystem without O_TMPFILE
+        fd, path = tempfile.mkstemp(prefix=".ladder-output-", dir=folder)
+        os.unlink(path)
+        return fd
 
 
 def _read_tail(fd: int, size: int) -> str:
@@ -250,21 +280,20 @@ def _explain_gone(verdict: dict, wstatus: int | None) -> dict:
     return verdict
 
 
-def run_job(job: dict, judge: socket.socket, isolated: bool, namespace_init: bool, stdin: int) -> dict:
+def run_job(job: dict, judge: socket.socket, isolated: bool, namespace_init: bool, null_w: int) -> dict:
     if not job.get("trusted"):
         _preload_for_programs()
     workdir = "/tmp" if isolated else tempfile.mkdtemp(prefix="ladder-sample-")
     _enter_workdir(workdir)
-    output_fd = _output_file()
-    request_r, request_w = os.pipe()
-    reply_r, reply_w = os.pipe()
+    output_fd = _output_file(workdir)
+    request_w, reply_r = _job_fds(output_fd)
     start = time.monotonic()
     deadline = start + job["timeout"]
     cand = os.fork()
     if cand == 0:
-        _candidate(job, (stdin, output_fd, request_r, reply_w), isolated)
-    for fd in (request_r, reply_w):
-        os.close(fd)
+        _candidate(job, isolated)
+    for fd in range(1, _FIRST_OTHER_FD):
+        os.dup2(null_w, fd)  # the zygote's copies of the candidate's descriptors
     sent = _send_job(judge, job["id"], deadline, (request_w, reply_r))
     os.close(request_w)
     os.close(reply_r)
@@ -300,30 +329,33 @@ def run_job(job: dict, judge: socket.socket, isolated: bool, namespace_init: boo
 
 
 def main() -> None:
+    global _SAMPLE_STREAMS
     isolation.KEEP.extend(isolation.interpreter_paths_under())
-    judge = socket.socket(fileno=int(sys.argv[1]))
-    gc.collect()
-    gc.freeze()  # the children's collections skip the zygote's objects: fewer copy-on-write page faults
+    jobs, channel_fd, judge_fd, null_w = _arrange_fds(int(sys.argv[1]))
+    judge = socket.socket(fileno=judge_fd)
+    channel = os.fdopen(channel_fd, "w", buffering=1)
     isolated = "--isolated" in sys.argv and os.getpid() == 1
     namespace_init = os.getpid() == 1
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     isolation.not_dumpable()
-    channel = os.fdopen(os.dup(1), "w", buffering=1)
-    null = os.open("/dev/null", os.O_WRONLY)
-    os.dup2(null, 1)
-    stdin = os.open("/dev/null", os.O_RDONLY)  # the candidates' stdin
     setup = isolation.make_filesystem_read_only() if isolated else {"readonly_root": False, "remount_failures": []}
     hidden = [p for p in os.environ.pop("CODELADDER_HIDE", "").split(os.pathsep) if p]
     setup["hidden"] = [p for p in hidden if p not in (isolation.hide(hidden) if isolated else hidden)]
     setup["isolated"] = isolated
+    if isolated:
+        isolation.lock_down_privileges()
     os.makedirs("/tmp", exist_ok=True)
+    # Made once: each candidate's sys.stdout/stderr (fds 1 and 2 are its output file by then).
+    _SAMPLE_STREAMS = (open(1, "w", closefd=False), open(2, "w", closefd=False))
+    gc.collect()
+    gc.freeze()  # the children's collections skip the zygote's objects: fewer copy-on-write page faults
     channel.write(json.dumps({"ready": True, **setup}) + "\n")
     while True:
         try:
-            header = json.loads(wire.read_exact(0, int(wire.read_exact(0, 10))))
+            header = json.loads(wire.read_exact(jobs, int(wire.read_exact(jobs, 10))))
         except (EOFError, ValueError):
             return
-        channel.write(json.dumps(run_job(header, judge, isolated, namespace_init, stdin)) + "\n")
+        channel.write(json.dumps(run_job(header, judge, isolated, namespace_init, null_w)) + "\n")
 
 
 if __name__ == "__main__":
