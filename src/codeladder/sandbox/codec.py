@@ -63,8 +63,16 @@ def _scalar(value: Any) -> Any:
 
 def to_tree(value: Any, depth: int = 0) -> Any:
     """The tagged JSON tree of ``value``; raises :class:`CodecError` for what cannot cross."""
+    kind = type(value)
+    if kind is str or kind is float or kind is bool or value is None:  # exact builtins: the common case, fast
+        return value
+    if kind is int:
+        return value if value.bit_length() < _JSON_INT_BITS else ["I", format(value, "x")]
     if depth > MAX_DEPTH:
         raise CodecError("value nested too deeply (or a container holds itself)")
+    if kind is list or kind is tuple:
+        down = depth + 1
+        return ["l" if kind is list else "t", *[to_tree(v, down) for v in value]]
     scalar = _scalar(value)
     if scalar is not NotImplemented:
         return scalar
@@ -92,6 +100,9 @@ def dumps(value: Any) -> bytes:
 
 def dump_chunks(value: Any) -> Iterator[bytes]:
     """``dumps(value)`` in pieces: a long list, tuple or iterator is encoded a batch at a time."""
+    if type(value) in (list, tuple) and len(value) <= _BATCH:
+        yield dumps(value)
+        return
     if isinstance(value, (list, tuple)) or (_is_iterator(value) and _scalar(value) is NotImplemented):
         tag = "t" if isinstance(value, tuple) else "l" if isinstance(value, list) else "i"
         source = iter(list.__iter__(value) if isinstance(value, list) else value)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 
 _LEN = struct.Struct(">I")
+_END = _LEN.pack(0)
 MAX_CHUNK = 1 << 24
 _FLUSH = 1 << 20
 
@@ -46,59 +47,73 @@ def read_exact(fd: int, size: int) -> bytes:
     return b"".join(parts)
 
 
+def _pieces(chunk: bytes):
+    return (chunk[start:start + MAX_CHUNK] for start in range(0, len(chunk), MAX_CHUNK))
+
+
 def send(fd: int, *messages: Iterable[bytes]) -> None:
     """Write messages (blocking), each a run of chunks; small ones leave in one ``write``, so the peer
     wakes once per exchange instead of once per chunk."""
     pending = bytearray()
     for chunks in messages:
         for chunk in chunks:
-            for start in range(0, len(chunk), MAX_CHUNK):
-                part = chunk[start:start + MAX_CHUNK]
+            parts = (chunk,) if len(chunk) <= MAX_CHUNK else _pieces(chunk)
+            for part in parts:
                 if part:
                     pending += _LEN.pack(len(part))
                     pending += part
                     if len(pending) >= _FLUSH:
                         write_all(fd, pending)
                         pending = bytearray()
-        pending += _LEN.pack(0)
+        pending += _END
     write_all(fd, pending)
 
 
 class Receiver:
     """Reads messages from a peer that may lie, stall or flood; every read honours a deadline."""
 
+    _COMPACT = 1 << 20  # consumed bytes dropped from the buffer's front past this much (a stream of any size)
+
     def __init__(self, fd: int):
         self.fd = fd
         self._buffer = bytearray()
 
-    def _fill(self, want: int, deadline: float) -> None:
-        while len(self._buffer) < want:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+    def _fill(self, end: int, deadline: float | None) -> None:
+        """Read until the buffer holds ``end`` bytes (``deadline`` None: wait as long as it takes)."""
+        while len(self._buffer) < end:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and (remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]):
                 raise WireTimeout()
-            chunk = os.read(self.fd, max(1 << 16, min(want - len(self._buffer), 1 << 22)))
+            chunk = os.read(self.fd, max(1 << 16, min(end - len(self._buffer), 1 << 22)))
             if not chunk:
                 raise WireError("the candidate closed its end before answering")
             self._buffer += chunk
 
-    def _take(self, size: int, deadline: float) -> bytes:
-        self._fill(size, deadline)
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
-
-    def receive(self, deadline: float, limit: int, sink: Callable[[bytes], None] | None = None) -> bytes:
-        """One message. With ``sink`` the chunks go there (only the size is bounded) and b"" is returned."""
-        parts, total = [], 0
-        while True:
-            (size,) = _LEN.unpack(self._take(4, deadline))
-            if size == 0:
-                return b"".join(parts)
-            total += size
-            if size > MAX_CHUNK or total > limit:
-                raise WireError(f"the candidate sent more than {limit} bytes")
-            chunk = self._take(size, deadline)
-            if sink is None:
-                parts.append(chunk)
-            else:
-                sink(chunk)
+    def receive(self, deadline: float | None, limit: int, sink: Callable[[bytes], None] | None = None) -> bytes:
+        """One message. With ``sink`` the chunks go there (only the size is bounded) and b"" is returned.
+        ``deadline`` None blocks (the candidate's side: its checker decides how long it may take)."""
+        buffer, parts, total, at = self._buffer, [], 0, 0
+        try:
+            while True:
+                if len(buffer) < at + 4:
+                    self._fill(at + 4, deadline)
+                (size,) = _LEN.unpack_from(buffer, at)
+                at += 4
+                if size == 0:
+                    return b"".join(parts)
+                total += size
+                if size > MAX_CHUNK or total > limit:
+                    raise WireError(f"the candidate sent more than {limit} bytes")
+                if len(buffer) < at + size:
+                    self._fill(at + size, deadline)
+                chunk = buffer[at:at + size]
+                at += size
+                if sink is None:
+                    parts.append(chunk)
+                else:
+                    sink(chunk)
+                if at > self._COMPACT:
+                    del buffer[:at]
+                    at = 0
+        finally:
+            del buffer[:at]

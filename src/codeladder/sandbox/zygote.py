@@ -289,14 +289,15 @@ def run_job(job: dict, judge: socket.socket, isolated: bool, namespace_init: boo
     request_w, reply_r = _job_fds(output_fd)
     start = time.monotonic()
     deadline = start + job["timeout"]
+    # Everything before the fork: after it, each page the zygote writes is copied while the candidate lives.
+    sent = _send_job(judge, job["id"], deadline, (request_w, reply_r))
+    os.close(request_w)  # the checker holds them now; the candidate must not
+    os.close(reply_r)
     cand = os.fork()
     if cand == 0:
         _candidate(job, isolated)
-    for fd in range(1, _FIRST_OTHER_FD):
-        os.dup2(null_w, fd)  # the zygote's copies of the candidate's descriptors
-    sent = _send_job(judge, job["id"], deadline, (request_w, reply_r))
-    os.close(request_w)
-    os.close(reply_r)
+    for fd in (candidate.REQUEST_FD, candidate.REPLY_FD):
+        os.dup2(null_w, fd)  # now, so the checker sees the pipes close when the candidate dies
     progress: dict = {}
     verdict, missing = _await_verdict(judge, job["id"], deadline, progress) if sent else (None, "gone")
     duration = time.monotonic() - start
@@ -304,6 +305,8 @@ def run_job(job: dict, judge: socket.socket, isolated: bool, namespace_init: boo
         verdict = _explain_gone(verdict, _candidate_status(cand))
     _kill_everything_but_us(cand, namespace_init)
     _reap((cand,), namespace_init)
+    for fd in (1, 2):
+        os.dup2(null_w, fd)  # the zygote's copies of the output file
     timed_out = missing == "timeout"
     if timed_out:  # the checker answers as soon as the candidate's pipes close: drain that late verdict
         missing = _await_verdict(judge, job["id"], time.monotonic() + _GRACE_S, {})[1]
