@@ -25,7 +25,7 @@ from codeladder.envs.executors import NO_RAY, RayExecutor, check_address, ray_av
 from codeladder.errors import LadderError
 from codeladder.progress import progress_bar
 from codeladder.prompts import extract_code, get_strategy
-from codeladder.prompts.extract import COMPLETION_STOPS, extract_completion, parses
+from codeladder.prompts.extract import COMPLETION_STOPS, extract_completion
 from codeladder.params import VerbParams, comma_ints, option
 from codeladder.runs import Appender, RunDir, slug, write_json_atomic
 from codeladder.samples import check_k_against_samples, read_samples_file
@@ -216,13 +216,21 @@ def _error_text(detail: str, output_tail: str) -> str:
     return text[-ERROR_TAIL_CHARS:]
 
 
-def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDir, limits: Limits,
-             show: bool, python: str | None = None) -> dict:
+def _open_pool(config: EvalParams, limits: Limits, python: str | None) -> SandboxPool | RayExecutor:
+    if config.executor == "local":
+        return SandboxPool(workers=config.workers or os.cpu_count() or 1, limits=limits, isolate=config.isolate,
+                           python=python)
+    return RayExecutor(config.ray_address or os.environ.get("RAY_ADDRESS"), config.workers, limits, config.isolate,
+                       python)
+
+
+def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDir, pool: SandboxPool | RayExecutor,
+             show: bool) -> dict:
+    """Run every sample without a verdict through ``pool`` (entered: its workers may still be starting)."""
     by_id = {t.task_id: t for t in tasks}
     samples = [s for s in run.sample_rows() if s["task_id"] in by_id]
     finished = {(r["task_id"], r["sample_index"]) for r in run.result_rows()}
     pending = [s for s in samples if (s["task_id"], s["sample_index"]) not in finished]
-    workers = config.workers or os.cpu_count() or 1
     plus = bench.has_base_tests
 
     def result_row(sample: dict, verdict: Verdict) -> dict:
@@ -236,25 +244,13 @@ def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDi
                 row["failed_phase"] = verdict.extra["phase"]
         return row
 
-    bench.prepare(workers, show)
-    pool = (SandboxPool(workers=workers, limits=limits, isolate=config.isolate, python=python)
-            if config.executor == "local" else
-            RayExecutor(config.ray_address or os.environ.get("RAY_ADDRESS"), config.workers, limits, config.isolate,
-                        python))
-    with pool, Appender(run.results) as out, progress_bar("executing", len(pending), show) as advance:
+    with Appender(run.results) as out, progress_bar("executing", len(pending), show) as advance:
         jobs, by_key = [], {}
-        for sample in pending:
+        for sample in pending:  # code that does not parse is judged syntax_error by the sandbox, with the reason
             key = f"{sample['task_id']}#{sample['sample_index']}"
             by_key[key] = sample
-            code = sample["extracted"]
-            program = bench.test_program(by_id[sample["task_id"]], code)
-            if not parses(code):
-                trusted = bool(program.checker) and program.checker.get("kind") != "in-process"
-                out.write(result_row(sample, Verdict(key, "syntax_error", "the extracted code does not parse",
-                                                     checker="trusted" if trusted else "in-process")))
-                advance(1)
-                continue
-            timeout = max(limits.timeout_s, program.timeout_s) if program.timeout_s else None
+            program = bench.test_program(by_id[sample["task_id"]], sample["extracted"])
+            timeout = max(pool.limits.timeout_s, program.timeout_s) if program.timeout_s else None
             jobs.append(Job(key, program.code, program.payload, timeout, checker=program.checker,
                             loopback=program.loopback))
         for verdict in pool.run(jobs):
@@ -350,13 +346,14 @@ def _evaluate_in(run: RunDir, config: EvalParams, bench: Benchmark, tasks: list[
                     memory_mb=config.memory_mb or bench.default_memory_mb)
     environment = resolve_environment(bench.environment, config.env)
     started = time.perf_counter()
-    info = _generate(config, bench, tasks, run, show_progress)
-    generated = time.perf_counter()
-    if config.samples:
-        sampled = {r["task_id"] for r in run.sample_rows()}
-        tasks = [t for t in tasks if t.task_id in sampled]
-    isolation = _execute(config, bench, tasks, run, limits, show_progress,
-                         environment.python if environment else None)
+    bench.prepare(config.workers or os.cpu_count() or 1, show_progress)  # e.g. EvalPlus's expected outputs
+    with _open_pool(config, limits, environment.python if environment else None) as pool:  # starts meanwhile
+        info = _generate(config, bench, tasks, run, show_progress)
+        generated = time.perf_counter()
+        if config.samples:
+            sampled = {r["task_id"] for r in run.sample_rows()}
+            tasks = [t for t in tasks if t.task_id in sampled]
+        isolation = _execute(config, bench, tasks, run, pool, show_progress)
     executed = time.perf_counter()
     timings = {"generation_s": round(generated - started, 3), "execution_s": round(executed - generated, 3),
                "total_s": round(executed - started, 3)}

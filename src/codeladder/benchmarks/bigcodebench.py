@@ -20,7 +20,6 @@ import functools
 import json
 from pathlib import Path
 
-from codeladder.benchmarks import bcb_runner
 from codeladder.benchmarks.base import Benchmark, Task, TestProgram
 from codeladder.errors import LadderError
 
@@ -52,7 +51,7 @@ def imported_modules(source: str) -> list[str]:
 
 @functools.cache
 def _runner_source() -> str:
-    return Path(bcb_runner.__file__).read_text(encoding="utf-8")
+    return Path(__file__).with_name("bcb_runner.py").read_text(encoding="utf-8")  # not imported: it is the program
 
 
 def program(solution: str, test: str, libs: list[str]) -> str:

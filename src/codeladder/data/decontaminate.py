@@ -28,7 +28,7 @@ def scored_benchmarks() -> tuple[str, ...]:
     """Every bundled benchmark that is scored (not a training pool)."""
     from codeladder.benchmarks import BENCHMARKS
 
-    return tuple(e.name for e in BENCHMARKS.entries() if getattr(e.factory, "split", "test") == "test")
+    return tuple(e.name for e in BENCHMARKS.entries() if getattr(e.load(), "split", "test") == "test")
 
 
 class DecontaminateParams(VerbParams):

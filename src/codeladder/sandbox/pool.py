@@ -298,19 +298,26 @@ class SandboxPool:
 
     def __post_init__(self) -> None:
         self._workers: list[_Worker] = []
+        self._waiting: list[_Worker] = []
         probe = isolation_probe() if self.isolate else {"namespaces": False, "reason": "isolation disabled"}
         self._isolated = bool(probe["namespaces"])
         self._probe = probe
 
     def __enter__(self) -> "SandboxPool":
+        """Start every worker; the first :meth:`run` (or :attr:`isolation`) waits for them, so whatever the caller
+        does meanwhile (reading samples, building jobs) overlaps their interpreters' start."""
         self._workers = [_Worker(self.limits, self._isolated, self.python) for _ in range(max(1, self.workers))]
+        self._waiting = list(self._workers)
+        return self
+
+    def _ready(self) -> None:
         try:
-            for worker in self._workers:
-                worker.wait_ready()
+            while self._waiting:
+                self._waiting[0].wait_ready()
+                self._waiting.pop(0)
         except BaseException:
             self.__exit__()
             raise
-        return self
 
     def __exit__(self, *exc) -> None:
         for worker in self._workers:
@@ -319,11 +326,12 @@ class SandboxPool:
             except Exception:
                 if not exc or exc[0] is None:
                     raise  # a failure of its own; while unwinding (Ctrl-C) it must not replace the cause
-        self._workers = []
+        self._workers, self._waiting = [], []
 
     @property
     def isolation(self) -> dict:
         """What the result files record: which protections were really in force."""
+        self._ready()
         setup = self._workers[0].setup if self._workers else {}
         cgroup = self._workers[0].cgroup.path if self._workers and self._workers[0].cgroup else None
         level = "namespaces" if self._isolated and setup.get("isolated") else "process"
@@ -342,6 +350,7 @@ class SandboxPool:
 
     def run(self, jobs: Iterable[Job]) -> Iterator[Verdict]:
         """Run every job; yields verdicts in completion order, in the caller's thread."""
+        self._ready()
         todo: queue.Queue = queue.Queue()
         count = 0
         for job in jobs:
