@@ -39,6 +39,16 @@ for fd in range(1024):
 os._exit(0)
 '''
 
+FORGED_REPLIES = r'''
+import os
+def __forge():
+    """Replies written straight to the reply pipe (fd 4): whatever they say is only data to the checker."""
+    for body in (b'["=",{"expected":1}]', b'["=",' + b"[" * 200000 + b"]" * 200000 + b"]", b'["=",true,[1],[2]]',
+                 b'["ok"]', b'{"status":"passed"}'):
+        os.write(4, len(body).to_bytes(4, "big") + body + bytes(4))
+    os._exit(0)
+'''
+
 STEAL = r'''
 def __steal(name, args):
     import gc, sys
@@ -90,6 +100,7 @@ def _attacks(entry: str, params: str, body: str, wrong: str) -> dict[str, tuple[
     cases["sys-exit-in-call"] = (f"import sys\ndef {entry}({params}):\n    sys.exit(0)\n", False)
     cases["fake-verdicts-at-import"] = (FAKE_VERDICTS + define, False)
     cases["fake-verdicts-in-call"] = (f"def {entry}({params}):\n" + textwrap.indent(FAKE_VERDICTS, "    "), False)
+    cases["forged-replies-in-call"] = (FORGED_REPLIES + f"def {entry}({params}):\n    __forge()\n", False)
     for base in ("int", "float", "str", "list", "tuple"):
         cls = (f"class Eq({base}):\n    def __eq__(self, other): return True\n    def __ne__(self, other): return False\n"
                f"    __hash__ = {base}.__hash__\n")

@@ -7,7 +7,8 @@ Requests (JSON): ``["call", name, args, kwargs, options]`` (options: ``want_args
 ``repr(result)`` to be hashed; ``reduce``: ``"not_none"``) or ``["run", nonce]`` (the in-process
 fallback: run the whole test program here and report with the nonce). Replies: a JSON head
 (``["ok"]``, ``["raise", type, message]``, ``["load", verdict]``, ``["ready"]``, ``["verdict", nonce, verdict]``),
-then for ``ok`` the result's encoding and, when asked, the arguments after the call.
+then for ``ok`` the result's encoding and, when asked, the arguments after the call; a small result comes
+inside its head instead, ``["=", result, args after]`` (one message).
 
 Whatever this process sends is only data to the checker: lying here changes nothing but the
 bytes the checker decodes with the safe codec.
@@ -23,6 +24,7 @@ import sys
 from codeladder.sandbox import codec, wire
 
 REQUEST_FD, REPLY_FD = 3, 4
+INLINE_BYTES = 1 << 16  # a result this small travels inside its reply's head: ``["=", value, args after]``
 
 
 def _head(*items: object) -> bytes:
@@ -85,7 +87,12 @@ def _call(namespace: dict, request: list) -> None:
         wire.send(REPLY_FD, [_head("raise", type(exc).__name__, str(exc)[:2000])])
         return
     try:
-        wire.send(REPLY_FD, [_head("ok")], chunks, *([[after]] if after is not None else []))
+        small = isinstance(chunks, list) and sum(map(len, chunks)) + len(after or b"") <= INLINE_BYTES
+        if small and not options.get("digest"):
+            inline = [b'["=",', *chunks, *([b",", after] if after is not None else []), b"]"]
+            wire.send(REPLY_FD, [b"".join(inline)])  # the common case: one message, one read, one parse
+        else:
+            wire.send(REPLY_FD, [_head("ok")], chunks, *([[after]] if after is not None else []))
     except Exception:  # noqa: BLE001
         os._exit(1)  # mid-stream: the checker sees a broken message, never a pass
 

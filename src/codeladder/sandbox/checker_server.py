@@ -11,8 +11,8 @@ Two channels, one job at a time:
 * **stdin**, from the harness: each job's secret part (tests, expected outputs) as ``%010d`` length
   + JSON ``{"id", "spec"}``. The zygote never sees it.
 * **a SOCK_SEQPACKET socket** to the zygote: per job ``{"id", "deadline"}`` with the two pipe ends
-  of the candidate it just forked (``SCM_RIGHTS``); the checker answers on the same socket with
-  ``{"id", "progress": {...}}`` messages and one ``{"id", "verdict": {...}}``.
+  of the candidate it is about to fork (``SCM_RIGHTS``); the checker answers on the same socket with
+  progress messages and one verdict (see :func:`codeladder.sandbox.wire.message_head`).
 
 Long-lived because forking a checker per sample was most of the sandbox's cost (a fork, a cold
 interpreter's copy-on-write faults, and one more process to reap). Each job runs in fresh
@@ -70,17 +70,17 @@ def judge(sock: socket.socket, secret: dict) -> None:
     job, fds = receive_job(sock)
     job_id = job.get("id")
 
-    def send(fields: dict) -> None:
-        sock.send(json.dumps({"id": job_id, **fields}).encode())
+    def send(kind: bytes, fields: dict) -> None:
+        sock.send(wire.message_head(kind, job_id) + json.dumps(fields).encode())
 
     try:
         if len(fds) != 2 or job_id != secret.get("id"):
-            send({"verdict": {"status": "error", "detail": "sandbox: the checker got a job it was not told of"}})
+            send(wire.VERDICT, {"status": "error", "detail": "sandbox: the checker got a job it was not told of"})
             return
         spec = secret.get("spec") or {"kind": "in-process", "test": ""}
         verdict = checker.check(spec, float(job["deadline"]), (fds[0], fds[1]),
-                                progress=lambda fields: send({"progress": fields}))
-        send({"verdict": verdict})
+                                progress=lambda fields: send(wire.PROGRESS, fields))
+        send(wire.GONE if verdict.pop("candidate_gone", False) else wire.VERDICT, verdict)
     finally:
         for fd in fds:
             os.close(fd)

@@ -124,13 +124,17 @@ def _reject_object(pairs: list) -> Any:
 _decoder = json.JSONDecoder(object_pairs_hook=_reject_object)
 
 
-def loads(data: bytes | str) -> Any:
-    """Decode bytes from the other side into builtin values only."""
+def parse(data: bytes | str) -> Any:
+    """The JSON (arrays, strings, numbers; no objects) the other side sent, not yet rebuilt into values."""
     try:
-        tree = _decoder.decode(data.decode() if isinstance(data, bytes) else data)
+        return _decoder.decode(data.decode() if isinstance(data, bytes) else data)
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise CodecError(f"not a valid encoding: {str(exc)[:120]}") from None
-    return from_tree(tree)
+
+
+def loads(data: bytes | str) -> Any:
+    """Decode bytes from the other side into builtin values only."""
+    return from_tree(parse(data))
 
 
 def _from_container(tag: str, items: list, depth: int) -> Any:

