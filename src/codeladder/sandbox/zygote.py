@@ -36,9 +36,11 @@ import tempfile
 import time
 import traceback
 
-# Imported once here so a sample's imports of them cost nothing after the fork.
-import bisect, collections, copy, fractions, functools, hashlib, heapq, itertools  # noqa: E401,F401
-import math, operator, random, re, statistics, string, typing  # noqa: E401,F401
+# Imported once here so a sample's imports of them cost nothing after the fork: what solutions import most.
+# Not hashlib (OpenSSL's 400 KiB of data), statistics or fractions (decimal): rare in solutions, and every
+# page the zygote holds is copied into the page tables of every fork.
+import bisect, collections, copy, functools, heapq, itertools  # noqa: E401,F401
+import math, operator, random, re, string, typing  # noqa: E401,F401
 
 from codeladder.sandbox import candidate, isolation, wire
 
