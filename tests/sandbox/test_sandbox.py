@@ -269,3 +269,12 @@ def test_the_candidate_holds_only_its_own_five_descriptors(pool):
     verdict = run_one(pool, probe)
     assert verdict.status == "passed", verdict.detail
     assert run_one(pool, probe.replace("[0, 1, 2, 3, 4]", "[0, 1, 2, 3]")).status == "failed"
+
+
+def test_what_a_sample_prints_is_in_its_output_tail(pool):
+    """Prints are flushed before every answer to the checker: the candidate is killed right after its verdict."""
+    failing = run_one(pool, "print('before the failure')\nassert False\n")
+    assert failing.status == "failed" and "before the failure" in failing.output_tail
+    (passing,) = pool.run([Job("sample", "import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)\n",
+                               capture=True)])
+    assert passing.passed and "to stdout" in passing.output_tail and "to stderr" in passing.output_tail

@@ -77,6 +77,7 @@ def _call(namespace: dict, request: list) -> None:
             raise NameError(f"name {name!r} is not defined by the solution")
         args, kwargs = codec.from_tree(args_tree), codec.from_tree(kwargs_tree)
         result = function(*args, **kwargs)
+        _flush_output()
         if options.get("reduce") == "not_none" and not isinstance(result, bool):
             result = result is not None
         chunks = _repr_chunks(result) if options.get("digest") else _encoded(result)
@@ -84,6 +85,7 @@ def _call(namespace: dict, request: list) -> None:
             chunks = list(chunks)  # small: encoding errors become the call's exception
         after = codec.dumps(args) if options.get("want_args") else None
     except BaseException as exc:  # noqa: BLE001 - every exception of the candidate goes back as data
+        _flush_output()
         wire.send(REPLY_FD, [_head("raise", type(exc).__name__, str(exc)[:2000])])
         return
     try:
@@ -97,9 +99,19 @@ def _call(namespace: dict, request: list) -> None:
         os._exit(1)  # mid-stream: the checker sees a broken message, never a pass
 
 
+def _flush_output() -> None:
+    """What the sample printed reaches the output file before each answer: the process may be killed after it."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - a stream the sample put there is its own affair
+            pass
+
+
 def serve(code: str, payload: str | None, execute) -> None:
     """Load the sample, then answer requests until the checker hangs up; never returns."""
     failed, namespace = _load(code, payload, execute)
+    _flush_output()
     wire.send(REPLY_FD, [_head("load", failed) if failed else _head("ready")])
     receiver = wire.Receiver(REQUEST_FD)
     while failed is None:
@@ -111,6 +123,7 @@ def serve(code: str, payload: str | None, execute) -> None:
             _call(namespace, request)
         elif request[0] == "run":
             verdict = execute(request[2], namespace)
+            _flush_output()
             wire.send(REPLY_FD, [_head("verdict", request[1], verdict)])
         else:
             break

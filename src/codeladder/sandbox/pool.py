@@ -220,14 +220,19 @@ class _Worker:
             raise RuntimeError("the sandbox worker did not start (is util-linux unshare working?)")
         self.setup = json.loads(hello)
 
+    def hang_up(self) -> None:
+        """Close both processes' job channels: they finish and exit (:meth:`stop` waits for them)."""
+        for process in (self.process, self.checker):
+            try:
+                process.stdin.close() if process is not None else None
+            except OSError:
+                pass
+
     def stop(self) -> None:
+        self.hang_up()
         for process in (self.process, self.checker):
             if process is None:
                 continue
-            try:
-                process.stdin.close()
-            except OSError:
-                pass
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -320,6 +325,8 @@ class SandboxPool:
             raise
 
     def __exit__(self, *exc) -> None:
+        for worker in self._workers:  # every worker winds down side by side
+            worker.hang_up()
         for worker in self._workers:
             try:
                 worker.stop()
