@@ -140,12 +140,13 @@ def lock_down_privileges() -> None:
 
 _CAP_HEADER = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
 _NO_CAPS = (ctypes.c_uint32 * 6)()
+_capset, _prctl = _libc.capset, _libc.prctl  # looked up once here, not in every candidate
 
 
 def drop_capabilities() -> None:
     """No capabilities, now or after exec (with :func:`lock_down_privileges` done in the zygote): a sample
     cannot remount, mount or unshare. One syscall: the candidate pays for every page it touches."""
-    _check(_libc.capset(_CAP_HEADER, _NO_CAPS), "capset")
+    _check(_capset(_CAP_HEADER, _NO_CAPS), "capset")
 
 
 def wipe_private_tmpfs(keep: list[str] | None = None) -> list[str]:
@@ -212,7 +213,7 @@ def dumpable_again() -> None:
     """PR_SET_DUMPABLE=1 for a process that holds no secret (the candidate, forked before any secret was
     read). Measured here: the same sample computes ~1.6x slower in a non-dumpable process (the kernel's
     conditional Spectre mitigations apply to non-dumpable tasks), e.g. Mbpp/123 9.2 s vs 5.6 s."""
-    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+    _check(_prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
 
 
 def expected_cache_dir() -> Path:
