@@ -6,15 +6,17 @@ tmpfs mounts and makes itself non-dumpable (it holds the channel that reports ve
 harness); then for each job it forks the **candidate**: private ``/tmp``, rlimits, no
 capabilities, ``/dev/null`` as stdin, only its two pipe ends (fd 3 requests in, fd 4 replies out)
 and the output file; it runs the sample's code (:mod:`codeladder.sandbox.candidate`). The other
-ends of the two pipes go to the worker's **checker** (:mod:`codeladder.sandbox.checker_server`,
-outside these namespaces) over a socket (fd ``argv[1]``), with the job's id and deadline; the
-checker, which alone knows the job's tests and expected outputs, answers with the verdict. The
-zygote never sees a secret.
+ends of the two pipes go, just before the fork, to the worker's **checker**
+(:mod:`codeladder.sandbox.checker_server`, outside these namespaces) over a socket (fd ``argv[1]``),
+with the job's id and deadline; the checker, which alone knows the job's tests and expected outputs,
+answers with the verdict. The zygote never sees a secret.
 
 A job on stdin is ``%010d`` header length, then the header (JSON: id, limits, the candidate's
 code). The zygote answers with one JSON line. Forking from
 a warm interpreter instead of starting ``python`` per sample is what makes isolated execution fast
-(a fork costs about a millisecond; an interpreter start, 20 ms). Hand-written because no library
+(a fork and its copy-on-write faults cost well under a millisecond; an interpreter start, 20 ms).
+What a candidate would do for itself is done here once, or before the fork: after it, each page either
+process writes is copied (docs/sandbox.md, "Speed", has the figures). Hand-written because no library
 offers a namespace-isolated fork server.
 """
 
