@@ -6,6 +6,7 @@ continues where it stopped: finished samples and verdicts are read back, never r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -347,12 +348,17 @@ def _evaluate_in(run: RunDir, config: EvalParams, bench: Benchmark, tasks: list[
     environment = resolve_environment(bench.environment, config.env)
     started = time.perf_counter()
     bench.prepare(config.workers or os.cpu_count() or 1, show_progress)  # e.g. EvalPlus's expected outputs
-    with _open_pool(config, limits, environment.python if environment else None) as pool:  # starts meanwhile
+    pool = _open_pool(config, limits, environment.python if environment else None)
+    with contextlib.ExitStack() as stack:
+        if config.executor == "local":  # its workers start while the samples are read or generated
+            stack.enter_context(pool)
         info = _generate(config, bench, tasks, run, show_progress)
         generated = time.perf_counter()
         if config.samples:
             sampled = {r["task_id"] for r in run.sample_rows()}
             tasks = [t for t in tasks if t.task_id in sampled]
+        if config.executor != "local":  # a Ray cluster is taken only to execute
+            stack.enter_context(pool)
         isolation = _execute(config, bench, tasks, run, pool, show_progress)
     executed = time.perf_counter()
     timings = {"generation_s": round(generated - started, 3), "execution_s": round(executed - generated, 3),

@@ -278,3 +278,16 @@ def test_what_a_sample_prints_is_in_its_output_tail(pool):
     (passing,) = pool.run([Job("sample", "import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)\n",
                                capture=True)])
     assert passing.passed and "to stdout" in passing.output_tail and "to stderr" in passing.output_tail
+
+
+@pytest.mark.parametrize("size", [3, 40_000])  # a result inside the reply's head, and one streamed after it
+def test_arguments_the_candidate_mutates_come_back_to_the_tests(pool, size):
+    """The tests run in the checker against a proxy: a list the solution sorts in place must look sorted there."""
+    test = (f"data = list(range({size}, 0, -1))\nresult = f(data)\n"
+            f"assert result is None and data == sorted(data) and len(data) == {size}\n")
+    spec = {"kind": "script", "proxies": ["f"], "prelude": "", "test": test}
+    jobs = [Job(name, code, checker=spec) for name, code in
+            (("in-place", "def f(xs):\n    xs.sort()\n"), ("copy", "def f(xs):\n    xs = sorted(xs)\n"))]
+    verdicts = {v.key: v for v in pool.run(jobs)}
+    assert verdicts["in-place"].passed and verdicts["in-place"].checker == "trusted", verdicts["in-place"].detail
+    assert verdicts["copy"].status == "failed"

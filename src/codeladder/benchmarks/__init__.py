@@ -11,23 +11,21 @@ from codeladder.errors import LadderError
 from codeladder.registry import new_registry
 
 BENCHMARKS = new_registry("benchmark")
-_HERE = "codeladder.benchmarks"
-BENCHMARKS.add("humaneval", "164 hand-written Python functions with unit tests (OpenAI)",
-               f"{_HERE}.humaneval:HumanEval", reference="https://arxiv.org/abs/2107.03374")
-BENCHMARKS.add("humaneval-plus", "HumanEval with 80x more tests, differential against the reference (EvalPlus)",
-               f"{_HERE}.evalplus:HumanEvalPlus", reference="https://arxiv.org/abs/2305.01210")
-BENCHMARKS.add("mbpp", "500 crowd-sourced Python problems, the test split (Google)",
-               f"{_HERE}.mbpp:Mbpp", reference="https://arxiv.org/abs/2108.07732")
-BENCHMARKS.add("mbpp-sanitized", "the 257 hand-verified MBPP test-split problems",
-               f"{_HERE}.mbpp:MbppSanitized", reference="https://arxiv.org/abs/2108.07732")
-BENCHMARKS.add("mbpp-train", "320 MBPP problems outside the test split and MBPP+: to train on, not to score",
-               f"{_HERE}.mbpp:MbppTrain", reference="https://arxiv.org/abs/2108.07732")
-BENCHMARKS.add("mbpp-plus", "378 MBPP problems with 35x more tests (EvalPlus)",
-               f"{_HERE}.evalplus:MbppPlus", reference="https://arxiv.org/abs/2305.01210")
-BENCHMARKS.add("bigcodebench", "1140 library-heavy tasks with unittest suites",
-               f"{_HERE}.bigcodebench:BigCodeBench", reference="https://arxiv.org/abs/2406.15877")
-BENCHMARKS.add("bigcodebench-hard", "the 148 hardest BigCodeBench tasks",
-               f"{_HERE}.bigcodebench:BigCodeBenchHard", reference="https://arxiv.org/abs/2406.15877")
+_CHEN, _AUSTIN, _EVALPLUS, _BCB = ("https://arxiv.org/abs/2107.03374", "https://arxiv.org/abs/2108.07732",
+                                   "https://arxiv.org/abs/2305.01210", "https://arxiv.org/abs/2406.15877")
+for _name, _summary, _factory, _paper in (
+    ("humaneval", "164 hand-written Python functions with unit tests (OpenAI)", "humaneval:HumanEval", _CHEN),
+    ("humaneval-plus", "HumanEval with 80x more tests, differential against the reference (EvalPlus)",
+     "evalplus:HumanEvalPlus", _EVALPLUS),
+    ("mbpp", "500 crowd-sourced Python problems, the test split (Google)", "mbpp:Mbpp", _AUSTIN),
+    ("mbpp-sanitized", "the 257 hand-verified MBPP test-split problems", "mbpp:MbppSanitized", _AUSTIN),
+    ("mbpp-train", "320 MBPP problems outside the test split and MBPP+: to train on, not to score",
+     "mbpp:MbppTrain", _AUSTIN),
+    ("mbpp-plus", "378 MBPP problems with 35x more tests (EvalPlus)", "evalplus:MbppPlus", _EVALPLUS),
+    ("bigcodebench", "1140 library-heavy tasks with unittest suites", "bigcodebench:BigCodeBench", _BCB),
+    ("bigcodebench-hard", "the 148 hardest BigCodeBench tasks", "bigcodebench:BigCodeBenchHard", _BCB),
+):
+    BENCHMARKS.add(_name, _summary, f"codeladder.benchmarks.{_factory}", reference=_paper)
 
 
 def get_benchmark(name: str, mode: str | None = None, version: str | None = None) -> Benchmark:

@@ -155,20 +155,19 @@ class Session:
         if head[0] == "raise" and len(head) == 3:
             raise rebuild_exception(head[1], str(head[2]))
         reply = Reply()
-        if head[0] == "=" and len(head) == 2 + want_args and not digest:
-            reply.value = self._rebuild(head[1])
-            if want_args:
-                _copy_back(args, self._rebuild(head[2]))
-            reply.seconds = time.monotonic() - started
-            return reply
-        if head[0] != "ok":
+        if head[0] == "=" and len(head) == 2 + want_args and not digest:  # the result inside the head
+            reply.value = self._decode(head[1], parsed=True)
+            after = head[2] if want_args else None
+        elif head[0] != "ok":
             raise self._break("failed", "the candidate sent a malformed reply")
-        if digest:
-            reply.digest, reply.size = self._hashed(deadline)
         else:
-            reply.value = self._decode(self._receive(deadline))
+            if digest:
+                reply.digest, reply.size = self._hashed(deadline)
+            else:
+                reply.value = self._decode(self._receive(deadline))
+            after = self._receive(deadline) if want_args else None
         if want_args:
-            _copy_back(args, self._decode(self._receive(deadline)))
+            _copy_back(args, self._decode(after, parsed=head[0] == "="))
         reply.seconds = time.monotonic() - started
         return reply
 
@@ -182,15 +181,10 @@ class Session:
         self._receive(deadline, DIGEST_LIMIT, sink)
         return hasher.hexdigest(), size[0]
 
-    def _decode(self, raw: bytes) -> Any:
+    def _decode(self, data: Any, parsed: bool = False) -> Any:
+        """The value the candidate sent: its bytes, or (``parsed``) the tree already read from a reply's head."""
         try:
-            return codec.loads(raw)
-        except codec.CodecError as exc:
-            raise self._break("failed", f"the candidate's answer could not be decoded: {exc}") from None
-
-    def _rebuild(self, tree: Any) -> Any:
-        try:
-            return codec.from_tree(tree)
+            return codec.from_tree(data) if parsed else codec.loads(data)
         except codec.CodecError as exc:
             raise self._break("failed", f"the candidate's answer could not be decoded: {exc}") from None
 

@@ -60,8 +60,8 @@ def _import_runner(spec: dict | None) -> None:
     """The job's runner module, imported on the first job that names one, before the candidate's clock matters
     (this process then keeps it): HumanEval and MBPP need none, and a checker starts in a few milliseconds."""
     runner = (spec or {}).get("runner")
-    if isinstance(runner, str) and runner.partition(":")[0] not in sys.modules:
-        importlib.import_module(runner.partition(":")[0])
+    if isinstance(runner, str):
+        importlib.import_module(runner.partition(":")[0])  # a dict lookup once it is imported
 
 
 def judge(sock: socket.socket, secret: dict) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_capset, _prctl = _libc.capset, _libc.prctl  # looked up once, in the zygote: not again in every candidate
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND = 32, 1024, 2048, 4096
@@ -132,15 +133,14 @@ def lock_down_privileges() -> None:
     """Once, in the zygote: no new privileges on exec, root gains no capabilities on exec, and an empty
     bounding set, all inherited by every candidate it forks (each then needs only :func:`drop_capabilities`).
     The zygote keeps its own effective capabilities: it still empties the private tmpfs between samples."""
-    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    _libc.prctl(PR_SET_SECUREBITS, SECUREBITS_LOCKED_DOWN, 0, 0, 0)
+    _prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _prctl(PR_SET_SECUREBITS, SECUREBITS_LOCKED_DOWN, 0, 0, 0)
     for cap in range(64):
-        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # fails past the kernel's last capability: nothing to drop
+        _prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # fails past the kernel's last capability: nothing to drop
 
 
 _CAP_HEADER = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
 _NO_CAPS = (ctypes.c_uint32 * 6)()
-_capset, _prctl = _libc.capset, _libc.prctl  # looked up once here, not in every candidate
 
 
 def drop_capabilities() -> None:
@@ -206,7 +206,7 @@ KEEP: list[str] = []  # interpreter folders under /tmp that samples must still s
 def not_dumpable() -> None:
     """PR_SET_DUMPABLE=0: a same-uid process without CAP_SYS_PTRACE can neither ptrace this process
     nor open its /proc/PID/{mem,fd,environ}. Inherited by forks (not by exec)."""
-    _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+    _check(_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
 
 
 def dumpable_again() -> None:

@@ -8,6 +8,7 @@ cgroup of its own where the machine lets us make one.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -223,10 +224,9 @@ class _Worker:
     def hang_up(self) -> None:
         """Close both processes' job channels: they finish and exit (:meth:`stop` waits for them)."""
         for process in (self.process, self.checker):
-            try:
-                process.stdin.close() if process is not None else None
-            except OSError:
-                pass
+            if process is not None:
+                with contextlib.suppress(OSError):
+                    process.stdin.close()
 
     def stop(self) -> None:
         self.hang_up()
@@ -317,12 +317,12 @@ class SandboxPool:
 
     def _ready(self) -> None:
         try:
-            while self._waiting:
-                self._waiting[0].wait_ready()
-                self._waiting.pop(0)
+            for worker in self._waiting:
+                worker.wait_ready()
         except BaseException:
             self.__exit__()
             raise
+        self._waiting = []
 
     def __exit__(self, *exc) -> None:
         for worker in self._workers:  # every worker winds down side by side
