@@ -35,6 +35,7 @@ OWNERS = {
     "train": "codeladder.transforms.finetune",
     "stage": "codeladder.pipeline.stages",
     "claim": "codeladder.contracts",
+    "model": "codeladder.models.fetch",
 }
 PACKAGE_ROOT = Path(__file__).resolve().parent
 

@@ -1,4 +1,4 @@
-"""The models panel: tiny, import, check, export (params classes in models/ and measure/)."""
+"""The models panel: tiny, fetch, import, check, export (params classes in models/ and measure/)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.table import Table
 from codeladder.cli.build import Verb
 from codeladder.cli.output import console, print_json
 from codeladder.models.export_types import ExportParams, export_model
+from codeladder.models.fetch import FetchParams, fetch_verb
 from codeladder.models.io import ImportParams, import_verb
 from codeladder.measure.check import CheckParams, CheckReport, check_verb, report_json
 from codeladder.models.tiny import TinyParams, tiny
@@ -17,6 +18,10 @@ from codeladder.models.tiny import TinyParams, tiny
 
 def render_tiny(path: Path, params: TinyParams, as_json: bool) -> None:
     console.print(f"wrote {params.arch} model ({params.parameter_count():,} parameters) to {path}")
+
+
+def render_fetch(path: Path, params: FetchParams, as_json: bool) -> None:
+    print(path)  # plain, so that `ladder import "$(ladder fetch NAME)" -o DIR` works
 
 
 def render_import(path: Path, params: ImportParams, as_json: bool) -> None:
@@ -50,6 +55,7 @@ def render_check(report: CheckReport, params: CheckParams, as_json: bool) -> int
 
 VERBS = [
     Verb("tiny", TinyParams, tiny, render_tiny, panel="models"),
+    Verb("fetch", FetchParams, fetch_verb, render_fetch, panel="models"),
     Verb("import", ImportParams, import_verb, render_import, panel="models"),
     Verb("check", CheckParams, check_verb, render_check, panel="models", json=True),
     Verb("export", ExportParams, export_model, render_export, panel="models", json=True),

@@ -83,24 +83,49 @@ def stored_items(items: Iterable[tuple[str, object]], config: dict) -> Iterator[
 
 # --- pre-tokenizers --------------------------------------------------------------------------------------
 
-# The split regexes of the byte-level BPE pre-tokenizers llama.cpp knows by name (``tokenizer.ggml.pre``).
+# The split regexes of the byte-level BPE pre-tokenizers llama.cpp knows by name (``tokenizer.ggml.pre``), each
+# a sequence of isolating splits applied in order, as llama.cpp's ``llama-vocab.cpp`` lists them.
 # ``llama-bpe`` first: Qwen2's regex differs only in ``\p{N}`` (one digit) where Llama 3 has ``\p{N}{1,3}``.
+# ``smollm`` (= ``starcoder``): every digit on its own, then GPT-2's regex (HF: ``Digits`` + ``ByteLevel``).
+GPT2_REGEX = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 PRE_TOKENIZERS = {
-    "llama-bpe": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                 r"|\s*[\r\n]+|\s+(?!\S)|\s+",
-    "qwen2": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
-             r"|\s+(?!\S)|\s+",
+    "llama-bpe": (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                  r"|\s*[\r\n]+|\s+(?!\S)|\s+",),
+    "qwen2": (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
+              r"|\s+(?!\S)|\s+",),
+    "smollm": (r"\p{N}", GPT2_REGEX),
+    "starcoder": (r"\p{N}", GPT2_REGEX),
+    "gpt2": (GPT2_REGEX,),
 }
 DEFAULT_PRE_TOKENIZER = "gpt2"  # llama.cpp's byte-level default when no regex is recognised
 
 
+def byte_level_pre_tokenizer(name: str):
+    """The ``tokenizers`` pre-tokenizer that splits as llama.cpp's ``name`` does (unknown names: GPT-2's)."""
+    from tokenizers import Regex, pre_tokenizers
+
+    splits = [pre_tokenizers.Split(Regex(regex), behavior="isolated")
+              for regex in PRE_TOKENIZERS.get(name, PRE_TOKENIZERS[DEFAULT_PRE_TOKENIZER])]
+    return pre_tokenizers.Sequence([*splits, pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+
+
+def _digits_then_gpt2(pre: dict) -> bool:
+    """HF's spelling of ``smollm``/``starcoder``: single digits split, then GPT-2's byte-level regex."""
+    steps = pre.get("pretokenizers") or []
+    kinds = [(step.get("type"), step.get("individual_digits"), step.get("use_regex")) for step in steps]
+    return kinds[:1] == [("Digits", True, None)] and ("ByteLevel", None, True) in kinds[1:]
+
+
 def detect_pre_tokenizer(tokenizer_json: dict) -> str:
-    """llama.cpp's pre-tokenizer name for a ``tokenizer.json`` (its regex recognised by its distinctive start)."""
+    """llama.cpp's pre-tokenizer name for a ``tokenizer.json`` (its regexes recognised)."""
     import json
 
-    text = json.dumps(tokenizer_json.get("pre_tokenizer") or {})
-    for name, regex in PRE_TOKENIZERS.items():
-        signature = regex.split("| ?")[0]  # up to the digits rule, where the known regexes differ
+    pre = tokenizer_json.get("pre_tokenizer") or {}
+    text = json.dumps(pre)
+    if _digits_then_gpt2(pre) or all(json.dumps(r)[1:-1] in text for r in PRE_TOKENIZERS["smollm"]):
+        return "smollm"
+    for name in ("llama-bpe", "qwen2"):
+        signature = PRE_TOKENIZERS[name][0].split("| ?")[0]  # up to the digits rule, where they differ
         if json.dumps(signature)[1:-1] in text:
             return name
     return DEFAULT_PRE_TOKENIZER
@@ -145,5 +170,5 @@ def torch_dtype(name: str):
 
 
 __all__ = ["Arch", "ARCHITECTURES", "supported", "require_arch", "LM_HEAD", "TIE_KEY", "tied_head",
-           "head_is_stored", "stored_items", "PRE_TOKENIZERS", "detect_pre_tokenizer", "DTYPES", "parse_dtype",
+           "head_is_stored", "stored_items", "PRE_TOKENIZERS", "byte_level_pre_tokenizer", "detect_pre_tokenizer", "DTYPES", "parse_dtype",
            "resolve_dtype", "torch_dtype"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from codeladder.errors import LadderError
-from codeladder.models.arch import (AUTO, DTYPE_ALIASES, DTYPES, PRE_TOKENIZERS, parse_dtype, resolve_dtype,
+from codeladder.models.arch import (AUTO, DTYPE_ALIASES, DTYPES, byte_level_pre_tokenizer, parse_dtype, resolve_dtype,
                                     stored_items, torch_dtype)
 from codeladder.models.checkpoint import CheckpointWriter, now
 from codeladder.models.integrity import require_gguf_file, require_model_folder
@@ -86,7 +86,7 @@ def _gguf_field(reader, key: str, default=None):
 def tokenizer_from_gguf(path: Path):
     """Rebuild a transformers fast tokenizer from a GGUF file's ``tokenizer.ggml.*`` metadata."""
     import gguf
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import AddedToken, Tokenizer, decoders, models
     from transformers import PreTrainedTokenizerFast
 
     try:
@@ -101,12 +101,7 @@ def tokenizer_from_gguf(path: Path):
     merges = [tuple(m.split(" ", 1)) for m in _gguf_field(reader, "tokenizer.ggml.merges", [])]
     pre = _gguf_field(reader, "tokenizer.ggml.pre", "gpt2")
     core = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=merges, ignore_merges=False))
-    if pre in PRE_TOKENIZERS:
-        core.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(PRE_TOKENIZERS[pre]), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
-    else:
-        core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    core.pre_tokenizer = byte_level_pre_tokenizer(pre)
     core.decoder = decoders.ByteLevel()
     control = [AddedToken(t, special=True, normalized=False) for t, kind in zip(tokens, types)
                if kind == gguf.TokenType.CONTROL]

@@ -16,7 +16,7 @@ from typing import ClassVar, Optional
 from pydantic import ConfigDict
 
 from codeladder.errors import LadderError
-from codeladder.models.arch import (ARCHITECTURES, DTYPES, PRE_TOKENIZERS, TIE_KEY, parse_dtype, require_arch,
+from codeladder.models.arch import (ARCHITECTURES, DTYPES, TIE_KEY, byte_level_pre_tokenizer, parse_dtype, require_arch,
                                     stored_items, supported, torch_dtype)
 from codeladder.params import VerbParams, option
 
@@ -68,14 +68,12 @@ def python_source_files(limit: int = 400) -> list[str]:
 
 def build_tokenizer(vocab: int = 4096):
     """A byte-level BPE trained on Python source, wrapped as a transformers fast tokenizer."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.Sequence([
-        # Qwen2's split, so llama.cpp ("qwen2" pre-tokenizer) and transformers agree on every token.
-        pre_tokenizers.Split(Regex(PRE_TOKENIZERS["qwen2"]), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    # Qwen2's split, so llama.cpp ("qwen2" pre-tokenizer) and transformers agree on every token.
+    core.pre_tokenizer = byte_level_pre_tokenizer("qwen2")
     core.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=SPECIAL_TOKENS, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
