@@ -42,3 +42,19 @@ def serve_http(handler_class):
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The real SmolLM2-135M-Instruct GGUF (98 MB), fetched once into the user's codeladder cache."""
+    from codeladder.models.fetch import fetch_model
+
+    return fetch_model("smollm2-135m-instruct")
+
+
+@pytest.fixture(scope="session")
+def smollm2_folder(smollm2_gguf, tmp_path_factory) -> Path:
+    """The real model imported into an HF folder (float32, its tokenizer rebuilt from the GGUF)."""
+    out = tmp_path_factory.mktemp("smollm2") / "hf"
+    ladder("import", str(smollm2_gguf), "-o", str(out))
+    return out

@@ -31,7 +31,8 @@ from codeladder.params import VerbParams, comma_ints, option
 from codeladder.runs import Appender, RunDir, slug, write_json_atomic
 from codeladder.samples import check_k_against_samples, read_samples_file
 from codeladder.sandbox import Job, Limits, SandboxPool, Verdict
-from codeladder.scoring import bootstrap_ci, mean_pass_at_k
+from codeladder.scoring import mean_pass_at_k
+from codeladder.stats import pass_at_1_interval
 
 ERROR_TAIL_CHARS = 1200
 MODES = ("auto", "chat", "completion")
@@ -274,12 +275,15 @@ def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
             base_counts[row["task_id"]][1] += int(row["base_passed"])
     as_pairs = {t: (n, c) for t, (n, c) in counts.items()}
     strategy = get_strategy(config.strategy, config.shots)
+    interval = pass_at_1_interval(as_pairs)
     summary = {
         "benchmark": bench.name,
         "num_tasks": len(as_pairs),
+        "num_tasks_in_benchmark": getattr(bench, "tasks_in_benchmark", len(tasks)),
         "num_samples": len(rows),
         "pass_at_k": mean_pass_at_k(as_pairs, config.k),
-        "ci95": bootstrap_ci(as_pairs, seed=config.seed),
+        "ci95": interval.as_list(),
+        "ci95_method": interval.method,
         "statuses": dict(Counter(r["status"] for r in rows)),
         "checkers": {"trusted": sum(r.get("checker") == "trusted" for r in rows),
                      "in-process": sum(r.get("checker", "in-process") != "trusted" for r in rows)},
@@ -331,6 +335,7 @@ def evaluate(config: EvalParams, show_progress: bool = False) -> dict:
         check_address(config.ray_address or os.environ.get("RAY_ADDRESS"))
     bench = get_benchmark(config.benchmark, config.bcb_mode, config.data_version)
     tasks = bench.load()
+    bench.tasks_in_benchmark = len(tasks)  # the scope every published number states: scored / in the benchmark
     if config.limit is not None:
         tasks = tasks[: config.limit]
     run = RunDir(config.output or config.default_output())

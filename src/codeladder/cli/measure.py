@@ -90,7 +90,8 @@ def render_parity(report, params: ParityParams, as_json: bool) -> int:
         table.add_column("metric")
         table.add_column("value", justify="right")
         for key in ("prompts", "positions", "cosine_min", "cosine_mean", "kl_mean", "kl_max", "top1_agreement",
-                    "greedy_agreement", "tokenizer_agreement"):
+                    "greedy_agreement", "first_token_agreement", "greedy_prefix_agreement", "greedy_prefix_mean",
+                    "tokenizer_agreement"):
             value = getattr(report, key)
             table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
         verdict = "[green]PASS[/]" if report.passed else f"[red]FAIL[/] (cosine_min < {params.min_cosine})"

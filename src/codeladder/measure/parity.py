@@ -2,7 +2,11 @@
 
 Per position of each prompt (teacher-forced with A's tokens): cosine of the logit vectors, KL
 divergence KL(A || B) of the next-token distributions, top-1 agreement; then greedy continuations
-from both, compared token by token. A report with no compared position is an error, never a pass.
+from both, compared token by token (``greedy_agreement``: equal tokens at equal positions) and by their
+shared beginning (``greedy_prefix_agreement``: the share of prompts whose continuations agree on their first
+``prefix_tokens`` tokens; ``first_token_agreement`` likewise for the first token). Two files of one model in
+different quantizations diverge somewhere in a long greedy continuation by rounding alone; whether they start
+alike is the comparison that says they compute the same model. A report with no compared position is an error, never a pass.
 A and B are any two engines that can tokenize, score logits and decode greedily (``Engine``).
 """
 
@@ -35,6 +39,10 @@ class ParityReport:
     top1_agreement: float
     greedy_agreement: float
     greedy_tokens: int
+    first_token_agreement: float
+    greedy_prefix_agreement: float
+    prefix_tokens: int
+    greedy_prefix_mean: float  # mean length of the shared beginning, in tokens
     tokenizer_agreement: float
     min_cosine: float
     passed: bool
@@ -69,9 +77,15 @@ def label(engine: Engine) -> str:
     return f"{info['backend']}:{info['model']} ({info['dtype']}, {info['device']})"
 
 
+def shared_prefix(a: list[int], b: list[int]) -> int:
+    """How many tokens two continuations share from their start."""
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
 def parity(a: Engine, b: Engine, prompts: list[str], greedy_tokens: int = 32,
-           min_cosine: float = 0.999) -> ParityReport:
+           min_cosine: float = 0.999, prefix_tokens: int = 8) -> ParityReport:
     check_parity_flags(greedy_tokens, min_cosine)
+    prefixes = []
     cosines, kls, top1 = [], [], []
     greedy_same = greedy_total = tokenizer_same = 0
     per_prompt = []
@@ -88,8 +102,9 @@ def parity(a: Engine, b: Engine, prompts: list[str], greedy_tokens: int = 32,
         same = sum(x == y for x, y in zip(ga, gb))
         greedy_same += same
         greedy_total += max(len(ga), len(gb))
+        prefixes.append(shared_prefix(ga, gb))
         per_prompt.append({"tokens": len(ids), "cosine_min": float(result["cosine"].min()),
-                           "greedy_agreement": same / max(1, len(ga), len(gb))})
+                           "greedy_agreement": same / max(1, len(ga), len(gb)), "greedy_prefix": prefixes[-1]})
     if not cosines:
         raise LadderError("parity compared 0 positions: the prompts tokenized to nothing")
     cos, kl, t1 = np.concatenate(cosines), np.concatenate(kls), np.concatenate(top1)
@@ -97,7 +112,11 @@ def parity(a: Engine, b: Engine, prompts: list[str], greedy_tokens: int = 32,
         a=label(a), b=label(b), prompts=len(per_prompt), positions=int(cos.size), cosine_min=float(cos.min()),
         cosine_mean=float(cos.mean()), kl_mean=float(kl.mean()), kl_max=float(kl.max()),
         top1_agreement=float(t1.mean()), greedy_agreement=greedy_same / max(1, greedy_total),
-        greedy_tokens=greedy_total, tokenizer_agreement=tokenizer_same / len(per_prompt), min_cosine=min_cosine,
+        greedy_tokens=greedy_total,
+        first_token_agreement=sum(n >= min(1, greedy_tokens) for n in prefixes) / len(prefixes),
+        greedy_prefix_agreement=sum(n >= min(prefix_tokens, greedy_tokens) for n in prefixes) / len(prefixes),
+        prefix_tokens=min(prefix_tokens, greedy_tokens), greedy_prefix_mean=sum(prefixes) / len(prefixes),
+        tokenizer_agreement=tokenizer_same / len(per_prompt), min_cosine=min_cosine,
         passed=bool(cos.min() >= min_cosine), per_prompt=per_prompt)
 
 
@@ -128,7 +147,7 @@ def open_scoring(model: str, dtype: str, backend: str | None = None) -> Engine:
 
 def compare_models(a: str, b: str, prompts_file=None, a_dtype: str = "float32", b_dtype: str = "float32",
                    greedy_tokens: int = 32, min_cosine: float = 0.999, *, a_backend: str | None = None,
-                   b_backend: str | None = None) -> ParityReport:
+                   b_backend: str | None = None, prefix_tokens: int = 8) -> ParityReport:
     """``ladder parity``: flags, prompts and both backends' capabilities checked first, then both models
     opened, compared and closed. A backend left ``None`` is inferred from its model."""
     check_parity_flags(greedy_tokens, min_cosine)
@@ -137,7 +156,7 @@ def compare_models(a: str, b: str, prompts_file=None, a_dtype: str = "float32", 
         for capability in ("logits", "tokenize", "greedy"):
             require_capability(backend or infer_backend(model), capability)
     with open_scoring(a, a_dtype, a_backend) as first, open_scoring(b, b_dtype, b_backend) as second:
-        return parity(first, second, texts, greedy_tokens, min_cosine)
+        return parity(first, second, texts, greedy_tokens, min_cosine, prefix_tokens)
 
 
 class ParityParams(VerbParams):
@@ -151,8 +170,10 @@ class ParityParams(VerbParams):
     b_dtype: str = option("float32", "dtype for B where its backend takes one")
     greedy_tokens: int = option(32, "greedy tokens compared per prompt", ge=0)
     min_cosine: float = option(0.999, "pass threshold on the minimum cosine", ge=-1, le=1)
+    prefix_tokens: int = option(8, "greedy_prefix_agreement: the share of prompts whose greedy continuations agree "
+                                   "on their first N tokens", ge=1)
 
 
 def parity_verb(params: ParityParams) -> ParityReport:
     return compare_models(params.a, params.b, params.prompts, params.a_dtype, params.b_dtype, params.greedy_tokens,
-                          params.min_cosine)
+                          params.min_cosine, prefix_tokens=params.prefix_tokens)
