@@ -6,7 +6,8 @@ from both, compared token by token (``greedy_agreement``: equal tokens at equal 
 shared beginning (``greedy_prefix_agreement``: the share of prompts whose continuations agree on their first
 ``prefix_tokens`` tokens; ``first_token_agreement`` likewise for the first token). Two files of one model in
 different quantizations diverge somewhere in a long greedy continuation by rounding alone; whether they start
-alike is the comparison that says they compute the same model. A report with no compared position is an error, never a pass.
+alike is the comparison that says they compute the same model. A report with no compared position is an
+error, never a pass.
 A and B are any two engines that can tokenize, score logits and decode greedily (``Engine``).
 """
 

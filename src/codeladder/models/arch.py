@@ -170,5 +170,6 @@ def torch_dtype(name: str):
 
 
 __all__ = ["Arch", "ARCHITECTURES", "supported", "require_arch", "LM_HEAD", "TIE_KEY", "tied_head",
-           "head_is_stored", "stored_items", "PRE_TOKENIZERS", "byte_level_pre_tokenizer", "detect_pre_tokenizer", "DTYPES", "parse_dtype",
+           "head_is_stored", "stored_items", "PRE_TOKENIZERS", "byte_level_pre_tokenizer", "detect_pre_tokenizer",
+           "DTYPES", "parse_dtype",
            "resolve_dtype", "torch_dtype"]
