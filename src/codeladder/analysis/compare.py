@@ -4,14 +4,24 @@
 With n > 1 a task can also move without changing side: ``rate_changes`` lists every task whose rate
 ``c / n`` changed, largest drop first. Only tasks both runs evaluated are compared (pass@1 on them too);
 tasks only one run has are listed apart. Two models may be compared: that is what the verb is for.
+
+``paired`` is the statistician's answer (:mod:`codeladder.stats`): the delta of pass@1 on the shared tasks, its 95%
+interval and p-value (exact McNemar and Newcombe's interval for n = 1, a paired bootstrap over tasks for n > 1), and
+the ``outcome``: ``gained`` or ``regressed`` only when the interval excludes zero, else ``no measurable change``.
+As a recipe stage (``verb: compare``, inputs ``before`` and ``after``) it writes ``compare.json``, whose numbers
+gates name: ``delta``, ``delta_ci95_low``, ``delta_ci95_high``, ``p_value``, ``tasks``, ``tasks_gained``,
+``tasks_lost`` and the 0/1 flags ``gained``, ``regressed``, ``unchanged``.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Optional
 
 from codeladder.analysis.load import Run, load_run, one_benchmark, sorted_tasks, task_order
-from codeladder.params import VerbParams, option
+from codeladder.runs import write_json_atomic
+from codeladder.params import OUTPUT, VerbParams, option
+from codeladder.stats import GAINED, REGRESSED, UNCHANGED, paired_compare
 
 
 class CompareParams(VerbParams):
@@ -20,6 +30,7 @@ class CompareParams(VerbParams):
     verb: ClassVar[str] = "analyze compare"
     before: str = option(..., "the earlier (baseline) run folder", argument=True)
     after: str = option(..., "the later (candidate) run folder", argument=True)
+    output: Optional[Path] = option(None, "also write the comparison to this folder (compare.json)", flags=OUTPUT)
 
 
 def _side(run: Run, common: list[str]) -> dict:
@@ -41,6 +52,8 @@ def compare_runs(before: Run, after: Run) -> dict:
                for t in common if after.tasks[t].rate != before.tasks[t].rate]
     changes.sort(key=lambda change: (change["delta"], task_order(change["task_id"])))
     a, b = _side(before, common), _side(after, common)
+    paired = paired_compare({t: (before.tasks[t].n, before.tasks[t].c) for t in common},
+                            {t: (after.tasks[t].n, after.tasks[t].c) for t in common})
     return {
         "benchmark": benchmark,
         "before": a,
@@ -53,12 +66,27 @@ def compare_runs(before: Run, after: Run) -> dict:
         "rate_changes": changes,
         "only_before": sorted_tasks(set(before.tasks) - set(after.tasks)),
         "only_after": sorted_tasks(set(after.tasks) - set(before.tasks)),
+        "paired": {k: v for k, v in paired.as_dict().items() if k not in ("gained", "lost")},
+        **gate_numbers(paired),
     }
+
+
+def gate_numbers(paired) -> dict:
+    """The comparison's numbers by the names gates use (see the module docstring)."""
+    return {"outcome": paired.outcome, "delta": paired.delta, "delta_ci95_low": paired.ci95[0],
+            "delta_ci95_high": paired.ci95[1], "p_value": paired.p_value, "tasks": paired.tasks,
+            "tasks_gained": len(paired.gained), "tasks_lost": len(paired.lost),
+            "gained": int(paired.outcome == GAINED), "regressed": int(paired.outcome == REGRESSED),
+            "unchanged": int(paired.outcome == UNCHANGED)}
 
 
 def compare(params: CompareParams) -> dict:
     """``ladder analyze compare``: two run folders in, JSON-ready dict out."""
-    return compare_runs(load_run(params.before), load_run(params.after))
+    result = compare_runs(load_run(params.before), load_run(params.after))
+    if params.output is not None:
+        params.output.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(params.output / "compare.json", result)
+    return result
 
 
 __all__ = ["CompareParams", "compare", "compare_runs"]

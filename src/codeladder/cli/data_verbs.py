@@ -7,6 +7,7 @@ from rich.table import Table
 from codeladder.cli.build import GROUP_HELP, Verb
 from codeladder.cli.output import console, key_value_table, print_json
 from codeladder.data.decontaminate import DecontaminateParams, decontaminate_verb
+from codeladder.data.sft import SftParams, make_sft
 from codeladder.data.pairs import PairsParams, make_pairs, meta_path
 from codeladder.data.quality import QualityParams, quality
 
@@ -65,7 +66,16 @@ def render_quality(report: dict, params: QualityParams, as_json: bool) -> None:
     console.print(key_value_table("findings (lines 0-based)", findings))
 
 
+def render_sft(meta: dict, params: SftParams, as_json: bool) -> None:
+    if as_json:
+        print_json(meta)
+        return
+    console.print(f"wrote {meta['rows']} rows ({meta['tasks']} tasks of {meta['benchmark']}, "
+                  f"{len(meta['dropped_contaminated'])} dropped as contaminated) to {meta['file']}")
+
+
 VERBS = [
+    Verb("data sft", SftParams, make_sft, render_sft, panel="improve", json=True),
     Verb("data pairs", PairsParams, make_pairs, render_pairs, panel="improve", json=True),
     Verb("data decontaminate", DecontaminateParams, decontaminate_verb, render_decontaminate, panel="improve",
          json=True),

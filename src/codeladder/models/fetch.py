@@ -21,10 +21,10 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 from codeladder.errors import LadderError
-from codeladder.params import VerbParams, option
+from codeladder.params import OUTPUT, VerbParams, option
 from codeladder.registry import new_registry
 
 
@@ -139,10 +139,33 @@ class FetchParams(VerbParams):
 
     verb: ClassVar[str] = "fetch"
     name: str = option(..., "a model of `ladder ls model`", argument=True, choices="model")
+    output: Optional[Path] = option(None, "also place the file here (a hard link where the filesystem allows)",
+                                    flags=OUTPUT)
+
+
+def place(source: Path, target: Path) -> Path:
+    """``source`` at ``target`` (hard link, else copy), published by rename: never a half-written file."""
+    if target.exists():
+        if target.is_file() and sha256_of(target) == sha256_of(source):
+            return target
+        raise LadderError(f"-o {target}: exists; choose a new path")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    partial.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(source, partial)
+        except OSError:
+            shutil.copyfile(source, partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
 
 
 def fetch_verb(params: FetchParams) -> Path:
-    return fetch_model(params.name)
+    found = fetch_model(params.name)
+    return place(found, params.output) if params.output is not None else found
 
 
 __all__ = ["RegistryModel", "MODELS", "models_cache", "cached_path", "fetch_model", "FetchParams", "fetch_verb",

