@@ -136,3 +136,18 @@ def test_analysis_and_report_import_no_torch_and_no_backend():
     loaded = done.stdout
     for name in ("'torch'", "'transformers'", "'llama_cpp'", "'codeladder.backends'", "'codeladder.sandbox'"):
         assert name not in loaded
+
+
+def test_compare_gives_the_paired_statistics_and_writes_compare_json_for_gates(runs, tmp_path):
+    from codeladder.pipeline.gates import metrics, parse_gate, read_results
+
+    result = compare(CompareParams(before=str(runs.alpha_standard), after=str(runs.beta), output=tmp_path / "cmp"))
+    paired = result["paired"]
+    assert paired["tasks"] == 8 and paired["method"].startswith("paired bootstrap")  # alpha has n = 3
+    assert paired["ci95"][0] <= result["delta"] <= paired["ci95"][1] and paired["ci95"][0] < paired["ci95"][1]
+    assert result["outcome"] == "no measurable change" and result["gained"] == [task(6)]  # 8 tasks prove nothing
+    written = read_results(tmp_path / "cmp")
+    found = metrics(written)
+    assert parse_gate("outcome_regressed == 0").check(found)["passed"]
+    assert not parse_gate("outcome_gained == 1").check(found)["passed"]
+    assert found["tasks_gained"] == 2 and found["tasks_lost"] == 2  # rates: 4 and 6 up, 3 and 7 down

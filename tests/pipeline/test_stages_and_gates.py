@@ -17,7 +17,7 @@ from codeladder.registry import registry
 def test_every_stage_is_the_cli_verb_with_its_params_class():
     verbs = {verb.name: verb for verb in all_verbs()}
     for entry in registry("stage").entries():
-        cli_name = "finetune" if entry.name == "dpo" else entry.name
+        cli_name = {"dpo": "finetune", "compare": "analyze compare"}.get(entry.name, entry.name)
         assert entry.params is verbs[cli_name].params, entry.name
         if entry.name != "eval":  # the CLI's eval adds only its progress display around the same evaluate()
             assert entry.load() is verbs[cli_name].run, entry.name

@@ -10,7 +10,7 @@ interval and p-value (exact McNemar and Newcombe's interval for n = 1, a paired 
 the ``outcome``: ``gained`` or ``regressed`` only when the interval excludes zero, else ``no measurable change``.
 As a recipe stage (``verb: compare``, inputs ``before`` and ``after``) it writes ``compare.json``, whose numbers
 gates name: ``delta``, ``delta_ci95_low``, ``delta_ci95_high``, ``p_value``, ``tasks``, ``tasks_gained``,
-``tasks_lost`` and the 0/1 flags ``gained``, ``regressed``, ``unchanged``.
+``tasks_lost`` and the 0/1 flags ``outcome_gained``, ``outcome_regressed``, ``outcome_unchanged``.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def gate_numbers(paired) -> dict:
     return {"outcome": paired.outcome, "delta": paired.delta, "delta_ci95_low": paired.ci95[0],
             "delta_ci95_high": paired.ci95[1], "p_value": paired.p_value, "tasks": paired.tasks,
             "tasks_gained": len(paired.gained), "tasks_lost": len(paired.lost),
-            "gained": int(paired.outcome == GAINED), "regressed": int(paired.outcome == REGRESSED),
-            "unchanged": int(paired.outcome == UNCHANGED)}
+            "outcome_gained": int(paired.outcome == GAINED), "outcome_regressed": int(paired.outcome == REGRESSED),
+            "outcome_unchanged": int(paired.outcome == UNCHANGED)}
 
 
 def compare(params: CompareParams) -> dict:

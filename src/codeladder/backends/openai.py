@@ -44,6 +44,9 @@ class OpenAIOptions(VerbParams):
     backoff_s: float = option(0.5, "first retry delay in seconds; doubles each try", ge=0)
     endpoint: str = option("auto", "chat, completions, or auto (chat unless --mode completion)",
                            choices=("auto", "chat", "completions"))
+    extra_body: Optional[str] = option(None, "a JSON object merged into every request: a server's own sampling "
+                                             "fields, e.g. '{\"repeat_penalty\": 1.0}' for llama.cpp's server "
+                                             "(its default 1.1 penalises repeats even when greedy)")
 
     @field_validator("base_url")
     @classmethod
@@ -54,6 +57,18 @@ class OpenAIOptions(VerbParams):
         if not urls or any(not u.startswith(("http://", "https://")) for u in urls):
             raise ValueError("expected http(s)://HOST:PORT/v1 (several: comma-separated)")
         return ",".join(urls)
+
+    @field_validator("extra_body")
+    @classmethod
+    def _extra(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parsed = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not JSON ({exc})") from None
+            if not isinstance(parsed, dict):
+                raise ValueError("expected a JSON object, e.g. '{\"repeat_penalty\": 1.0}'")
+        return value
 
 
 class Servers:
@@ -103,6 +118,7 @@ class OpenAIEngine(Engine):
         self.servers = Servers([u.rstrip("/") for u in base_url.split(",")])
         self.base_url = ",".join(self.servers.urls)
         self.model = model
+        self.extra_body = json.loads(options.extra_body) if options.extra_body else {}
         self.concurrency, self.timeout_s = options.concurrency, options.request_timeout
         self.batch_hint = self.concurrency * len(self.servers.urls)
         self.retries, self.backoff_s, self.endpoint = options.retries, options.backoff_s, options.endpoint
@@ -162,6 +178,7 @@ class OpenAIEngine(Engine):
             body["stop"] = list(params.stop)[:4]  # the OpenAI API takes at most 4
         if params.logprobs:
             body["logprobs"] = True if chat else 1
+        body.update(self.extra_body)
         began = time.perf_counter()
         if chat:
             answer = self._post("/chat/completions", {**body, "messages": request.prompt.messages})

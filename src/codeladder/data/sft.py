@@ -32,6 +32,7 @@ class SftParams(VerbParams):
     output: Path = option(..., "the JSONL to write (metadata beside it: FILE.meta.json)", flags=OUTPUT)
     strategy: str = option("standard", "the prompt strategy the eval will use", choices="strategy")
     limit: Optional[int] = option(None, "only the first N tasks", ge=1)
+    overwrite: bool = option(False, "replace an existing output file")
 
 
 def _row(strategy, task) -> dict:
@@ -49,6 +50,8 @@ def make_sft(params: SftParams) -> dict:
 
     out = Path(params.output)
     check_output_file(out, "--output")
+    if out.exists() and not params.overwrite:
+        raise LadderError(f"--output {out}: exists; choose a new path, or pass --overwrite to replace it")
     bench = get_benchmark(params.benchmark)
     if bench.split == "test":
         raise LadderError(f"data sft {params.benchmark}: a test split; training on it trains on the problems the "

@@ -9,7 +9,8 @@ Metrics are the numbers of the result file by dotted path (``timings.total_s``) 
 - quantize: ``size_ratio`` = file size / FP16 size (``size_vs_fp16``);
 - finetune, dpo: ``train_loss``, ``val_loss`` (the last epoch's); merge: its ``summary`` keys by name;
 - compare (a paired comparison of two eval stages): ``delta``, ``delta_ci95_low``, ``delta_ci95_high``, ``p_value``,
-  ``tasks_gained``, ``tasks_lost`` and the 0/1 outcomes ``gained``, ``regressed``, ``unchanged``.
+  ``tasks_gained``, ``tasks_lost`` and the 0/1 outcomes ``outcome_gained``, ``outcome_regressed``,
+  ``outcome_unchanged``.
 """
 
 from __future__ import annotations
