@@ -11,7 +11,7 @@ from codeladder.data.sft import SftParams, make_sft
 from codeladder.data.pairs import PairsParams, make_pairs, meta_path
 from codeladder.data.quality import QualityParams, quality
 
-GROUP_HELP["data"] = "Training data: preference pairs from a run, decontamination, quality checks."
+GROUP_HELP["data"] = "Training data: SFT rows from a pool, preference pairs from a run, decontamination, quality."
 SHOWN = 8
 
 
