@@ -249,7 +249,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     parts = args.parts.split(",")
     BASELINE_BENCHMARKS[:] = args.baseline_benchmarks.split(",")
-    gguf, folder = part_import(work)
+    if "import" in parts or "baseline" in parts:
+        gguf, folder = part_import(work)
     if "baseline" in parts:
         part_baseline(work / ("quick" if args.quick else "full"), gguf, folder, args.backends.split(","),
                       args.quick_tasks if args.quick else None)

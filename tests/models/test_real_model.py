@@ -13,7 +13,7 @@ from conftest import ladder
 def test_import_keeps_architecture_tokenizer_template_and_special_tokens(smollm2_folder):
     config = json.loads((smollm2_folder / "config.json").read_text())
     assert config["architectures"] == ["LlamaForCausalLM"] and config["num_hidden_layers"] == 30
-    assert (config["bos_token_id"], config["eos_token_id"]) == (1, 2)
+    assert (config["bos_token_id"], config["eos_token_id"]) == (1, 2) and "quantization_config" not in config
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2_folder)
@@ -98,3 +98,16 @@ def test_llamacpp_knows_the_pre_tokenizer_we_write(name):
     from codeladder.models.arch import PRE_TOKENIZERS
 
     assert PRE_TOKENIZERS[name][0] == r"\p{N}"
+
+
+def test_the_imported_real_model_takes_a_lora_step(smollm2_folder, tmp_path):
+    """The folder is plain float32 (no leftover GGUF quantization_config), so training starts."""
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"Write f{i}."},
+                                                     {"role": "assistant", "content": f"def f{i}():\n    return {i}"}]})
+                            + "\n" for i in range(4)))
+    out = tmp_path / "ft"
+    ladder("finetune", str(smollm2_folder), "--data", str(rows), "-o", str(out), "--max-steps", "1", "--batch-size",
+           "2", "--max-length", "128", "--val-split", "0")
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["steps"] >= 1 if "steps" in report else (out / "adapter").is_dir()

@@ -144,6 +144,7 @@ def import_gguf(path: Path, out: Path, dtype: str = "float32") -> Path:
             config.pop("torch_dtype", None)
             config["vocab_size"] = model.get_input_embeddings().weight.shape[0]
             config["architectures"] = [type(model).__name__]  # from_pretrained(gguf_file=...) leaves it None
+            config.pop("quantization_config", None)  # it says "gguf": the folder holds dequantized weights
             writer.config = config
             for tensor_name, tensor in stored_items(model.state_dict().items(), config):
                 writer.add(tensor_name, tensor.to(target))
