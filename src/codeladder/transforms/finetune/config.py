@@ -112,9 +112,20 @@ def load_model(job: Job):
                                    bnb_4bit_compute_dtype=compute, bnb_4bit_quant_storage=compute)
         model = AutoModelForCausalLM.from_pretrained(str(job.params.base), quantization_config=quant, device_map=place,
                                                      dtype=compute, **kwargs)
-        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        return prepare_model_for_kbit_training(_no_cpu_inference_packing(model), use_gradient_checkpointing=False)
     dtype = torch.bfloat16 if job.bf16 and method != "full" else torch.float32
     return AutoModelForCausalLM.from_pretrained(str(job.params.base), dtype=dtype, device_map=place, **kwargs)
+
+
+def _no_cpu_inference_packing(model):
+    """bitsandbytes 0.50 repacks a 4-bit weight for its AVX512-BF16 inference kernel the first time a layer runs in
+    eval mode without grad (our guards' and the validation loss's passes), and the training forward that follows
+    then fails (``a view of a leaf Variable ... in-place operation`` in ``matmul_4bit``). Training never wants
+    that layout: turn it off on every 4-bit layer."""
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+    return model
 
 
 def _bnb_available() -> bool:
