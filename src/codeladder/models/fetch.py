@@ -12,7 +12,6 @@ An offline machine gets one line naming the package and the cache path to fill b
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import ClassVar, Optional
 
 from codeladder.errors import LadderError
+from codeladder.models.lineage import sha256_of
 from codeladder.params import OUTPUT, VerbParams, option
 from codeladder.registry import new_registry
 
@@ -72,14 +72,6 @@ def spec_of(name: str) -> RegistryModel:
 
 def cached_path(name: str) -> Path:
     return models_cache() / name / spec_of(name).filename
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fill_by_hand(name: str, spec: RegistryModel) -> str:
