@@ -262,7 +262,8 @@ def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDi
 
 
 def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDir, info: dict,
-              isolation: dict, limits: Limits, timings: dict, environment: dict | None = None) -> dict:
+              isolation: dict, limits: Limits, timings: dict, environment: dict | None = None,
+              tasks_in_benchmark: int | None = None) -> dict:
     ids = {t.task_id for t in tasks}
     rows = [r for r in run.result_rows() if r["task_id"] in ids]
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -279,7 +280,7 @@ def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
     summary = {
         "benchmark": bench.name,
         "num_tasks": len(as_pairs),
-        "num_tasks_in_benchmark": getattr(bench, "tasks_in_benchmark", len(tasks)),
+        "num_tasks_in_benchmark": tasks_in_benchmark or len(tasks),  # the scope: scored / in the benchmark
         "num_samples": len(rows),
         "pass_at_k": mean_pass_at_k(as_pairs, config.k),
         "ci95": interval.as_list(),
@@ -335,18 +336,19 @@ def evaluate(config: EvalParams, show_progress: bool = False) -> dict:
         check_address(config.ray_address or os.environ.get("RAY_ADDRESS"))
     bench = get_benchmark(config.benchmark, config.bcb_mode, config.data_version)
     tasks = bench.load()
-    bench.tasks_in_benchmark = len(tasks)  # the scope every published number states: scored / in the benchmark
+    tasks_in_benchmark = len(tasks)
     if config.limit is not None:
         tasks = tasks[: config.limit]
     run = RunDir(config.output or config.default_output())
     run.prepare(config.run_key(bench), overwrite=config.overwrite)
     try:
-        return _evaluate_in(run, config, bench, tasks, show_progress)
+        return _evaluate_in(run, config, bench, tasks, show_progress, tasks_in_benchmark)
     finally:
         run.unlock()
 
 
-def _evaluate_in(run: RunDir, config: EvalParams, bench: Benchmark, tasks: list[Task], show_progress: bool) -> dict:
+def _evaluate_in(run: RunDir, config: EvalParams, bench: Benchmark, tasks: list[Task], show_progress: bool,
+                 tasks_in_benchmark: int) -> dict:
     run.summary.unlink(missing_ok=True)  # a run being extended must not look finished if it stops half-way
     limits = Limits(timeout_s=config.timeout or bench.default_timeout_s,
                     memory_mb=config.memory_mb or bench.default_memory_mb)
@@ -369,7 +371,7 @@ def _evaluate_in(run: RunDir, config: EvalParams, bench: Benchmark, tasks: list[
     timings = {"generation_s": round(generated - started, 3), "execution_s": round(executed - generated, 3),
                "total_s": round(executed - started, 3)}
     summary = summarize(config, bench, tasks, run, info, isolation, limits, timings,
-                        environment.record() if environment else None)
+                        environment.record() if environment else None, tasks_in_benchmark)
     if config.rerank:
         summary["rerank"] = _rerank(config, tasks, run, limits)
     summary["output"] = str(run.path)

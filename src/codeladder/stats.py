@@ -1,4 +1,5 @@
-"""Intervals and paired comparisons: the one place every summary, comparison, gate, report and card gets them.
+"""Intervals and paired comparisons, in one place: eval summaries and ``analyze compare`` (and its recipe stage)
+use them today; reports and cards still carry an interval of their own (``report/collect.py``).
 
 - **pass@1 of one run.** n = 1 sample per task: each task is one Bernoulli trial, and the interval is Wilson's
   score interval (it keeps its coverage at 0/T and T/T, where the bootstrap and Wald give zero width). n > 1: the

