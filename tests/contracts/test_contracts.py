@@ -152,12 +152,75 @@ def test_decontamination_claims_read_the_real_report(pipeline, tmp_path):
     assert by_id(report)["half"]["status"] == "pass"
 
 
-def test_missing_evidence_is_not_applicable_never_a_pass(pipeline):
-    text = ("contract: n\nclaims:\n  - {id: gone, kind: pass_at_k, artifacts: {run: runs/nothing}, params: {min: 0}}\n"
-            "  - {id: wrong-kind, kind: merge_norms, artifacts: {merge: ties}}\n")
+def test_missing_evidence_fails_unless_the_claim_is_optional(pipeline):
+    text = ("contract: n\nclaims:\n  - {id: gone, kind: pass_at_k, artifacts: {run: runs/nothing}, params: {min: 1}}\n"
+            "  - {id: wrong-kind, kind: merge_norms, artifacts: {merge: ties}}\n"
+            "  - {id: maybe, kind: size_ratio, optional: true, artifacts: {model: no.gguf, reference: a},"
+            " params: {max: 1}}\n"
+            "  - {id: order, kind: lineage_order, artifacts: {model: q8.gguf}}\n")
     done, report = check(pipeline, text)
-    assert done.returncode == 0 and {c["status"] for c in report["claims"]} == {"not-applicable"}
-    assert "does not exist" in by_id(report)["gone"]["detail"]
+    claims = by_id(report)
+    assert done.returncode == 1 and report["passed"] is False
+    assert {k: c["status"] for k, c in claims.items()} == {"gone": "fail", "wrong-kind": "fail",
+                                                           "maybe": "not-applicable", "order": "pass"}
+    assert claims["gone"]["detail"].startswith("evidence missing: ") and "does not exist" in claims["gone"]["detail"]
+    assert report["counts"] == {"pass": 1, "fail": 2, "not-applicable": 1}
+    text = "".join(line for line in text.splitlines(keepends=True) if "{id: gone" not in line
+                   and "{id: wrong-kind" not in line)
+    done, report = check(pipeline, text)  # an optional claim without evidence beside one that passes
+    assert done.returncode == 0 and by_id(report)["maybe"]["status"] == "not-applicable"
+
+
+def test_a_mistyped_run_folder_fails_every_shipped_claim(tmp_path):
+    (tmp_path / "demo-rnu").mkdir()
+    done = ladder("contracts", "check", "--run", str(tmp_path / "demo-rnu"), "--json", check=False)
+    report = json.loads(done.stdout)
+    assert done.returncode == 1 and report["counts"] == {"pass": 0, "fail": 7, "not-applicable": 0}
+    assert all(c["detail"].startswith("evidence missing: ") for c in report["claims"])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("contract: empty\nclaims: []\n", "nothing to check: contract.yaml hold no claims"),
+    ("contract: o\nclaims:\n  - {id: maybe, kind: lineage_order, optional: true, artifacts: {model: gone.gguf}}\n",
+     "nothing checked: all 1 claims are optional and their evidence is missing (maybe: "),
+])
+def test_nothing_to_check_is_one_line_and_non_zero(pipeline, text, message):
+    done, _ = check(pipeline, text)
+    assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_run_measured_fails_a_partial_run_and_another_benchmark(pipeline, tmp_path):
+    shutil.copytree(pipeline / "runs" / "parent", tmp_path / "errored")
+    summary_path = tmp_path / "errored" / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["statuses"] = {"passed": 4, "error": 1}
+    summary_path.write_text(json.dumps(summary))
+    (tmp_path / "runs").symlink_to(pipeline / "runs")
+    text = ("contract: r\nclaims:\n"
+            "  - {id: five, kind: run_measured, artifacts: {run: runs/parent}, params: {min_tasks: 5, "
+            "benchmark: humaneval}}\n"
+            "  - {id: six, kind: run_measured, artifacts: {run: runs/quantized}, params: {min_tasks: 6}}\n"
+            "  - {id: other, kind: run_measured, artifacts: {run: runs/parent}, params: {benchmark: mbpp}}\n"
+            "  - {id: errored, kind: run_measured, artifacts: {run: errored}}\n")
+    done, report = check(tmp_path, text)
+    claims = by_id(report)
+    assert done.returncode == 1
+    assert {k: c["status"] for k, c in claims.items()} == {"five": "pass", "six": "fail", "other": "fail",
+                                                           "errored": "fail"}
+    assert claims["five"]["value"] == 5 and "passed 5" in claims["five"]["detail"]
+    assert claims["six"]["detail"] == "5 tasks judged, fewer than 6"
+    assert claims["other"]["detail"] == "the run is on humaneval, not mbpp"
+    assert claims["errored"]["detail"] == "1 samples ended in a harness error, not a verdict"
+
+
+def test_no_shipped_claim_is_optional_and_none_is_a_vacuous_pass_at_k():
+    """With the test above (each fails without its evidence) and the kinds' failing cases in this file."""
+    from codeladder.contracts.check import SHIPPED, load_contract
+
+    claims = [claim for path in SHIPPED.glob("*.yaml") for claim in load_contract(path).claims]
+    assert len(claims) == 7 and not [c.id for c in claims if c.optional]
+    assert by_id({"claims": [c.model_dump() for c in claims]})["eval-finished"]["kind"] == "run_measured"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -165,6 +228,9 @@ def test_missing_evidence_is_not_applicable_never_a_pass(pipeline):
      "contract.yaml:3: claim 'x' (size_ratio) params.maxx: Extra inputs are not permitted"),
     ("contract: t\nclaims:\n  - {id: x, kind: no_such_kind}\n", "kind no_such_kind: choose one of"),
     ("contract: t\nclaimz: []\n", "contract.yaml:2: claimz: Extra inputs are not permitted"),
+    ("contract: t\nclaims:\n  - {id: x, kind: pass_at_k, artifacts: {run: r}, params: {min: 0.0}}\n",
+     "contract.yaml:3: claim 'x' (pass_at_k) params.min: Value error, a pass@k bound must be in (0, 1]: a bound of 0 "
+     "cannot fail"),
 ])
 def test_a_bad_contract_file_is_one_line_naming_file_and_line(pipeline, text, message):
     done, _ = check(pipeline, text)

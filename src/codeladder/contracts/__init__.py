@@ -9,8 +9,8 @@ contracts share the vocabulary of the result files (``summary.json``, ``report.j
 from __future__ import annotations
 
 from codeladder.contracts.kinds import (decontamination, lineage_order, logit_parity, merge_norms, pass_at_k,
-                                        pass_at_k_delta, perplexity_ratio, size_ratio, sign_conflicts, sparsity,
-                                        tokenizer_preserved)
+                                        pass_at_k_delta, perplexity_ratio, run_measured, size_ratio, sign_conflicts,
+                                        sparsity, tokenizer_preserved)
 from codeladder.registry import new_registry
 
 CLAIMS = new_registry("claim")
@@ -23,6 +23,8 @@ def _add(name: str, summary: str, module, artifacts: str) -> None:
 
 
 _add("pass_at_k", "a run's pass@k is at least a bound", pass_at_k, "run")
+_add("run_measured", "a run judged at least N tasks of its benchmark, every sample with a verdict", run_measured,
+     "run")
 _add("pass_at_k_delta", "a candidate run is within X pp of a reference run on the same benchmark", pass_at_k_delta,
      "reference candidate")
 _add("size_ratio", "a model's bytes over a reference's are at most a bound", size_ratio, "model reference")

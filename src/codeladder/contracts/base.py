@@ -2,7 +2,8 @@
 
 A claim is falsifiable: its kind computes one number (or fact) from result files the toolkit wrote and
 compares it with a bound. The outcome names the files and the keys it read, so a reader can check it by hand.
-Missing evidence is ``not-applicable`` (never a silent pass); evidence that contradicts the claim is ``fail``.
+Missing evidence is a ``fail`` (a mistyped ``--run`` must not pass a CI gate), or ``not-applicable`` for a claim
+marked ``optional: true``; evidence that contradicts the claim is ``fail``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class ClaimParams(BaseModel):
 
 
 class NotApplicable(Exception):
-    """The evidence this claim needs is not there (or is of another kind)."""
+    """The evidence this claim needs is not there (or is of another kind): a failure unless the claim is optional."""
 
 
 @dataclass

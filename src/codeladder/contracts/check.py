@@ -10,8 +10,10 @@ A contract file::
         artifacts: {merge: merged}     # name -> path, relative to --run (default: the file's folder)
         params: {tolerance: 0.05}
 
-Each claim ends ``pass``, ``fail`` or ``not-applicable`` (its evidence is missing), with the values and the
-files it read. The verb exits 1 when a claim fails. Errors in a file name the file, its line and the claim.
+Each claim ends ``pass`` or ``fail``, with the values and the files it read. A claim whose evidence is missing
+fails, unless it says ``optional: true`` (then it is ``not-applicable``). The verb exits 1 when a claim fails, and
+exits non-zero with one line when nothing was checked (no claims, or every claim optional and absent). Errors in a
+file name the file, its line and the claim.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class ClaimSpec(BaseModel):
     artifacts: dict[str, str] = Field(default_factory=dict)
     params: dict = Field(default_factory=dict)
     about: str = ""
+    optional: bool = False
 
 
 class ContractFile(BaseModel):
@@ -92,15 +95,30 @@ def load_contract(path: Path) -> ContractFile:
 
 
 def check_claim(claim: ClaimSpec, base: Path) -> Outcome:
+    """The claim's outcome; missing evidence fails it unless the claim is optional."""
     entry = registry("claim").get(claim.kind, "kind")
     try:
         return entry.load()(entry.params.model_validate(claim.params), Artifacts(claim.artifacts, base))
     except NotApplicable as exc:
-        return Outcome("not-applicable", detail=str(exc))
+        if claim.optional:
+            return Outcome("not-applicable", detail=str(exc))
+        return Outcome("fail", detail=f"evidence missing: {exc} (a claim that may lack evidence says optional: true)")
+
+
+def _nothing_checked(results: list[dict], files: list[Path]) -> str | None:
+    """Why this check proved nothing (no claims, or only optional claims without evidence); None when it did."""
+    if not results:
+        return f"nothing to check: {', '.join(map(str, files))} hold no claims"
+    if all(r["status"] == "not-applicable" for r in results):
+        return (f"nothing checked: all {len(results)} claims are optional and their evidence is missing "
+                f"({results[0]['id']}: {results[0]['detail']}); is --run the right folder?")
+    return None
 
 
 def contracts_check(params: ContractsCheckParams) -> dict:
     files = list(params.files) or sorted(SHIPPED.glob("*.yaml"))
+    if not files:
+        raise LadderError(f"nothing to check: no contract files given and none shipped in {SHIPPED}")
     if params.output is not None:
         check_output_file(params.output, "-o")
     if params.run is not None and not params.run.is_dir():
@@ -115,6 +133,9 @@ def contracts_check(params: ContractsCheckParams) -> dict:
             outcome = check_claim(claim, base)
             results.append({"contract": contract.contract, "file": str(path), "id": claim.id, "kind": claim.kind,
                             "about": claim.about, **outcome.as_dict()})
+    reason = _nothing_checked(results, files)
+    if reason:
+        raise LadderError(reason)
     counts = {status: sum(r["status"] == status for r in results) for status in ("pass", "fail", "not-applicable")}
     report = {"claims": results, "counts": counts, "passed": counts["fail"] == 0}
     if params.output is not None:

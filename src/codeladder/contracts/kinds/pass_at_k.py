@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from pydantic import field_validator
+
 from codeladder.contracts.base import Artifacts, ClaimParams, NotApplicable, Outcome, judged
 
 
@@ -11,6 +13,14 @@ class PassAtKParams(ClaimParams):
     k: int = 1
     min: float
     benchmark: Optional[str] = None
+
+    @field_validator("min")
+    @classmethod
+    def _can_fail(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError("a pass@k bound must be in (0, 1]: a bound of 0 cannot fail (to claim that a run was "
+                             "measured, use kind run_measured)")
+        return value
 
 
 def read_pass_at_k(artifacts: Artifacts, name: str, k: int) -> tuple[float, str, dict]:
