@@ -92,12 +92,65 @@ def test_tiny_tokenizer_round_trips_python(tiny_model):
     assert tokenizer.decode(tokenizer(code)["input_ids"]) == code
 
 
-def test_bigcodebench_instruct_mode_reference_run(tmp_path):
-    out = ladder("eval", "bigcodebench-hard", "--bcb-mode", "instruct", "--limit", "3", "--output",
-                 str(tmp_path / "run"), "--json", cwd=tmp_path)
-    summary = json.loads(out.stdout)
-    assert summary["num_tasks"] == 3 and summary["benchmark"] == "bigcodebench-hard"
-    assert sum(summary["statuses"].values()) == 3
-    assert set(summary["statuses"]) <= {"passed", "failed", "error", "timeout"}
+class RecordingServer:
+    """An OpenAI-shaped chat server on loopback: records every request and answers each BigCodeBench task with
+    its canonical solution in a fence (the task found by the prompt text the request carries)."""
+
+    def __init__(self, rows: list[dict]):
+        from http.server import BaseHTTPRequestHandler
+
+        from conftest import send_json, serve_http
+
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                outer.requests.append(body)
+                text = body["messages"][-1]["content"]
+                row = next(r for r in rows if r["instruct_prompt"].strip() in text or r["complete_prompt"].strip() in text)
+                answer = f"```python\n{row['code_prompt']}{row['canonical_solution']}\n```"
+                send_json(self, json.dumps({"choices": [{"message": {"content": answer}}],
+                                            "usage": {"prompt_tokens": 5, "completion_tokens": 7}}).encode())
+
+        self.server, self.url = serve_http(Handler)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_bigcodebench_instruct_mode_sends_the_instruct_prompt(tmp_path):
+    """``--bcb-mode instruct`` asks a chat model with BigCodeBench's ``instruct_prompt`` (the task in words), not
+    the ``complete_prompt`` (code with a docstring) that ``complete`` sends; both runs record what was asked."""
+    from codeladder.benchmarks import get_benchmark
+    from codeladder.runs import read_jsonl
+
+    rows = get_benchmark("bigcodebench-hard").read_rows()[:3]
+    server = RecordingServer(rows)
+    try:
+        asked = {}
+        for mode in ("instruct", "complete"):
+            run = tmp_path / mode
+            out = ladder("eval", "bigcodebench-hard", "--bcb-mode", mode, "--limit", "3", "--backend", "openai",
+                         "--base-url", server.url, "--concurrency", "1", "--output", str(run), "--json", cwd=tmp_path)
+            summary = json.loads(out.stdout)
+            assert summary["num_tasks"] == 3 and json.loads((run / "config.json").read_text())["bcb_mode"] == mode
+            assert sum(summary["statuses"].values()) == 3
+            assert set(summary["statuses"]) <= {"passed", "failed", "error", "timeout"}
+            asked[mode], server.requests[:] = [r["messages"][-1]["content"] for r in server.requests], []
+            samples = read_jsonl(run / "samples.jsonl")  # the answers to those prompts are the ones scored
+            assert [s["task_id"] for s in samples] == [r["task_id"] for r in rows]
+            assert [s["extracted"].strip() for s in samples] == [(r["code_prompt"] + r["canonical_solution"]).strip()
+                                                                 for r in rows]
+    finally:
+        server.close()
+    for row, instruct, complete in zip(rows, asked["instruct"], asked["complete"]):
+        assert instruct.startswith(row["instruct_prompt"].strip()) and row["complete_prompt"].strip() not in instruct
+        assert row["complete_prompt"].strip() in complete and row["instruct_prompt"].strip() not in complete
     done = ladder("eval", "bigcodebench", "--bcb-mode", "chat", cwd=tmp_path, check=False)
     assert done.returncode == 2 and "--bcb-mode" in done.stderr
