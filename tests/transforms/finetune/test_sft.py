@@ -50,6 +50,10 @@ def test_lora_loss_falls_from_ln_vocab_and_merge_equals_peft(tiny_model, sft_dat
     assert set(epochs[0]) == {"epoch", "train_loss", "val_loss", "learning_rate", "tokens_per_s", "peak_memory_mb"}
     assert epochs[2]["train_loss"] < epochs[1]["train_loss"] < epochs[0]["train_loss"] < ln_vocab
     assert all(e["val_loss"] is not None and e["tokens_per_s"] > 0 and e["peak_memory_mb"] > 0 for e in epochs)
+    assert report["verdict"] == "learned" and report["verdict_learned"] == 1, report["verdict_reason"]
+    assert report["verdict_rule"]["val_loss_last"] == epochs[2]["val_loss"]
+    assert report["hyperparameters"]["target_modules"] == ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj",
+                                                           "up_proj", "v_proj"]
     assert report["guards"]["adapter"]["modules"] == 14  # 7 projections x 2 layers
     mask = report["guards"]["label_mask"]
     assert mask["first_example"]["supervised_text"].startswith("def add") and "user" not in \

@@ -47,6 +47,12 @@ class Job:
     def out(self) -> Path:
         return Path(self.params.output)
 
+    def hyperparameters(self) -> dict:
+        """The settings as the report and lineage record them, ``target_modules`` being the module names PEFT
+        actually adapted (the guards' count), not the option's empty default."""
+        return {**self.params.hyperparameters(),
+                "target_modules": self.findings.adapter.get("targets") or list(self.params.target_modules)}
+
     @property
     def checkpoints(self) -> Path:
         return self.out / CHECKPOINTS

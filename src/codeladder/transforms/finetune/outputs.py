@@ -18,8 +18,7 @@ ADAPTER, MERGED = "adapter", "merged"
 
 def stage_params(job: Job) -> dict:
     """The lineage stage's parameters: the hyperparameters, the data file and its sha256, and what it holds."""
-    targets = job.findings.adapter.get("targets") or list(job.params.target_modules)
-    return {**job.params.hyperparameters(), "target_modules": targets, "data": str(job.params.data),
+    return {**job.hyperparameters(), "data": str(job.params.data),
             "data_sha256": job.data_sha256, "rows_train": len(job.train_rows), "rows_val": len(job.val_rows),
             "data_kind": job.rows.kind,
             "contaminated": job.rows.contaminated, "device": job.device, "bf16": job.bf16, **job.stage_extra}

@@ -18,6 +18,7 @@ from codeladder.transforms.finetune.config import (Job, check_packing, last_chec
 from codeladder.transforms.finetune.data import read_rows, split_rows
 from codeladder.transforms.finetune.outputs import ADAPTER, MERGED, merge_lora, now, save_adapter, save_full
 from codeladder.transforms.finetune.params import ADAPTER_METHODS, FinetuneParams
+from codeladder.transforms.finetune.verdict import judge_training
 
 
 def check_paths(params: FinetuneParams) -> None:
@@ -51,13 +52,15 @@ def prepare(params: FinetuneParams, show: bool) -> Job:
 
 def build_report(job: Job, trainer, outputs: dict) -> dict:
     history = trainer.state.log_history
+    epochs, losses = reports.epoch_table(history), reports.step_losses(history)
     report = {"method": job.params.method, "base": str(job.params.base), "data": str(job.params.data),
               "data_sha256": job.data_sha256, "contaminated": job.rows.contaminated,
               "rows": {"train": len(job.train_rows), "val": len(job.val_rows)},
-              "hyperparameters": job.params.hyperparameters(), "device": job.device, "bf16": job.bf16,
+              "hyperparameters": job.hyperparameters(), "device": job.device, "bf16": job.bf16,
               "steps": trainer.state.global_step, "max_steps": trainer.state.max_steps,
               "train_runtime_s": next((e["train_runtime"] for e in history if "train_runtime" in e), None),
-              "epochs": reports.epoch_table(history), "step_losses": reports.step_losses(history),
+              "epochs": epochs, "step_losses": losses,
+              **judge_training(losses, [e["val_loss"] for e in epochs if e["val_loss"] is not None]),
               "guards": job.findings.as_dict(), "outputs": outputs, **job.report_extra}
     if job.params.method == "dpo":
         report["dpo"] = {"beta": job.params.beta, "loss_type": job.params.loss_type,
@@ -103,6 +106,7 @@ def finetune(params: FinetuneParams, show_progress: bool = False, *, stage: str 
     report = {**build_report(job, trainer, outputs), "resumed_from": resumed_from}
     reports.write_report(job.out, report)
     shutil.rmtree(job.checkpoints, ignore_errors=True)
+    reports.say(f"verdict: {report['verdict']} ({report['verdict_reason']})", show_progress)
     return report
 
 
