@@ -47,6 +47,6 @@ def test_a_toy_backend_gets_parity_perplexity_and_bench(toy_backend):
     assert same.a.startswith("toy:a")
     result = perplexity("a", "def add(a, b):\n    return a + b\n" * 8, 64, 32, backend=toy_backend)
     assert result["tokens"] == len("def add(a, b):\n    return a + b\n" * 8) - 1 and result["perplexity"] > 1
-    figures = bench("a", toy_backend, prompt_tokens=16, new_tokens=4, iterations=1, batch_sizes=(1, 2))
+    figures = bench("a", toy_backend, prompt_tokens=16, new_tokens=64, iterations=3, batch_sizes=(1, 2))
     assert figures.backend == "toy" and figures.decode_tok_s > 0 and set(figures.batch_tok_s) == {"1", "2"}
     assert figures.batch_mode == "sequential" and figures.draft is None

@@ -80,6 +80,16 @@ def check_bench_flags(prompt_tokens: int, new_tokens: int, iterations: int, warm
             ",".join(map(str, batch_sizes)), "every batch size must be at least 1")
 
 
+def decode_rate(new_tokens: int, e2e_s: float, ttft_s: float, what: str = "") -> float:
+    """Tokens per second after the first: (new_tokens - 1) / (e2e - ttft). A run no longer than its first token
+    alone is timing noise, refused rather than reported as billions of tokens per second."""
+    if e2e_s <= ttft_s:
+        raise LadderError(f"{new_tokens} tokens{what} took {e2e_s * 1000:.2f} ms, no longer than the first token alone "
+                          f"({ttft_s * 1000:.2f} ms): the decode time is lost in timing noise; raise --new-tokens or "
+                          "--iterations")
+    return (new_tokens - 1) / (e2e_s - ttft_s)
+
+
 def measure(engine: Engine, prompt_tokens: int, new_tokens: int, iterations: int, warmup: int,
             batch_sizes: tuple[int, ...], model: str = "") -> BenchResult:
     """The figures for an open engine."""
@@ -93,7 +103,7 @@ def measure(engine: Engine, prompt_tokens: int, new_tokens: int, iterations: int
         backend=info["backend"], model=model or str(info["model"]), device=str(info["device"]),
         dtype=str(info["dtype"]), prompt_tokens=len(ids), new_tokens=new_tokens,
         prefill_tok_s=len(ids) / statistics.median(prefill_times),
-        decode_tok_s=(new_tokens - 1) / max(e2e - ttft, 1e-9), ttft_s=ttft,
+        decode_tok_s=decode_rate(new_tokens, e2e, ttft), ttft_s=ttft,
         e2e_s={"median": e2e, "min": min(e2e_times), "max": max(e2e_times)}, batch_mode=engine.batch_mode)
     for size in batch_sizes:
         times, _ = _timed(lambda: engine.greedy_batch([ids] * size, new_tokens), max(1, iterations - 1),
@@ -101,7 +111,7 @@ def measure(engine: Engine, prompt_tokens: int, new_tokens: int, iterations: int
         result.batch_tok_s[str(size)] = size * new_tokens / statistics.median(times)
     if engine.draft:
         draft_times, drafted = _timed(lambda: engine.greedy(ids, new_tokens, use_draft=True), iterations, warmup)
-        speed = (new_tokens - 1) / max(statistics.median(draft_times) - ttft, 1e-9)
+        speed = decode_rate(new_tokens, statistics.median(draft_times), ttft, " with the draft")
         result.draft = {"draft": engine.draft, "decode_tok_s": speed, "speedup": speed / result.decode_tok_s,
                         "same_output": drafted == plain}
     return result
