@@ -2,6 +2,7 @@
 report.json; ``lineage_fingerprint`` joins a result to the model it measured."""
 
 import json
+import math
 import shutil
 
 import pytest
@@ -64,7 +65,17 @@ def test_model_io_verbs_write_report_json(tiny_model, tmp_path, kind):
     else:
         folder = convert_folder(tiny_model, tmp_path / "e", "bfloat16", stage="export")
     report = json.loads((folder / "report.json").read_text())
-    assert report and (report.get("arch") == "qwen2" or report.get("tensors", 0) > 0)
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "model.safetensors"), "pt") as weights:
+        names = list(weights.keys())
+        count = sum(math.prod(weights.get_slice(n).get_shape()) for n in names)
+    if kind == "tiny":  # what `ladder tiny` built: its architecture and parameter count, as the weights say
+        config = json.loads((folder / "config.json").read_text())
+        assert report["arch"] == config["model_type"] and report["parameters"] == count
+    else:  # import / export: every tensor of the weights counted, source and dtype named
+        assert report["tensors"] == len(names) and report["source"] == str(tiny_model)
+        assert report["dtype"] == ("float32" if kind == "import" else "bfloat16")
 
 
 def test_a_kill_between_the_gguf_and_its_sidecar_leaves_no_wrong_lineage(tiny_model, tmp_path):
@@ -83,3 +94,53 @@ def test_a_kill_between_the_gguf_and_its_sidecar_leaves_no_wrong_lineage(tiny_mo
     export_gguf(tiny_model, out, "q8_0")
     assert read_sidecar(out)["report"]["type"] == "q8_0"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gguf", "m.gguf.ladder.json"]
+
+
+def test_a_merged_fine_tune_keeps_its_finetune_stage_and_the_order_is_judged_on_the_graph(tiny_model, tmp_path):
+    """The demo's shape: tiny -> finetune, then SLERP(tiny, fine-tune) -> prune. The merge's lineage holds both
+    parents' stages (the finetune's data sha256 and contamination mark with them), each stage names its parents,
+    and `lineage_order` judges the real order along each path."""
+    from codeladder.models.lineage import file_sha256, out_of_order, stage_id
+    from codeladder.pipeline.order import ORDER
+    from codeladder.transforms.finetune import finetune
+    from codeladder.transforms.finetune.params import FinetuneParams
+    from codeladder.transforms.merge.engine import merge_models
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"Add {i}.", "completion": f"x + {i}"}) + "\n" for i in range(4)))
+    finetune(FinetuneParams(base=tiny_model, data=data, output=tmp_path / "ft", batch_size=4, epochs=1, val_split=0,
+                            rank=4, max_length=32, merge=True))
+    merge_models([tiny_model, tmp_path / "ft" / "merged"], "slerp", tmp_path / "merged")
+    lineage = json.loads((tmp_path / "merged" / "ladder.json").read_text())
+    names = [s["stage"] for s in lineage["stages"]]
+    assert names == ["tiny", "finetune", "merge-adapter", "merge"]  # the shared tiny stage once, parents first
+    trained = lineage["stages"][1]["params"]
+    assert trained["data_sha256"] == file_sha256(data) and trained["contaminated"] is False
+    ids = [stage_id(s) for s in lineage["stages"]]
+    assert lineage["stages"][3]["parents"] == [ids[0], ids[2]]  # the merge was made from tiny and the fine-tune
+    assert lineage["stages"][1]["parents"] == [ids[0]] and lineage["stages"][0]["parents"] == ["source:ladder tiny"]
+    assert out_of_order(lineage, ORDER, {"merge-adapter": "finetune"}) == []
+    from codeladder.ship.card import contamination_lines
+
+    assert "no training stage" not in contamination_lines(lineage)[0] and file_sha256(data)[:16] in \
+        contamination_lines(lineage)[0]
+
+
+def test_the_order_is_judged_along_each_path_not_along_the_list():
+    def stage(sid: str, name: str, *parents: str) -> dict:
+        return {"id": sid, "stage": name, "parents": list(parents)}
+
+    from codeladder.models.lineage import out_of_order
+    from codeladder.pipeline.order import ORDER
+
+    # two branches listed one after the other: merging a pruned model is out of order on the pruned path
+    branches = {"source": "s", "stages": [stage("a", "prune", "source:s"), stage("b", "finetune", "source:s"),
+                                          stage("c", "merge", "a", "b")]}
+    assert out_of_order(branches, ORDER, {}) == [("prune", "merge")]  # a merge after a prune on one path
+    chain = {"source": "s", "stages": [stage("a", "finetune", "source:s"), stage("b", "merge", "a"),
+                                       stage("c", "quantize", "b"), stage("d", "finetune", "c")]}
+    assert out_of_order(chain, ORDER, {}) == [("quantize", "finetune")]
+    parallel = {"source": "s", "stages": [stage("a", "quantize", "source:s"), stage("b", "finetune", "source:s")]}
+    assert out_of_order(parallel, ORDER, {}) == []  # not on one path: no order between them
+    legacy = {"source": "s", "stages": [{"stage": "prune"}, {"stage": "finetune"}]}  # before ids: a chain
+    assert out_of_order(legacy, ORDER, {}) == [("prune", "finetune")]

@@ -26,6 +26,12 @@ def test_import_keeps_architecture_tokenizer_template_and_special_tokens(smollm2
     assert detect_pre_tokenizer(tokenizer_json) == "smollm"
     report = json.loads(ladder("check", str(smollm2_folder), "--json").stdout)
     assert report["ok"] is True and {s["name"] for s in report["stages"]} >= {"tokenizer", "forward", "generate"}
+    lineage = json.loads((smollm2_folder / "ladder.json").read_text())  # it starts at the Hub repository
+    assert lineage["source"] == lineage["hub_id"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert [s["stage"] for s in lineage["stages"]] == ["import"]
+    from codeladder.ship.submit import base_model
+
+    assert base_model(lineage) == "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def test_rebuilt_tokenizer_gives_llamacpp_ids_on_every_bundled_prompt(smollm2_gguf, smollm2_folder):

@@ -144,9 +144,13 @@ def test_lineage_of_a_model_is_drawn_from_its_ladder_json(runs, tmp_path):
     base, other, model = tmp_path / "base.gguf", tmp_path / "other<&>.gguf", tmp_path / "merged"
     base.write_bytes(b"base")
     other.write_bytes(b"other")
+    tuned = tmp_path / "tuned"
     model.mkdir()
+    tuned.mkdir()
     lineage = extend_lineage(None, str(base), stage_record("finetune", {"lr": 1e-4}, [fingerprint(base)]))
-    lineage["stages"].append(stage_record("merge", {"method": "ties"}, [fingerprint(base), fingerprint(other)]))
+    (tuned / "ladder.json").write_text(to_json(lineage))
+    lineage = extend_lineage(tuned, str(tuned), stage_record("merge", {"method": "ties"}, [fingerprint(other)]),
+                             parents=[tuned, other])  # the merge's other parent has no lineage: its source
     (model / "ladder.json").write_text(to_json(lineage))
     run = tmp_path / "runs" / "merged-run"
     shutil.copytree(runs.beta, run)
@@ -172,3 +176,13 @@ def test_bad_report_inputs_are_one_line_errors(runs, tmp_path):
         make_report(ReportParams(inputs=[str(runs.beta)], output=str(tmp_path)))
     with pytest.raises(LadderError, match="--format pdf: choose one of html, md"):
         ReportParams(inputs=[str(runs.beta)], format="pdf")
+
+
+def test_an_existing_file_is_replaced_only_with_overwrite(runs, tmp_path):
+    notes = tmp_path / "notes.html"
+    notes.write_text("<p>my notes</p>\n")
+    done = ladder("report", str(runs.beta), "-o", str(notes), check=False)
+    assert done.returncode == 2 and "notes.html: exists; choose a new path, or pass --overwrite" in done.stderr
+    assert notes.read_text() == "<p>my notes</p>\n" and len(done.stderr.strip().splitlines()) == 1
+    ladder("report", str(runs.beta), "-o", str(notes), "--overwrite")
+    assert "by codeladder" in notes.read_text()

@@ -24,6 +24,8 @@ def pipeline(tmp_path_factory) -> Path:
         merge_verb(MergeModelsParams(models=["a", "b"], method="slerp", output="merged"))
         evaluate(EvalParams(benchmark="humaneval", model="merged", limit=3, max_new_tokens=8, output="run-merged",
                             workers=2))
+        evaluate(EvalParams(benchmark="humaneval", model="merged", max_new_tokens=2, output="run-full", workers=2,
+                            backend_options={"batch_size": 64}))
         evaluate(EvalParams(benchmark="humaneval", model="a", limit=2, max_new_tokens=8, output="run-a", workers=2))
     finally:
         os.chdir(here)
@@ -34,7 +36,7 @@ def pipeline(tmp_path_factory) -> Path:
 
 
 def test_a_dry_run_writes_a_card_whose_numbers_trace_to_files(pipeline):
-    done = ladder("submit", "merged", "--runs", "run-merged", "--repo", "me/tiny-merged", "-o", "release",
+    done = ladder("submit", "merged", "--runs", "run-merged,run-full", "--repo", "me/tiny-merged", "-o", "release",
                   "--dry-run", "--license", "apache-2.0", "--contracts", "outcome.json", "--json", cwd=pipeline)
     result = json.loads(done.stdout)
     assert all(check["ok"] for check in result["checks"]) and result["uploaded"] is None
@@ -42,10 +44,12 @@ def test_a_dry_run_writes_a_card_whose_numbers_trace_to_files(pipeline):
     from huggingface_hub import ModelCard
 
     card = ModelCard.load(release / "README.md")
-    summary = json.loads((pipeline / "run-merged" / "summary.json").read_text())
+    full = json.loads((pipeline / "run-full" / "summary.json").read_text())
     assert card.data.license == "apache-2.0"
-    (result_entry,) = card.data.eval_results
-    assert result_entry.metric_type == "pass@1" and result_entry.metric_value == round(summary["pass_at_k"]["1"], 4)
+    assert card.data.base_model is None  # the lineage starts at `ladder tiny`, not at a Hub id
+    (result_entry,) = card.data.eval_results  # the 3-task run is no benchmark score: only the full run is
+    assert result_entry.metric_type == "pass@1" and result_entry.metric_value == round(full["pass_at_k"]["1"], 4)
+    assert "| **subset**: 3/164 tasks |" in card.text and "| 164/164 tasks |" in card.text
     lineage = json.loads((pipeline / "merged" / "ladder.json").read_text())
     for stage in lineage["stages"]:
         assert f"`{stage['stage']}`" in card.text
@@ -53,7 +57,39 @@ def test_a_dry_run_writes_a_card_whose_numbers_trace_to_files(pipeline):
     assert "release/norms" in card.text and (release / "evidence" / "outcome.json").is_file()
     assert (release / "model.safetensors").is_file() and (release / "tokenizer.json").read_bytes() == \
         (pipeline / "merged" / "tokenizer.json").read_bytes()
+    written = [p for p in release.rglob("*") if p.is_file() and p.suffix in (".json", ".md")]
+    assert written and not [p for p in written if ".partial-" in p.read_text()]  # no staging path survives
     ladder("check", str(release))
+
+
+def test_a_lineage_table_never_cuts_a_value(pipeline):
+    card = (pipeline / "release" / "README.md").read_text()
+    table = card.split("## How it was made")[1].split("## Results")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 3  # tiny a, tiny b, merge: both parents of the merge are in its lineage
+    for row in rows:
+        assert row.count("[") == row.count("]") and row.count("{") == row.count("}") and row.count('"') % 2 == 0
+    assert "| #1, #2 |" in rows[2]  # the merge row names both parents
+
+
+def test_a_subset_only_release_still_has_a_card_and_the_preflight_says_what_it_checked(pipeline):
+    done = ladder("submit", "merged", "--runs", "run-merged", "--repo", "me/sub", "-o", "subset", "--dry-run",
+                  "--license", "mit", "--json", cwd=pipeline)
+    checks = {c["check"]: c for c in json.loads(done.stdout)["checks"]}
+    assert "3/164 tasks" in checks["run run-merged"]["detail"] and "not in model-index" in checks["run run-merged"][
+        "detail"]
+    assert checks["contracts"]["skipped"] and "none given" in checks["contracts"]["detail"]
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(pipeline / "subset" / "README.md")
+    assert not card.data.eval_results and "| **subset**: 3/164 tasks |" in card.text
+
+
+def test_a_missing_contract_outcome_fails_the_preflight(pipeline):
+    done = ladder("submit", "merged", "--runs", "run-merged", "--repo", "me/x", "-o", "nocontract", "--dry-run",
+                  "--license", "mit", "--contracts", "outcom.json", cwd=pipeline, check=False)
+    assert done.returncode == 1 and "outcom.json" in done.stdout and "missing" in done.stdout
+    assert not (pipeline / "nocontract").exists()
 
 
 def test_an_unknown_licence_is_refused_with_the_fix_named(pipeline):

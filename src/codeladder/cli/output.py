@@ -29,10 +29,12 @@ def key_value_table(title: str, rows: list[tuple[str, str]]) -> Table:
 
 def checks_table(title: str, checks: list[dict], check_column: str = "check", result_column: str = "ok",
                  failed: str = "[red]FAIL[/]") -> Table:
-    """One row per ``{check, ok, detail}``: what ``env check`` and ``submit``'s preflight print."""
+    """One row per ``{check, ok, detail}``: what ``env check`` and ``submit``'s preflight print. A check that had
+    nothing to look at (``skipped``) says so instead of "ok"."""
     table = Table(title=title)
     for column in (check_column, result_column, "detail"):
         table.add_column(column, overflow="fold")
     for check in checks:
-        table.add_row(check["check"], "[green]ok[/]" if check["ok"] else failed, check["detail"])
+        verdict = failed if not check["ok"] else "[yellow]skipped[/]" if check.get("skipped") else "[green]ok[/]"
+        table.add_row(check["check"], verdict, check["detail"])
     return table

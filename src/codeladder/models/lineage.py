@@ -16,6 +16,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -127,11 +129,82 @@ def stage_record(stage: str, params: dict, inputs: list[dict], started_at: str |
             "started_at": started_at or now(), "finished_at": now()}
 
 
-def extend_lineage(lineage_source: Path | None, origin: str, record: dict) -> dict:
-    """The lineage of a new output: the source's (when it continues one) or a fresh one, plus ``record``."""
+def stage_id(record: dict) -> str:
+    """A stage's id: the one it was written with, else (lineage written before ids) a hash of the record."""
+    found = record.get("id")
+    if isinstance(found, str) and found:
+        return found
+    body = {k: v for k, v in record.items() if k not in ("id", "parents")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def stage_parents(lineage: dict) -> dict[str, list[str]]:
+    """Each stage's id -> the ids of the stages that made its inputs (``source:PATH`` for an input with no
+    stages). A lineage written before the graph is a chain: each stage's parent is the one before it."""
+    parents: dict[str, list[str]] = {}
+    previous = f"source:{lineage.get('source')}"
+    for record in lineage.get("stages", []):
+        found = record.get("parents")
+        parents[stage_id(record)] = list(found) if isinstance(found, list) else [previous]
+        previous = stage_id(record)
+    return parents
+
+
+def _tip(lineage: dict) -> str:
+    stages = lineage.get("stages") or []
+    return stage_id(stages[-1]) if stages else f"source:{lineage.get('source')}"
+
+
+def extend_lineage(lineage_source: Path | None, origin: str, record: dict,
+                   parents: Sequence[Path] = ()) -> dict:
+    """The lineage of a new output: a graph. Its ``stages`` are every stage of every parent's lineage (each
+    once, parents before children) plus ``record``, whose ``parents`` name the stages that made its inputs.
+
+    ``lineage_source`` is the parent the output continues (its ``source`` is kept); ``parents`` are all the
+    models whose weights went into the output (a merge's inputs), so a merged fine-tune keeps its finetune
+    stage, training data sha256 and contamination mark."""
     lineage = read_lineage(lineage_source) if lineage_source else {"format": FORMAT, "source": origin, "stages": []}
+    known = {stage_id(s) for s in lineage["stages"]}
+    tips = [_tip(lineage)] if lineage_source or not parents else []
+    sources = [lineage["source"]]
+    for parent in parents:
+        if lineage_source is not None and Path(parent).resolve() == Path(lineage_source).resolve():
+            continue
+        other = read_lineage(Path(parent))
+        for stage in other.get("stages", []):
+            if stage_id(stage) not in known:
+                known.add(stage_id(stage))
+                lineage["stages"].append({**stage, "id": stage_id(stage), "parents": stage_parents(other)[
+                    stage_id(stage)]})
+        tips.append(_tip(other))
+        sources.append(other["source"])
+    chain = stage_parents(lineage)
+    lineage["stages"] = [s if "id" in s else {**s, "id": stage_id(s), "parents": chain[stage_id(s)]}
+                         for s in lineage["stages"]]
+    record = {**record, "id": uuid.uuid4().hex[:16], "parents": list(dict.fromkeys(tips))}
     lineage["stages"].append(record)
+    if len(set(sources)) > 1:
+        lineage["sources"] = list(dict.fromkeys(sources))
     return lineage
+
+
+def out_of_order(lineage: dict, order: Sequence[str], aliases: dict[str, str]) -> list[tuple[str, str]]:
+    """Pairs ``(earlier, later)`` of weight-changing stages on one path of the graph whose ladder ``order`` is
+    backwards (a later stage of the order applied before an earlier one)."""
+    parents = stage_parents(lineage)
+    rank = {stage_id(s): order.index(aliases.get(s.get("stage"), s.get("stage")))
+            for s in lineage.get("stages", []) if aliases.get(s.get("stage"), s.get("stage")) in order}
+    name = {stage_id(s): str(s.get("stage")) for s in lineage.get("stages", [])}
+    highest: dict[str, tuple[int, str] | None] = {}
+    backwards = []
+    for record in lineage.get("stages", []):
+        sid = stage_id(record)
+        above = max((h for p in parents.get(sid, []) if (h := highest.get(p)) is not None), default=None)
+        if sid in rank and above is not None and rank[sid] < above[0]:
+            backwards.append((above[1], name[sid]))
+        mine = (rank[sid], name[sid]) if sid in rank else None
+        highest[sid] = max(filter(None, (above, mine)), default=None)
+    return backwards
 
 
 def report_dict(report: object) -> dict:
@@ -170,5 +243,6 @@ def lineage_fingerprint(path: str | Path) -> dict | None:
 
 __all__ = ["TOKENIZER_FILES", "REPORT", "now", "sha256_of", "file_sha256", "remember_sha256", "folder_fingerprint",
            "fingerprint",
-           "sidecar_path", "read_sidecar", "read_lineage", "stage_record", "extend_lineage", "report_dict",
+           "sidecar_path", "read_sidecar", "read_lineage", "stage_record", "stage_id", "stage_parents",
+           "extend_lineage", "out_of_order", "report_dict",
            "to_json", "lineage_fingerprint"]

@@ -105,27 +105,39 @@ def points_of(run: Run) -> list[Point]:
     return points
 
 
-def _stage_inputs(record: dict) -> list[str]:
-    return [short_model(str(i.get("path", "?"))) for i in (record.get("inputs") or [])[1:] if isinstance(i, dict)]
+def _further_inputs(lineage: dict) -> dict[str, list[str]]:
+    """For each stage id, the parents the diagram's chain does not already draw (the stage before it in the
+    list is its left neighbour): a merge's other model, named by its stage or its source."""
+    from codeladder.models.lineage import stage_id, stage_parents
+
+    parents, names = stage_parents(lineage), {stage_id(s): str(s.get("stage")) for s in lineage.get("stages", [])}
+    found, previous = {}, f"source:{lineage.get('source')}"
+    for record in lineage.get("stages", []):
+        sid = stage_id(record)
+        found[sid] = [names.get(p) or short_model(p.removeprefix("source:")) for p in parents[sid] if p != previous]
+        previous = sid
+    return found
 
 
 def lineage_nodes(run: Run) -> list[LineageNode] | None:
-    """The model's lineage as graph nodes: the full document when the model is still on disk, else the short
-    record the summary keeps."""
+    """The model's lineage graph as diagram nodes, parents first (a stage's parents other than its left
+    neighbour are drawn above it): the full document when the model is still on disk, else the short record
+    the summary keeps."""
+    from codeladder.models.lineage import read_lineage, stage_id
+
     short = run.summary.get("model_lineage")
     if not isinstance(short, dict):
         return None
-    stages = [{"stage": name} for name in short.get("stages", [])]
     path = Path(str(short.get("path", "")))
-    if path.exists():
-        from codeladder.models.lineage import read_lineage
-
-        stages = read_lineage(path).get("stages", stages) or stages
+    lineage = read_lineage(path) if path.exists() else {}
+    if not lineage.get("stages"):
+        lineage = {"source": short.get("source"), "stages": [{"stage": n} for n in short.get("stages", [])]}
+    further = _further_inputs(lineage)
     nodes = [LineageNode(short_model(str(short.get("source") or "?")), "source", str(short.get("source")))]
-    for record in stages:
+    for record in lineage["stages"]:
         params = json.dumps(record.get("params", {}), sort_keys=True)[:300]
         nodes.append(LineageNode(str(record.get("stage", "?")), "stage", f"{record.get('stage')}: {params}",
-                                 _stage_inputs(record)))
+                                 further[stage_id(record)]))
     nodes.append(LineageNode(short_model(run.model), "model", run.model))
     return nodes
 

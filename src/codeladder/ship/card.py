@@ -27,19 +27,65 @@ class Evidence:
     base_model: str = ""
 
 
-def _cell(value) -> str:
+def _short(value) -> str:
+    """A value whole, or named by its kind and size when long: a table never shows half a value."""
     text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")[:120]
+    if len(text) <= 60:
+        return text
+    if isinstance(value, str) and "/" in value:
+        return "…/" + value.rstrip("/").rsplit("/", 1)[-1]
+    if isinstance(value, (list, dict)):
+        return f"[{len(value)} items]" if isinstance(value, list) else f"{{{len(value)} keys}}"
+    return f"{text[:12]}… ({len(text)} chars)"
+
+
+def _cell(value) -> str:
+    """A table cell: a dict as ``key=value`` pairs, each value whole or summarised, never cut mid-value."""
+    text = ", ".join(f"{k}={_short(v)}" for k, v in value.items()) if isinstance(value, dict) else _short(value)
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def stage_lines(lineage: dict) -> list[str]:
-    rows = ["| # | stage | parameters | inputs |", "|---|---|---|---|"]
+    """The lineage graph as a table: each stage once, parents first, with the rows it was made from."""
+    from codeladder.models.lineage import stage_id, stage_parents
+
+    rows = ["| # | stage | from | parameters | inputs |", "|---|---|---|---|---|"]
+    parents = stage_parents(lineage)
+    number: dict[str, str] = {}
     for index, stage in enumerate(lineage.get("stages", []), 1):
         params = stage.get("params") or {}
         shown = {k: params[k] for k in params if k in KNOWN_STAGE_KEYS} or params
-        inputs = ", ".join(str(i.get("path")) for i in stage.get("inputs", []))
-        rows.append(f"| {index} | `{stage.get('stage')}` | {_cell(shown)} | {_cell(inputs)} |")
+        inputs = ", ".join(_short(str(i.get("path"))) for i in stage.get("inputs", []))
+        came_from = ", ".join(number.get(p) or f"`{_short(p.removeprefix('source:'))}`"
+                              for p in parents.get(stage_id(stage), []))
+        number[stage_id(stage)] = f"#{index}"
+        rows.append(f"| {index} | `{stage.get('stage')}` | {came_from} | {_cell(shown)} | {_cell(inputs)} |")
     return rows
+
+
+def tasks_in_benchmark(summary: dict) -> int | None:
+    """The benchmark's size as the run recorded it (runs written before the field: the bundled data's size)."""
+    recorded = summary.get("num_tasks_in_benchmark")
+    if isinstance(recorded, int):
+        return recorded
+    try:
+        from codeladder.benchmarks import get_benchmark
+
+        return len(get_benchmark(str(summary.get("benchmark"))).load())
+    except Exception:  # noqa: BLE001 - an unknown or user-supplied benchmark: its size is not known here
+        return None
+
+
+def is_full_run(summary: dict) -> bool:
+    """Every task of the benchmark scored: only such a run may stand for the benchmark's score."""
+    size = tasks_in_benchmark(summary)
+    return size is not None and summary.get("num_tasks") == size
+
+
+def scope(summary: dict) -> str:
+    size = tasks_in_benchmark(summary)
+    text = f"{summary.get('num_tasks')}/{size if size is not None else '?'} tasks"
+    return text if is_full_run(summary) else f"**subset**: {text}"
 
 
 def _pass_at(summary: dict) -> str:
@@ -54,11 +100,11 @@ def _pass_at(summary: dict) -> str:
 
 
 def result_lines(runs: list[tuple[Path, dict]]) -> list[str]:
-    rows = ["| benchmark | result | n | strategy | backend | dtype | data sha256 | file |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| benchmark | result | scope | n | strategy | backend | dtype | data sha256 | file |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for folder, summary in runs:
         generation = summary.get("generation") or {}
-        rows.append(f"| {summary.get('benchmark')} | {_pass_at(summary)} | {generation.get('n')} | "
+        rows.append(f"| {summary.get('benchmark')} | {_pass_at(summary)} | {scope(summary)} | {generation.get('n')} | "
                     f"{summary.get('strategy')} | {summary.get('backend')} | {summary.get('dtype')} | "
                     f"`{str(summary.get('dataset_sha256', ''))[:12]}` | `evidence/{folder.name}.summary.json` |")
     return rows
@@ -88,16 +134,19 @@ def contract_lines(contracts: list[tuple[Path, dict]]) -> list[str]:
 
 
 def _delta_lines(runs: list[tuple[Path, dict]]) -> list[str]:
-    """pass@1 of each quantized (GGUF) run against the full-precision run on the same benchmark."""
+    """Each quantized (GGUF) run: its pass@1, and against the full-precision run on the same benchmark if any."""
     lines = []
     full = {s.get("benchmark"): s for _, s in runs if not str(s.get("dtype", "")).startswith("gguf")}
     for folder, summary in runs:
+        if not str(summary.get("dtype", "")).startswith("gguf"):
+            continue
+        after = summary["pass_at_k"].get("1", 0)
         parent = full.get(summary.get("benchmark"))
-        if parent and str(summary.get("dtype", "")).startswith("gguf"):
-            before, after = parent["pass_at_k"].get("1", 0), summary["pass_at_k"].get("1", 0)
-            lines.append(f"- {summary.get('benchmark')}: pass@1 {100 * before:.1f} -> {100 * after:.1f} "
-                         f"({100 * (after - before):+.1f} pp) with {summary.get('dtype')} "
-                         f"(`evidence/{folder.name}.summary.json`)")
+        against = (f"pass@1 {100 * parent['pass_at_k'].get('1', 0):.1f} -> {100 * after:.1f} "
+                   f"({100 * (after - parent['pass_at_k'].get('1', 0)):+.1f} pp; not a paired test)"
+                   if parent else f"pass@1 {100 * after:.1f} (no full-precision run on this benchmark to compare)")
+        lines.append(f"- {summary.get('benchmark')}: {against} with {summary.get('dtype')}, {scope(summary)} "
+                     f"(`evidence/{folder.name}.summary.json`)")
     return lines
 
 
@@ -115,7 +164,8 @@ def card_data(evidence: Evidence, repo: str):
     results = [EvalResult(task_type="text-generation", dataset_type=summary.get("benchmark"),
                           dataset_name=summary.get("benchmark"), metric_type=f"pass@{k}", metric_value=round(v, 4),
                           dataset_revision=str(summary.get("dataset_sha256", ""))[:12])
-               for _, summary in evidence.runs for k, v in sorted((summary.get("pass_at_k") or {}).items())]
+               for _, summary in evidence.runs if is_full_run(summary)
+               for k, v in sorted((summary.get("pass_at_k") or {}).items())]
     return ModelCardData(model_name=repo.split("/")[-1], license=evidence.license,
                          base_model=evidence.base_model or None, library_name="transformers",
                          pipeline_tag="text-generation", tags=["code", "codeladder"],

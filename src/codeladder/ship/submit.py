@@ -22,7 +22,7 @@ from pydantic import BeforeValidator
 
 from codeladder.errors import LadderError
 from codeladder.params import OUTPUT, VerbParams, comma_words, option
-from codeladder.ship.card import Evidence, build_card
+from codeladder.ship.card import Evidence, build_card, is_full_run, scope
 
 _REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 _FRONT_LICENSE = re.compile(r"^license:\s*['\"]?([\w.+-]+)", re.MULTILINE)
@@ -73,14 +73,19 @@ def lineage_sources(model: Path, lineage: dict) -> list[Path]:
 
 
 def base_model(lineage: dict) -> str:
-    for stage in lineage.get("stages", []):
-        for source in stage.get("inputs", []):
-            return str(source.get("path", ""))
-    return str(lineage.get("source", ""))
+    """The Hub id the lineage starts from (``ladder fetch`` records it; a source named ORG/NAME that is not a
+    local path counts too), or "" when there is none: a local path is never published as ``base_model``."""
+    candidates = [lineage.get("hub_id"), lineage.get("source"), *(lineage.get("sources") or [])]
+    for candidate in candidates:
+        if isinstance(candidate, str) and _REPO.match(candidate) and not Path(candidate).exists():
+            return candidate
+    return ""
 
 
-def _check(checks: list[dict], name: str, ok: bool, detail: str) -> None:
-    checks.append({"check": name, "ok": bool(ok), "detail": detail})
+def _check(checks: list[dict], name: str, ok: bool, detail: str, skipped: bool = False) -> None:
+    """One preflight line: what was checked (``detail``) and whether it held; ``skipped`` when there was nothing
+    to check (it neither passes nor fails the release)."""
+    checks.append({"check": name, "ok": bool(ok), "detail": detail, **({"skipped": True} if skipped else {})})
 
 
 def _measures_model(summary: dict, model: Path, model_sha: str | None) -> str | None:
@@ -112,11 +117,28 @@ def _runs(params: SubmitParams, checks: list[dict]) -> list[tuple[Path, dict]]:
             continue
         summary = json.loads(summary_path.read_text())
         tie = _measures_model(summary, params.model, None) if params.model.is_dir() else None
+        where = "" if is_full_run(summary) else " (a subset: in the card, not in model-index)"
         _check(checks, f"run {run}", tie is not None,
-               f"{summary.get('benchmark')}, {tie}" if tie else "measured another model (its model_lineage "
-               "differs); evaluate this model or a GGUF exported from it")
+               f"{summary.get('benchmark')}, {tie}, {scope(summary)}{where}" if tie else "measured another model "
+               "(its model_lineage differs); evaluate this model or a GGUF exported from it")
         runs.append((run, summary))
     return runs
+
+
+def _contracts(params: SubmitParams, checks: list[dict]) -> list[tuple[Path, dict]]:
+    if not params.contracts:
+        _check(checks, "contracts", True, "none given (--contracts): the card cites no contract", skipped=True)
+        return []
+    found = []
+    for path in params.contracts:
+        outcome = json.loads(path.read_text()) if path.is_file() else None
+        passed = bool(outcome and outcome.get("passed") and outcome.get("claims"))
+        _check(checks, f"contracts {path}", passed, "every claim passed" if passed else
+               "missing: give a `ladder contracts check -o` file" if outcome is None else
+               "records a failed claim or no claim; fix the model or the claims")
+        if outcome is not None:
+            found.append((path, outcome))
+    return found
 
 
 def preflight(params: SubmitParams) -> tuple[list[dict], Evidence]:
@@ -137,10 +159,7 @@ def preflight(params: SubmitParams) -> tuple[list[dict], Evidence]:
     _check(checks, "licence", bool(licence), licence or "the base model's licence is unknown: pass --license ID")
     _check(checks, "repo", bool(_REPO.match(params.repo)), params.repo if _REPO.match(params.repo) else
            f"{params.repo!r} is not ORG/NAME")
-    contracts = [(p, json.loads(p.read_text())) for p in params.contracts if p.is_file()]
-    _check(checks, "contracts", len(contracts) == len(params.contracts) and all(c.get("passed") for _, c in contracts),
-           f"{len(contracts)} outcome file(s), all passed" if all(c.get("passed") for _, c in contracts) else
-           "an outcome file is missing or records a failed claim")
+    contracts = _contracts(params, checks)
     if not params.dry_run:
         _check(checks, "token", bool(os.environ.get(params.token_env)),
                f"${params.token_env} is set" if os.environ.get(params.token_env) else
@@ -157,6 +176,8 @@ def _write_release(params: SubmitParams, evidence: Evidence, stage: Path) -> Non
     for item in (stage / "model").iterdir():
         item.rename(stage / item.name)
     (stage / "model").rmdir()
+    report = stage / "report.json"  # it names where the export was staged: name where the release will be
+    report.write_text(json.dumps({**json.loads(report.read_text()), "output": str(params.output)}, indent=2) + "\n")
     if params.gguf:
         gguf = stage / f"{params.repo.split('/')[-1]}-{params.gguf}.gguf"
         export_model(ExportParams(folder=params.model, output=gguf, type=params.gguf))

@@ -97,7 +97,8 @@ def merge_models(models: list[str | Path], method: str, out: str | Path, base: s
     labels = [*models, *([base_path] if base_path else [])]
     params = MergeParams(weights=weights, t=t, density=density, seed=seed)
     started = now()
-    with CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=first, inputs=labels) as writer:
+    with CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=first, lineage_parents=labels,
+                          inputs=labels) as writer:
         writer.fingerprint_inputs(labels)
         readers = [LazyTensors(m) for m in labels]
         try:
