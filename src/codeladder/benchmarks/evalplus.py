@@ -55,9 +55,7 @@ class _EvalPlus(Benchmark):
         return self.program(task, solution, self.expected_outputs()[task.task_id])
 
     def program(self, task: Task, solution: str, outputs: dict) -> TestProgram:
-        """The sample alone for the candidate; inputs, rules and expected outputs for the checker."""
-        if self.dataset == "humaneval":
-            solution = self.with_prompt_context(task, solution)
+        """The sample alone, as given, for the candidate; inputs, rules and expected outputs for the checker."""
         return TestProgram(solution, checker={"kind": "runner", "runner": RUNNER, **self.spec(task),
                                               "expected": outputs}, timeout_s=_total_limit(outputs))
 

@@ -26,8 +26,8 @@ class HumanEval(Benchmark):
         ]
 
     def test_program(self, task: Task, solution: str) -> TestProgram:
-        """The sample runs alone; the trusted checker runs the prompt (its helpers: HumanEval/10, 38, 50)
-        and the dataset's ``check`` against a proxy of the entry point."""
-        return TestProgram(self.with_prompt_context(task, solution), checker={
+        """The sample runs alone, as given; the trusted checker runs the prompt (the tests of HumanEval/32, 38
+        and 50 call its helpers) and the dataset's ``check`` against a proxy of the entry point."""
+        return TestProgram(solution, checker={
             "kind": "script", "prelude": task.prompt, "proxies": [task.entry_point],
             "test": f"{task.data['test']}\ncheck({task.entry_point})\n"})
