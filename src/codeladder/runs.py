@@ -41,6 +41,15 @@ def check_output_file(path: Path, flag: str) -> None:
         raise LadderError(f"{flag} {path}: not writable; pass a path you can write to")
 
 
+def check_new_file(path: Path, flag: str, overwrite: bool, ours: bool = False) -> None:
+    """Before any work: :func:`check_output_file`'s rules, and an existing file is replaced only with
+    ``--overwrite`` or when codeladder wrote it (``ours``, as the verb can tell): the rule run folders follow,
+    so a user's file is never overwritten silently."""
+    check_output_file(path, flag)
+    if path.exists() and not (overwrite or ours):
+        raise LadderError(f"{flag} {path}: exists; choose a new path, or pass --overwrite to replace it")
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write beside the target and rename into place: a crash never leaves half a file at ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -171,6 +171,16 @@ def test_missing_evidence_fails_unless_the_claim_is_optional(pipeline):
     assert done.returncode == 0 and by_id(report)["maybe"]["status"] == "not-applicable"
 
 
+def test_an_existing_outcome_file_is_replaced_only_with_overwrite(pipeline, tmp_path):
+    text = "contract: o\nclaims:\n  - {id: order, kind: lineage_order, artifacts: {model: q8.gguf}}\n"
+    (pipeline / "mine.json").write_text("{}\n")
+    done, _ = check(pipeline, text, "-o", "mine.json")
+    assert done.returncode == 2 and "-o mine.json: exists; choose a new path, or pass --overwrite" in done.stderr
+    assert (pipeline / "mine.json").read_text() == "{}\n"
+    done, _ = check(pipeline, text, "-o", "mine.json", "--overwrite")
+    assert done.returncode == 0 and json.loads((pipeline / "mine.json").read_text())["counts"]["pass"] == 1
+
+
 def test_a_mistyped_run_folder_fails_every_shipped_claim(tmp_path):
     (tmp_path / "demo-rnu").mkdir()
     done = ladder("contracts", "check", "--run", str(tmp_path / "demo-rnu"), "--json", check=False)

@@ -2,6 +2,7 @@
 purpose) and an N=4 run of a tiny random model on HumanEval (a test split: refused without the flag)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -82,13 +83,55 @@ def test_test_split_run_is_refused_without_the_flag(humaneval_run, tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_flag_marks_the_output_contaminated(humaneval_run, tmp_path):
+def test_a_run_without_a_borderline_task_gives_no_file_but_the_reason(humaneval_run, tmp_path):
     out = tmp_path / "pairs.jsonl"
-    meta = make_pairs(PairsParams(run_dir=str(humaneval_run), output=str(out), allow_test_split=True))
-    assert json.loads(meta_path(out).read_text())["contaminated"] is True
     results = [json.loads(line) for line in (humaneval_run / "results.jsonl").open()]
-    passes = {t: sum(r["passed"] for r in results if r["task_id"] == t) for t in {r["task_id"] for r in results}}
-    borderline = [t for t, p in passes.items() if 0 < p < 4]
-    assert meta["tasks"] == 2 and meta["borderline_tasks"] == len(borderline)
-    assert {s["task_id"] for s in meta["sources"]} <= set(borderline)
-    assert meta["format"] in ("chat", "completion") and out.read_text().count("\n") == meta["pairs"]
+    assert not any(r["passed"] for r in results)  # a random model: every sample fails
+    done = ladder("data", "pairs", str(humaneval_run), "-o", str(out), "--allow-test-split", check=False)
+    assert done.returncode == 2 and not out.exists() and not meta_path(out).exists()
+    assert ("no borderline task (some samples passing, some failing) among its 2 tasks: 0 passed every sample, 2 "
+            "failed every sample; no pair to write") in " ".join(done.stderr.split())
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def _samples_run(root, benchmark: str, answers: list[tuple]) -> Path:
+    """A real run scored in the sandbox from a samples file of (task, code) rows."""
+    samples = root / f"{benchmark}-samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": t.task_id, "solution": code}) + "\n" for t, code in answers))
+    ladder("eval", benchmark, "--samples", str(samples), "--limit", "2", "--output", str(root / f"{benchmark}-run"))
+    return root / f"{benchmark}-run"
+
+
+def test_a_run_with_one_sample_per_task_is_refused(train_run, tmp_path):
+    tasks = list(train_run[1].values())[:2]
+    run = _samples_run(tmp_path, "mbpp-train", [(tasks[0], tasks[0].reference), (tasks[1], "def x():\n    pass\n")])
+    out = tmp_path / "pairs.jsonl"
+    done = ladder("data", "pairs", str(run), "-o", str(out), check=False)
+    assert done.returncode == 2 and not out.exists()
+    assert "one sample per task (n=1); a pair needs a passing and a failing answer" in " ".join(done.stderr.split())
+
+
+def test_flag_marks_the_output_contaminated(tmp_path):
+    task = get_benchmark("humaneval").load()[0]
+    run = _samples_run(tmp_path, "humaneval", [(task, task.reference), (task, task.prompt + "    return None\n")])
+    out = tmp_path / "pairs.jsonl"
+    meta = make_pairs(PairsParams(run_dir=str(run), output=str(out), allow_test_split=True))
+    assert json.loads(meta_path(out).read_text())["contaminated"] is True
+    assert meta["tasks"] == 1 and meta["borderline_tasks"] == 1 and meta["pairs"] == 1
+    assert out.read_text().count("\n") == 1
+
+
+def test_a_users_file_is_never_overwritten_without_the_flag(train_run, tmp_path):
+    run = str(train_run[0])
+    curated = tmp_path / "curated.jsonl"
+    curated.write_text('{"prompt": "mine", "chosen": "a", "rejected": "b"}\n')
+    done = ladder("data", "pairs", run, "-o", str(curated), check=False)
+    assert done.returncode == 2 and "curated.jsonl: exists; choose a new path, or pass --overwrite" in done.stderr
+    assert curated.read_text().startswith('{"prompt": "mine"') and not meta_path(curated).exists()
+    ladder("data", "pairs", run, "-o", str(curated), "--overwrite")
+    assert json.loads(meta_path(curated).read_text())["pairs"] == 4
+    ladder("data", "pairs", run, "-o", str(curated), "--max-per-task", "2")  # its own earlier output: replaced
+    assert json.loads(meta_path(curated).read_text())["pairs"] == 2
+    curated.write_text(curated.read_text().splitlines()[0] + "\n")  # the user edits it: theirs now
+    done = ladder("data", "pairs", run, "-o", str(curated), check=False)
+    assert done.returncode == 2 and curated.read_text().count("\n") == 1

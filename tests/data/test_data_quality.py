@@ -45,3 +45,12 @@ def test_cli_table_and_json(tmp_path):
     table = ladder("data", "quality", str(path)).stdout
     assert "exact duplicate rows" in table and "code not parsing: completion" in table
     assert json.loads(ladder("data", "quality", str(path), "--json").stdout)["rows"] == 8
+
+
+def test_an_empty_file_is_not_called_clean(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    done = ladder("data", "quality", str(empty), check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (f"error: FILE {empty}: holds no rows (empty, or blank lines only); nothing to "
+                                   "check, so nothing can be called clean. Give a JSONL file with one row per line")

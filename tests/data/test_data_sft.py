@@ -24,3 +24,8 @@ def test_sft_refuses_a_test_split_and_an_existing_file(tmp_path):
     mine.write_text("keep me\n")
     done = ladder("data", "sft", "mbpp-train", "--limit", "3", "-o", str(mine), check=False)
     assert done.returncode != 0 and mine.read_text() == "keep me\n"
+    ours = tmp_path / "ours.jsonl"
+    ladder("data", "sft", "mbpp-train", "--limit", "3", "-o", str(ours))
+    ladder("data", "sft", "mbpp-train", "--limit", "2", "-o", str(ours))  # its own output (sha256 in the metadata)
+    meta = json.loads((tmp_path / "ours.jsonl.meta.json").read_text())
+    assert meta["tasks"] == 2 and meta["rows"] == len(ours.read_text().splitlines())

@@ -110,3 +110,23 @@ def test_drop_refuses_to_overwrite_its_input(tmp_path):
     data.write_text('{"text": "x"}\n')
     with pytest.raises(LadderError, match="is the input file"):
         decontaminate(DecontaminateParams(file=str(data), against="humaneval", drop=str(data)))
+
+
+def test_an_empty_file_is_no_clean_report_and_outputs_are_not_overwritten(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    done = ladder("data", "decontaminate", str(empty), "--against", "humaneval", "-o", str(tmp_path / "r.json"),
+                  check=False)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "empty.jsonl: holds no rows (empty, or blank lines only); nothing to check" in done.stderr
+    assert not (tmp_path / "r.json").exists()
+    data, report, clean = tmp_path / "d.jsonl", tmp_path / "report.json", tmp_path / "clean.jsonl"
+    data.write_text('{"text": "x = 1"}\n')
+    clean.write_text("mine\n")
+    done = ladder("data", "decontaminate", str(data), "--against", "humaneval", "-o", str(report), "--drop",
+                  str(clean), check=False)
+    assert done.returncode == 2 and "--drop" in done.stderr and "pass --overwrite" in done.stderr
+    assert clean.read_text() == "mine\n" and not report.exists()
+    ladder("data", "decontaminate", str(data), "--against", "humaneval", "-o", str(report), "--drop", str(clean),
+           "--overwrite")
+    assert clean.read_text() == data.read_text() and json.loads(report.read_text())["rows_total"] == 1

@@ -29,7 +29,7 @@ from codeladder.errors import LadderError
 from codeladder.params import VerbParams, option
 from codeladder.pipeline.yaml_lines import line_of, read_yaml
 from codeladder.registry import registry
-from codeladder.runs import check_output_file, write_text_atomic
+from codeladder.runs import check_new_file, write_text_atomic
 
 SHIPPED = Path(__file__).resolve().parent / "shipped"
 
@@ -59,6 +59,7 @@ class ContractsCheckParams(VerbParams):
                                argument=True)
     run: Optional[Path] = option(None, "folder the claims' artifact paths are relative to (e.g. a recipe run)")
     output: Optional[Path] = option(None, "write every outcome as JSON here", flags=("-o", "--output"))
+    overwrite: bool = option(False, "replace an existing -o file")
 
 
 def _error(where: str, lines, path: tuple, message: str) -> LadderError:
@@ -120,7 +121,7 @@ def contracts_check(params: ContractsCheckParams) -> dict:
     if not files:
         raise LadderError(f"nothing to check: no contract files given and none shipped in {SHIPPED}")
     if params.output is not None:
-        check_output_file(params.output, "-o")
+        check_new_file(params.output, "-o", params.overwrite)
     if params.run is not None and not params.run.is_dir():
         raise LadderError(f"--run {params.run}: not a folder; give the folder the claims' artifacts are in")
     results = []

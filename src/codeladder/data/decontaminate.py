@@ -4,7 +4,8 @@ Hand-written here: reading the rows, the report and the clean file; the matching
 :mod:`codeladder.data.detect` (n-gram containment in a raw and an identifier-normalized view, and datasketch
 MinHash). ``-o REPORT.json`` holds ``rows``: one ``{line, contaminated, matches}`` per input row (``line``
 0-based; each match names the benchmark, task_id, field and kind); ``--drop FILE`` gets the clean rows,
-byte for byte. Both are written atomically.
+byte for byte. Both are written atomically, and neither replaces an existing file without ``--overwrite``. An
+empty input is an error, never a clean report.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BeforeValidator
 from codeladder.errors import LadderError
 from codeladder.params import OUTPUT, VerbParams, comma_words, option
 from codeladder.progress import progress_bar
-from codeladder.runs import check_output_file, write_json_atomic, write_text_atomic
+from codeladder.runs import check_new_file, write_json_atomic, write_text_atomic
 
 BATCH = 256
 
@@ -47,6 +48,7 @@ class DecontaminateParams(VerbParams):
     code_ngram: int = option(20, "tokens per n-gram after identifiers are normalized (renamed copies)", ge=5, le=100)
     threshold: float = option(0.5, "share of a benchmark field's n-grams a row must contain to match", gt=0, le=1)
     minhash_threshold: float = option(0.7, "estimated Jaccard similarity of a MinHash near-duplicate", gt=0, le=1)
+    overwrite: bool = option(False, "replace existing --output / --drop files")
 
     def benchmarks(self) -> list[str]:
         return list(self.against or scored_benchmarks())
@@ -81,11 +83,11 @@ def decontaminate(params: DecontaminateParams, show_progress: bool = False) -> d
     require_datasketch("data decontaminate")
     from codeladder.data.detect import Detector
 
-    for path, flag in ((params.output, "--output"), (params.drop, "--drop")):
-        if path:
-            check_output_file(Path(path), flag)
     if params.drop and Path(params.drop).resolve() == Path(params.file).resolve():
         raise LadderError(f"--drop {params.drop}: is the input file; pass another path")
+    for path, flag in ((params.output, "--output"), (params.drop, "--drop")):
+        if path:
+            check_new_file(Path(path), flag, params.overwrite)
     rows = read_rows(params.file, "FILE")
     detector = Detector(params.benchmarks(), _settings(params))
     report_rows = []

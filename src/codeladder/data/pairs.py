@@ -5,7 +5,10 @@ answers to the exact prompt the run sent (rebuilt from the run's strategy and ch
 in ``summary.json``), at most ``--max-per-task`` per task, no answer text repeated within a task. Rows are TRL's
 preference format: ``prompt``/``chosen``/``rejected`` as strings (completion runs) or as messages (chat runs).
 
-A run on a benchmark's test split is refused unless ``--allow-test-split``: training on the problems a model
+A run with one sample per task, or without a borderline task, gives no pair: refused with the reason, never an
+empty file. An existing output is replaced only with ``--overwrite``, or when it is a file a codeladder data verb
+wrote (its ``.meta.json`` records its sha256). A run on a benchmark's test split is refused unless
+``--allow-test-split``: training on the problems a model
 is scored on inflates the score. With the flag, the metadata file ``pairs.jsonl.meta.json`` beside the output
 says ``contaminated: true`` (``ladder finetune`` and the model card repeat it). Hand-written: no library reads
 codeladder run folders.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,7 +26,7 @@ from typing import Any, ClassVar
 import codeladder
 from codeladder.errors import LadderError
 from codeladder.params import OUTPUT, VerbParams, option
-from codeladder.runs import CONFIG, RunDir, check_output_file, write_json_atomic, write_text_atomic
+from codeladder.runs import CONFIG, RunDir, check_new_file, write_json_atomic, write_text_atomic
 
 META_SUFFIX = ".meta.json"
 
@@ -37,11 +40,28 @@ class PairsParams(VerbParams):
     max_per_task: int = option(4, "pairs per task at most", ge=1)
     allow_test_split: bool = option(False, "accept a run on a benchmark's test split (the output is marked "
                                            "contaminated)")
+    overwrite: bool = option(False, "replace an existing output file (one a data verb wrote is replaced anyway)")
 
 
 def meta_path(output: str | Path) -> Path:
     """Where the metadata of a pairs file lives: ``pairs.jsonl`` -> ``pairs.jsonl.meta.json``."""
     return Path(f"{output}{META_SUFFIX}")
+
+
+def written_by_ladder(path: Path) -> bool:
+    """True when ``path`` is a file a data verb wrote and nobody changed since: its metadata beside it records the
+    sha256 of exactly these bytes."""
+    try:
+        meta = json.loads(meta_path(path).read_text())
+        recorded = meta.get("pairs_sha256") or meta.get("sha256")
+        return path.is_file() and recorded == hashlib.sha256(path.read_bytes()).hexdigest()
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_output(path: Path, overwrite: bool) -> None:
+    """The data verbs' output rule: a new path, ``--overwrite``, or a file a data verb wrote."""
+    check_new_file(path, "--output", overwrite, ours=written_by_ladder(path))
 
 
 def _read_run(path: Path) -> tuple[dict, dict, list[dict], list[dict], dict]:
@@ -107,15 +127,36 @@ def _check_split(params: PairsParams, bench, config: dict) -> bool:
     return True
 
 
+def _check_samples(params: PairsParams, samples: list[dict]) -> None:
+    """A pair needs two answers to one task: a run with at most one sample per task is refused."""
+    most = max(Counter(s["task_id"] for s in samples).values(), default=0)
+    if most < 2:
+        held = "one sample per task (n=1)" if most else "no samples"
+        raise LadderError(f"RUN_DIR {params.run_dir}: {held}; a pair needs a passing and a failing answer to the same "
+                          "task. Sample the pool N times: `ladder eval BENCHMARK --n 8 --temperature 0.8 ...`")
+
+
+def _no_pairs(params: PairsParams, verdicts: dict, borderline: int) -> str:
+    """Why a run gave no pair, in one line."""
+    if borderline:
+        return (f"RUN_DIR {params.run_dir}: the {borderline} borderline task(s) have no distinct non-empty passing "
+                "and failing answers; no pair to write")
+    passed = sum(1 for split in verdicts.values() if split[True])
+    return (f"RUN_DIR {params.run_dir}: no borderline task (some samples passing, some failing) among its "
+            f"{len(verdicts)} tasks: {passed} passed every sample, {len(verdicts) - passed} failed every sample; no "
+            "pair to write. Sample more answers per task (--n) or at a higher --temperature")
+
+
 def make_pairs(params: PairsParams) -> dict:
     """Write the pairs and their metadata; returns the metadata."""
     from codeladder.benchmarks import get_benchmark
     from codeladder.prompts import get_strategy
 
-    check_output_file(Path(params.output), "--output")
+    check_output(Path(params.output), params.overwrite)
     config, backend, samples, results, summary = _read_run(Path(params.run_dir))
     bench = get_benchmark(config["benchmark"], config.get("bcb_mode"))
     contaminated = _check_split(params, bench, config)
+    _check_samples(params, samples)
     strategy = get_strategy(config.get("strategy", "standard"), config.get("shots", 1))
     if summary.get("template_hash") not in (None, strategy.template_hash):
         raise LadderError(f"RUN_DIR {params.run_dir}: its prompts came from strategy {strategy.name} as it was "
@@ -143,6 +184,8 @@ def make_pairs(params: PairsParams) -> dict:
         for (good_index, good), (bad_index, bad) in _pair_up(passing, failing, params.max_per_task):
             rows.append(_as_row(prompt, good, bad))
             sources.append({"task_id": task_id, "chosen_sample": good_index, "rejected_sample": bad_index})
+    if not rows:
+        raise LadderError(_no_pairs(params, verdicts, borderline))
     text = "".join(json.dumps(row) + "\n" for row in rows)
     meta = {"kind": "preference-pairs", "pairs_file": str(params.output),
             "pairs_sha256": hashlib.sha256(text.encode()).hexdigest(),
@@ -159,4 +202,4 @@ def make_pairs(params: PairsParams) -> dict:
     return meta
 
 
-__all__ = ["PairsParams", "make_pairs", "meta_path", "META_SUFFIX"]
+__all__ = ["PairsParams", "make_pairs", "meta_path", "written_by_ladder", "check_output", "META_SUFFIX"]

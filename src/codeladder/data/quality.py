@@ -130,8 +130,8 @@ def quality(params: QualityParams) -> dict:
         for field in _unparsable(row):
             unparsable[_field_kind(field)].append(row.line)
     exact = _exact_duplicates(rows)
-    near = _near_duplicates(rows, params.near, exact) if rows else []
-    return {"file": params.file, "rows": len(rows), "lengths": _lengths(rows) if rows else {},
+    near = _near_duplicates(rows, params.near, exact)
+    return {"file": params.file, "rows": len(rows), "lengths": _lengths(rows),
             "exact_duplicates": {"rows": sum(len(g) - 1 for g in exact), "groups": exact},
             "near_duplicates": {"pairs": len(near), "examples": near[:SHOWN], "threshold": params.near},
             "empty_fields": {k: sorted(set(v)) for k, v in empty.items()},

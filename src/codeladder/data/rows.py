@@ -78,7 +78,8 @@ def row_texts(row: dict, where: str) -> dict[str, str]:
 
 
 def read_rows(path: str | Path, flag: str = "F") -> list[Row]:
-    """Every non-empty line of a JSONL training file, checked; a bad line is one error naming file and line."""
+    """Every non-empty line of a JSONL training file, checked; a bad line is one error naming file and line, and a
+    file without a row is an error (a verb must not report an empty file clean)."""
     path = Path(path)
     if not path.is_file():
         raise LadderError(f"{flag} {path}: no such file")
@@ -98,6 +99,9 @@ def read_rows(path: str | Path, flag: str = "F") -> list[Row]:
         if not isinstance(row, dict):
             raise LadderError(f"{where}: expected a JSON object, not {type(row).__name__}")
         rows.append(Row(number, row_texts(row, where), line))
+    if not rows:
+        raise LadderError(f"{flag} {path}: holds no rows (empty, or blank lines only); nothing to check, so nothing "
+                          "can be called clean. Give a JSONL file with one row per line")
     return rows
 
 

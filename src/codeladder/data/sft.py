@@ -19,7 +19,7 @@ from typing import ClassVar, Optional
 import codeladder
 from codeladder.errors import LadderError
 from codeladder.params import OUTPUT, VerbParams, option
-from codeladder.runs import check_output_file, write_json_atomic, write_text_atomic
+from codeladder.runs import write_json_atomic, write_text_atomic
 
 
 class SftParams(VerbParams):
@@ -31,7 +31,7 @@ class SftParams(VerbParams):
     output: Path = option(..., "the JSONL to write (metadata beside it: FILE.meta.json)", flags=OUTPUT)
     strategy: str = option("standard", "the prompt strategy the eval will use", choices="strategy")
     limit: Optional[int] = option(None, "only the first N tasks", ge=1)
-    overwrite: bool = option(False, "replace an existing output file")
+    overwrite: bool = option(False, "replace an existing output file (one a data verb wrote is replaced anyway)")
 
 
 def _row(strategy, task) -> dict:
@@ -44,13 +44,11 @@ def make_sft(params: SftParams) -> dict:
     """Write the clean rows and their metadata; returns the metadata."""
     from codeladder.benchmarks import get_benchmark
     from codeladder.data.decontaminate import DecontaminateParams, decontaminate
-    from codeladder.data.pairs import meta_path
+    from codeladder.data.pairs import check_output, meta_path
     from codeladder.prompts import get_strategy
 
     out = Path(params.output)
-    check_output_file(out, "--output")
-    if out.exists() and not params.overwrite:
-        raise LadderError(f"--output {out}: exists; choose a new path, or pass --overwrite to replace it")
+    check_output(out, params.overwrite)
     bench = get_benchmark(params.benchmark)
     if bench.split == "test":
         raise LadderError(f"data sft {params.benchmark}: a test split; training on it trains on the problems the "

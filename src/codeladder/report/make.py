@@ -1,7 +1,8 @@
 """``ladder report RUN_OR_DIR… -o report.html``: the leaderboard report, HTML (default) or Markdown.
 
 The file is written atomically (beside the target, then renamed), so a report being regenerated is never
-seen half-written. The output path is checked before any run is read.
+seen half-written. The output path is checked before any run is read: an existing file is replaced only with
+``--overwrite``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import ClassVar, Optional
 from pydantic import field_validator
 
 from codeladder.params import OUTPUT, VerbParams, option
-from codeladder.runs import check_output_file, write_text_atomic
+from codeladder.runs import check_new_file, write_text_atomic
 
 FORMATS = ("html", "md")
 
@@ -29,6 +30,7 @@ class ReportParams(VerbParams):
     bench: tuple[str, ...] = option((), "`ladder bench --json` result files, comma-separated (bench*.json files "
                                         "under a folder given are found by themselves)")
     title: str = option("codeladder report", "the report's title")
+    overwrite: bool = option(False, "replace an existing report file")
 
     @field_validator("bench", mode="before")
     @classmethod
@@ -46,7 +48,7 @@ def make_report(params: ReportParams) -> dict:
     from codeladder.report.collect import collect
 
     target = params.target()
-    check_output_file(target, "--output")
+    check_new_file(target, "--output", params.overwrite)
     data = collect(params.inputs, list(params.bench), params.title)
     if params.format == "md":
         from codeladder.report.markdown import render_markdown

@@ -131,6 +131,7 @@ def test_full_finetune_writes_merged_only(tiny_model, tmp_path):
 def test_refusals_before_training(tiny_model, sft_data, tmp_path):
     with pytest.raises(LadderError, match="--packing: packed rows are not isolated"):
         finetune(params(tiny_model, sft_data, tmp_path / "p", packing=True, device="cpu"))
+    assert not (tmp_path / "p").exists()  # the early output checks leave nothing behind
     with pytest.raises(LadderError, match="--merge: --method full writes OUT/merged/ by itself"):
         finetune(params(tiny_model, sft_data, tmp_path / "m", method="full", merge=True))
     with pytest.raises(LadderError, match="must not be the base model folder"):
@@ -139,3 +140,17 @@ def test_refusals_before_training(tiny_model, sft_data, tmp_path):
                                                                 {"role": "assistant", "content": "b"}]}])
     with pytest.raises(LadderError, match="'messages' rows need a chat template \\(--template raw\\)"):
         finetune(params(tiny_model, messages, tmp_path / "r", template="raw"))
+
+
+def test_an_output_it_would_refuse_is_refused_before_training(tiny_model, sft_data, tmp_path):
+    out = tmp_path / "taken"
+    (out / "adapter").mkdir(parents=True)
+    (out / "adapter" / "notes.txt").write_text("mine")
+    with pytest.raises(LadderError, match="adapter: exists and is not a model folder codeladder wrote"):
+        finetune(params(tiny_model, sft_data, out, max_steps=1))
+    (out / "adapter" / "notes.txt").unlink()
+    (out / "merged").write_text("mine")
+    with pytest.raises(LadderError, match="merged: exists and is not a folder"):
+        finetune(params(tiny_model, sft_data, out, max_steps=1, merge=True))
+    assert sorted(p.name for p in out.iterdir()) == ["adapter", "merged"]  # no checkpoints, no report: no training
+    assert (out / "merged").read_text() == "mine" and not any((out / "adapter").iterdir())

@@ -10,10 +10,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from codeladder.models.lineage import extend_lineage, fingerprint, now, stage_record, to_json
-from codeladder.models.output import LINEAGE, begin_output, publish
+from codeladder.models.output import LINEAGE, begin_output, discard, publish
 from codeladder.transforms.finetune.config import Job
+from codeladder.transforms.finetune.params import ADAPTER_METHODS, FinetuneParams
 
 ADAPTER, MERGED = "adapter", "merged"
+
+
+def planned_outputs(params: FinetuneParams) -> list[str]:
+    """The model folders a run will write into OUT."""
+    adapter = [ADAPTER] if params.method in ADAPTER_METHODS else []
+    return adapter + ([MERGED] if params.merge or params.method == "full" else [])
+
+
+def check_outputs(params: FinetuneParams) -> None:
+    """Before any training: the writer's own rules (:mod:`codeladder.models.output`: not an input, nothing of the
+    user's replaced) for every folder the run will write, so a refusal comes before the training, not after it
+    (with checkpoints left behind). The staging each check makes is dropped at once, and an OUT the check created
+    is removed again."""
+    out = Path(params.output)
+    created = not out.exists()
+    try:
+        for name in planned_outputs(params):
+            discard(begin_output(out / name, [Path(params.base), Path(params.data)], kind="folder"))
+    finally:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
 
 
 def stage_params(job: Job) -> dict:
@@ -69,4 +91,5 @@ def save_full(job: Job, model, started: str, report: object) -> Path:
         return writer.finish(job.stage, stage_params(job), started_at=started, report=report)
 
 
-__all__ = ["ADAPTER", "MERGED", "stage_params", "save_adapter", "merge_lora", "save_full", "now"]
+__all__ = ["ADAPTER", "MERGED", "planned_outputs", "check_outputs", "stage_params", "save_adapter", "merge_lora",
+           "save_full", "now"]

@@ -16,7 +16,8 @@ from codeladder.transforms.finetune import report as reports
 from codeladder.transforms.finetune.config import (Job, check_packing, last_checkpoint, quiet_libraries, resolve_bf16,
                                                    resolve_device)
 from codeladder.transforms.finetune.data import read_rows, split_rows
-from codeladder.transforms.finetune.outputs import ADAPTER, MERGED, merge_lora, now, save_adapter, save_full
+from codeladder.transforms.finetune.outputs import (ADAPTER, MERGED, check_outputs, merge_lora, now, save_adapter,
+                                                    save_full)
 from codeladder.transforms.finetune.params import ADAPTER_METHODS, FinetuneParams
 from codeladder.transforms.finetune.verdict import judge_training
 
@@ -30,6 +31,7 @@ def check_paths(params: FinetuneParams) -> None:
         raise LadderError(f"-o {params.output}: exists and is not a folder")
     if params.merge and params.method == "full":
         raise LadderError("--merge: --method full writes OUT/merged/ by itself; drop --merge")
+    check_outputs(params)  # OUT/adapter, OUT/merged: refused now, not after the training
 
 
 def prepare(params: FinetuneParams, show: bool) -> Job:
