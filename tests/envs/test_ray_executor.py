@@ -1,7 +1,7 @@
 """``ladder eval --executor ray`` on a real two-node Ray cluster on this machine (head + one worker node, one CPU
 each), against the local sandbox pool on the same 164 x 2 HumanEval samples (canonical solutions): identical
-verdicts, each node's sandbox checked and isolated, and a worker node killed mid-run leaves every sample in
-results.jsonl exactly once. The nodes are ``ray start --block`` subprocesses, each in a process group of its own
+verdicts, each node's sandbox checked and isolated, and a worker node killed while it holds a batch leaves every
+sample in results.jsonl exactly once. The nodes are ``ray start --block`` subprocesses, each in a process group of its own
 (torn down by killing those groups, never with ``ray stop``), with HOME and TMPDIR under a folder of the test's."""
 
 from __future__ import annotations
@@ -69,11 +69,38 @@ class Node:
                                             start_new_session=True)
 
     def kill(self) -> None:
+        """The node dies as a machine would: its process group and every process below it, by id (Ray's actors
+        have process groups of their own, and one left alive would still answer the driver)."""
+        below = descendants(self.process.pid)
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        for pid in below:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.process.wait()
+
+
+def descendants(ancestor: int) -> list[int]:
+    """Every live process below ``ancestor``, found by walking each one's parent ids in /proc."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit():
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    found = []
+    for pid in parents:
+        up = parents.get(pid)
+        while up is not None and up > 1 and up != ancestor:
+            up = parents.get(up)
+        if up == ancestor:
+            found.append(pid)
+    return found
 
 
 def started_here(marker: bytes) -> list[int]:
@@ -144,9 +171,9 @@ def cluster(tmp_path_factory):
         shutil.rmtree(short, ignore_errors=True)
 
 
-def ray_eval(cluster, out: Path, *more: str) -> subprocess.Popen:
+def ray_eval(cluster, out: Path, *more: str, samples: Path | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "codeladder.cli.main", "eval", "humaneval", "--samples",
-                             str(cluster.samples), "--output", str(out), "--executor", "ray", "--ray-address",
+                             str(samples or cluster.samples), "--output", str(out), "--executor", "ray", "--ray-address",
                              cluster.address, "--json", *more], env=cluster.env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -199,25 +226,63 @@ def test_every_node_runs_the_environment_with_the_drivers_package_hash(cluster, 
     shutil.rmtree(cluster.node_cache / "envs" / "tiny")
 
 
-def test_a_worker_node_killed_mid_run_has_its_jobs_run_elsewhere_once(cluster, tmp_path):
+HELD = "ladder-held"  # the process name a held sample gives itself (/proc/PID/comm, seen from the host)
+
+
+def held_samples(path: Path, release: Path) -> None:
+    """The canonical completions, each then naming its process HELD and waiting until ``release`` exists: no batch
+    can finish before the test says so. ``release`` must be visible in the sandbox (not under /tmp, a private
+    tmpfs there)."""
+    hold = (f"\nimport os as _os, time as _time\nopen('/proc/self/comm', 'w').write({HELD!r})\n"
+            f"while not _os.path.exists({str(release)!r}):\n    _time.sleep(0.01)\n")
+    with open(path, "w") as out:
+        for task in get_benchmark("humaneval").load():
+            for _ in range(PER_TASK):
+                out.write(json.dumps({"task_id": task.task_id, "completion": task.reference[len(task.prompt):] + hold})
+                          + "\n")
+
+
+def held_under(ancestor: int) -> list[int]:
+    """Held samples running below process ``ancestor`` (a node's ``ray start``: its raylet, actor, sandbox)."""
+    found = []
+    for pid in descendants(ancestor):
+        try:
+            if (Path("/proc") / str(pid) / "comm").read_text().strip() == HELD:
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def test_a_worker_node_killed_while_it_holds_a_batch_has_it_run_elsewhere_once(cluster, tmp_path):
+    """Deterministic: every sample waits for a release file, so the worker node is killed while a sample of its
+    batch is running (seen in /proc below the node's process), before it finished any; released afterwards,
+    the head runs every job, the worker's batches included, and each sample is written once."""
     worker, local = cluster.worker, cluster.local
-    results = tmp_path / "run" / "results.jsonl"
-    process = ray_eval(cluster, tmp_path / "run")
-    while not (results.exists() and results.read_text().count("\n") >= 1):  # the first batch is back
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        time.sleep(0.05)
-    assert results.read_text().count("\n") < 164 * PER_TASK
-    worker.kill()
-    summary = finish(process)
-    assert verdicts(tmp_path / "run") == local  # every sample exactly once, each verdict as the local pool's
-    assert worker.process.poll() is not None  # the node is gone, and the run still finished with every sample once
-    executor = summary["isolation"]["executor"]
-    lost = [n for n in summary["isolation"]["nodes"] if n["lost"]]
-    # Usually the node held a batch when it died, and that batch ran elsewhere; when the scheduler had given it
-    # none at that moment, no loss is seen (CI saw this once), and the run must simply be complete.
-    assert executor["lost_nodes"] == len(lost) <= 1
-    if lost:
-        assert executor["retried_jobs"] > 0 and lost[0]["jobs"] < 164 * PER_TASK
+    folder = Path(tempfile.mkdtemp(prefix="ladder-release-", dir="/var/tmp"))
+    release, samples = folder / "go", tmp_path / "held.jsonl"
+    held_samples(samples, release)
+    process = ray_eval(cluster, tmp_path / "run", "--timeout", "300", samples=samples)
+    try:
+        deadline = time.monotonic() + 600
+        while not held_under(worker.process.pid):  # the worker node has started a batch, which cannot finish
+            assert process.poll() is None, process.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the worker node never started a batch"
+            time.sleep(0.05)
+        worker.kill()
+        assert worker.process.poll() is not None
+    finally:
+        release.write_text("")
+        try:
+            summary = finish(process)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    assert verdicts(tmp_path / "run") == local  # every sample exactly once, each verdict the local pool's
+    executor, nodes = summary["isolation"]["executor"], summary["isolation"]["nodes"]
+    lost = [n for n in nodes if n["lost"]]
+    assert executor["lost_nodes"] == len(lost) == 1 and lost[0]["jobs"] == 0  # died holding, finished none
+    assert executor["retried_jobs"] >= executor["batch_size"]  # the batch(es) it held went to the head
+    assert [n["jobs"] for n in nodes if not n["lost"]] == [164 * PER_TASK]
 
 
 @pytest.mark.parametrize("args, message, hide_ray", [
