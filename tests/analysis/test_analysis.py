@@ -151,3 +151,10 @@ def test_compare_gives_the_paired_statistics_and_writes_compare_json_for_gates(r
     assert parse_gate("outcome_regressed == 0").check(found)["passed"]
     assert not parse_gate("outcome_gained == 1").check(found)["passed"]
     assert found["tasks_gained"] == 2 and found["tasks_lost"] == 2  # rates: 4 and 6 up, 3 and 7 down
+    bench = written["benchmark"]
+    assert not parse_gate(f"gained({bench})").check(found)["passed"]  # no measurable change is not a gain
+    low = written["delta_ci95_low"]
+    assert parse_gate(f"not_worse({bench}, {-100 * low + 0.5:.2f}pp)").check(found)["passed"]
+    assert not parse_gate(f"not_worse({bench}, {-100 * low - 0.5:.2f}pp)").check(found)["passed"]
+    with pytest.raises(LadderError, match="have no 'mbpp-plus.outcome_gained'"):  # another benchmark's comparison
+        parse_gate("gained(mbpp-plus)").check(found)

@@ -120,3 +120,27 @@ def test_run_refuses_a_planned_verb_before_doing_anything(tmp_path, capsys):
     code, _, err = run_cli(capsys, "recipe", "run", str(path), "-o", str(tmp_path / "run"))
     assert code == 2 and "verb 'submit' is not in this version of codeladder yet" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_gate_on_a_metric_the_stage_never_produces_is_refused_at_plan(tmp_path):
+    text = GOOD.replace("config: {method: lora, merge: true, max_steps: 2}",
+                        "config: {method: lora, merge: true, max_steps: 2}\n    gates: ['train_los <= 20']")
+    message = error_of(tmp_path, text)
+    assert message.startswith(f"{tmp_path}/recipe.yaml:") and "stage 'sft' (finetune): " in message
+    assert "never hold 'train_los'; did you mean 'train_loss'?" in message
+    line = int(message.split(":")[1])
+    assert "train_los" in (tmp_path / "recipe.yaml").read_text().splitlines()[line - 1]
+    for gate in ("train_loss <= 20", "verdict_diverged == 0", "guards.first_loss.ratio < 2", "rows.train >= 1"):
+        load_recipe(write_recipe(tmp_path, GOOD.replace("max_steps: 2}", f"max_steps: 2}}\n    gates: ['{gate}']")))
+
+
+def test_paired_gates_belong_on_compare_stages(tmp_path):
+    text = GOOD + "  - name: score\n    verb: eval\n    inputs: {model: q}\n    config: {benchmark: mbpp}\n" \
+                  "    gates: ['gained(mbpp)']\n"
+    assert "judges a paired comparison: put it on a compare stage" in error_of(tmp_path, text)
+    text = GOOD + "  - name: score\n    verb: eval\n    inputs: {model: q}\n    config: {benchmark: mbpp}\n" \
+                  "  - name: cmp\n    verb: compare\n    inputs: {before: score, after: score}\n" \
+                  "    gates: ['gained(mbpp)', 'not_worse(mbpp, 2pp)']\n"
+    load_recipe(write_recipe(tmp_path, text))
+    assert "write gained(BENCHMARK) or not_worse(BENCHMARK, 2pp)" in error_of(tmp_path, text.replace(
+        "not_worse(mbpp, 2pp)", "not_worse(mbpp)"))

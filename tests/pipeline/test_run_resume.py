@@ -118,11 +118,28 @@ def test_the_same_eval_from_the_cli_the_api_and_a_recipe_writes_the_same_numbers
     assert recorded["sha256"] == hashlib.sha256(samples.read_bytes()).hexdigest() and recorded["ref"] == str(samples)
 
 
-def test_a_gate_on_a_number_the_results_lack_fails_the_stage_with_the_names_it_has(tmp_path, capsys):
+def test_a_gate_on_a_number_the_results_lack_is_refused_before_anything_runs(tmp_path, capsys):
     recipe, run = tmp_path / "typo.yaml", tmp_path / "run"
     recipe.write_text("stages:\n  - name: ref\n    verb: eval\n    config: {benchmark: humaneval, limit: 1}\n"
                       "    gates: ['pass_at_one >= 0.5']\n")
     code, _, err = run_cli(capsys, "recipe", "run", str(recipe), "-o", str(run))
-    assert code == 2 and "stage 'ref' (eval): gate 'pass_at_one >= 0.5': the stage's results have no 'pass_at_one' " \
-                         "(they have: " in " ".join(err.split())
-    assert stages_of(run)["ref"]["status"] == "failed"
+    assert code == 2 and f"{recipe}:5: stage 'ref' (eval): gate 'pass_at_one >= 0.5': the eval stage's " \
+                         "results never hold 'pass_at_one'" in " ".join(err.split())
+    assert not run.exists()  # refused at plan: nothing ran
+
+
+def test_a_fixed_gate_is_re_judged_on_resume_not_re_run(tmp_path, capsys):
+    """A verb that declares no result fields (`tiny`) can only be checked after it ran: the stage's work stands,
+    the fixed gate is judged on resume without running the stage again."""
+    recipe, run = tmp_path / "typo.yaml", tmp_path / "run"
+    recipe.write_text("stages:\n  - name: base\n    verb: tiny\n    gates: ['parameterz > 0']\n")
+    code, _, err = run_cli(capsys, "recipe", "run", str(recipe), "-o", str(run))
+    assert code == 2 and "stage 'base' (tiny): gate 'parameterz > 0': the stage's results have no 'parameterz' " \
+                         "(they have: parameters" in " ".join(err.split())
+    assert stages_of(run)["base"]["status"] == "gate_failed" and stages_of(run)["base"]["attempts"] == 1
+    copy = run / "recipe.yaml"
+    copy.write_text(copy.read_text().replace("parameterz", "parameters"))
+    code, _, err = run_cli(capsys, "recipe", "resume", str(run))
+    assert code == 0 and "finished earlier, outputs verified; skipped" in err
+    assert stages_of(run)["base"]["status"] == "done" and stages_of(run)["base"]["attempts"] == 1
+    assert stages_of(run)["base"]["gates"][0]["passed"] is True

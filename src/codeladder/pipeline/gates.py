@@ -10,11 +10,18 @@ Metrics are the numbers of the result file by dotted path (``timings.total_s``) 
 - finetune, dpo: ``train_loss``, ``val_loss`` (the last epoch's); merge: its ``summary`` keys by name;
 - compare (a paired comparison of two eval stages): ``delta``, ``delta_ci95_low``, ``delta_ci95_high``, ``p_value``,
   ``tasks_gained``, ``tasks_lost`` and the 0/1 outcomes ``outcome_gained``, ``outcome_regressed``,
-  ``outcome_unchanged``.
+  ``outcome_unchanged``; and two gates of their own: ``gained(BENCH)`` (the outcome is "gained": the paired
+  interval excludes zero and p < 0.05) and ``not_worse(BENCH, 2pp)`` (the delta's 95% lower bound is above -2
+  points), each also checking that the comparison is on BENCH.
+
+Every gate is checked at ``recipe plan`` against the result fields its stage declares
+(:mod:`codeladder.pipeline.stages`), with a did-you-mean.
 """
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import json
 import operator
 import re
@@ -28,6 +35,7 @@ _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt
         "!=": operator.ne}
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _GATE = re.compile(rf"\s*([A-Za-z_][\w.@+\-]*?)\s*(>=|<=|==|!=|>|<)\s*({_NUMBER})\s*")
+_PAIRED = re.compile(rf"\s*(gained|not_worse)\(\s*([\w.+\-]+)\s*(?:,\s*({_NUMBER})\s*pp\s*)?\)\s*")
 RESULT_FILES = ("summary.json", "train_report.json", "report.json", "compare.json")
 
 
@@ -47,12 +55,31 @@ class Gate:
         return {"expr": self.expr, "value": value, "passed": bool(_OPS[self.op](value, self.bound))}
 
 
+def _paired_gate(text: str) -> Gate | None:
+    """``gained(BENCH)``: the paired comparison says gained (its interval excludes zero, p < 0.05);
+    ``not_worse(BENCH, Xpp)``: the lower end of the delta's 95% interval is above -X points (non-inferiority)."""
+    match = _PAIRED.fullmatch(text)
+    if match is None:
+        return None
+    name, bench, margin = match.groups()
+    if name == "gained" and margin is None:
+        return Gate(text.strip(), f"{bench}.outcome_gained", "==", 1.0)
+    if name == "not_worse" and margin is not None:
+        return Gate(text.strip(), f"{bench}.delta_ci95_low", ">=", -float(margin) / 100)
+    raise ValueError(f"{text!r}: write gained(BENCHMARK) or not_worse(BENCHMARK, 2pp)")
+
+
 def parse_gate(text: Any) -> Gate:
-    """``"humaneval.pass@1 >= 0.55"`` -> Gate; anything else is one error line showing the form."""
+    """``"humaneval.pass@1 >= 0.55"``, ``gained(humaneval-plus)``, ``not_worse(mbpp-plus, 2pp)`` -> Gate; anything
+    else is one error line showing the forms."""
+    paired = _paired_gate(text) if isinstance(text, str) else None
+    if paired is not None:
+        return paired
     match = _GATE.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(f"{text!r} is not a gate; write METRIC OP NUMBER, e.g. 'humaneval.pass@1 >= 0.55' "
-                         f"(OP one of {' '.join(_OPS)})")
+                         f"(OP one of {' '.join(_OPS)}), or on a compare stage gained(BENCHMARK) / "
+                         "not_worse(BENCHMARK, 2pp)")
     metric, op, number = match.groups()
     return Gate(" ".join((metric, op, number)), metric, op, float(number))
 
@@ -88,6 +115,10 @@ def _derived(results: dict, out: dict[str, float]) -> None:
         for key in ("train_loss", "val_loss"):
             if epochs[-1].get(key) is not None:
                 out[key] = float(epochs[-1][key])
+    if benchmark and "outcome" in results:  # a paired comparison: gained(BENCH) / not_worse(BENCH, Xpp) read these
+        for key in ("outcome_gained", "outcome_regressed", "outcome_unchanged", "delta_ci95_low", "delta_ci95_high"):
+            if key in results:
+                out[f"{benchmark}.{key}"] = float(results[key])
     for key, value in (results.get("summary") or {}).items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             out.setdefault(key, float(value))
@@ -122,9 +153,28 @@ def read_results(output: Path) -> dict:
     return _read(Path(f"{output}.meta.json")) or {}
 
 
-def plan_problem(gate: Gate, verb: str, values: dict) -> str | None:
-    """What can be told before running: a gate on a benchmark or k the eval stage does not compute, or a
-    perplexity the stage is not asked to measure. None when nothing is wrong (or it cannot be known yet)."""
+def undeclared(gate: Gate, verb: str, declared: tuple[str, ...] | None) -> str | None:
+    """A gate on a metric the stage's result file never holds (``declared``: its fnmatch patterns), with a
+    did-you-mean; None when it is declared, or when the verb declares nothing (a plug-in)."""
+    if declared is None or any(fnmatch.fnmatchcase(gate.metric, pattern) for pattern in declared):
+        return None
+    if gate.expr.startswith(("gained(", "not_worse(")):
+        return (f"gate {gate.expr!r} judges a paired comparison: put it on a compare stage (before: the earlier "
+                f"eval, after: this one), not on a {verb} stage")
+    names = [p.replace("*", "1") for p in declared if not p.startswith("*")]  # pass@* -> pass@1
+    close = difflib.get_close_matches(gate.metric, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (f"gate {gate.expr!r}: the {verb} stage's results never hold {gate.metric!r}{hint} (they hold: "
+            f"{', '.join(declared)})")
+
+
+def plan_problem(gate: Gate, verb: str, values: dict, declared: tuple[str, ...] | None = None) -> str | None:
+    """What can be told before running: a gate on a metric the stage never produces, on a benchmark or k the
+    eval stage does not compute, or a perplexity the stage is not asked to measure. None when nothing is wrong
+    (or it cannot be known yet)."""
+    problem = undeclared(gate, verb, declared)
+    if problem:
+        return problem
     if verb == "eval":
         match = re.fullmatch(r"(?:(.+)\.)?pass@(\d+)(?:_base)?", gate.metric)
         if match:

@@ -142,10 +142,12 @@ def _finish(stage: Stage, rec: dict, record: RunRecord, values: dict) -> str | N
     """Evaluate the gates on the stage's result files; the message of the first that failed."""
     try:
         rec["gates"] = _gates(stage, values)
-    except LadderError as exc:  # a gate names a number the results do not hold
-        rec.update(status="failed", error=str(exc))
+    except LadderError as exc:  # a gate names a number the results do not hold: the work itself is sound, so
+        rec.update(status="gate_failed", error=str(exc))  # a fixed gate is re-judged on resume, not re-run
         record.save()
-        raise LadderError(f"stage {stage.name!r} ({stage.verb}): {exc}") from None
+        raise LadderError(f"stage {stage.name!r} ({stage.verb}): {exc}; fix the gate in {record.run_dir}/"
+                          f"{RECIPE_COPY}, then `ladder recipe resume {record.run_dir}` (the stage is not redone)"
+                          ) from None
     failed = next((g for g in rec["gates"] if not g["passed"]), None)
     rec["status"] = "gate_failed" if failed else "done"
     record.save()

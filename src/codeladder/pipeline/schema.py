@@ -281,7 +281,7 @@ def _stage(raw: Any, index: int, earlier: dict[str, dict], later: set[str], base
     if entry is not None:
         _validate_params(stage, PLACEHOLDER_RUN, at, where, raw)
         for i, gate in enumerate(stage.gates):
-            problem = plan_problem(gate, verb, stage_values(stage, PLACEHOLDER_RUN))
+            problem = plan_problem(gate, verb, stage_values(stage, PLACEHOLDER_RUN), stage_kind(entry).results)
             if problem:
                 raise where.error((*at, "gates", i), problem, raw)
     return stage

