@@ -1,4 +1,4 @@
-"""pass@k by the unbiased estimator of Chen et al. (2021), and a bootstrap CI for pass@1.
+"""pass@k by the unbiased estimator of Chen et al. (2021) (its intervals: :mod:`codeladder.stats`).
 
 ``pass@k = 1 - C(n-c, k) / C(n, k)``, computed as ``1 - prod_{i=n-c+1}^{n} (1 - k/i)`` so no
 binomial coefficient is ever formed (they overflow floats for n in the hundreds).
@@ -6,7 +6,6 @@ binomial coefficient is ever formed (they overflow floats for n in the hundreds)
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Mapping
 
 
@@ -33,14 +32,3 @@ def mean_pass_at_k(counts: Mapping[str, tuple[int, int]], ks: Iterable[int]) -> 
         str(k): sum(pass_at_k(n, c, k) for n, c in counts.values()) / len(counts)
         for k in sorted(set(ks)) if k <= smallest_n
     }
-
-
-def bootstrap_ci(counts: Mapping[str, tuple[int, int]], rounds: int = 2000, seed: int = 0) -> list[float]:
-    """95% percentile interval of mean pass@1, resampling tasks with replacement."""
-    rates = [c / n for n, c in counts.values() if n]
-    if not rates:
-        return [0.0, 0.0]
-    rng = random.Random(seed)
-    size = len(rates)
-    means = sorted(sum(rng.choices(rates, k=size)) / size for _ in range(rounds))
-    return [means[int(0.025 * (rounds - 1))], means[int(0.975 * (rounds - 1))]]

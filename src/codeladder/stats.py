@@ -111,12 +111,19 @@ def _t975(df: int) -> float:
 def pass_at_1_interval(counts: Mapping[str, tuple[int, int]]) -> Interval:
     """95% interval of mean pass@1 over tasks; ``counts`` maps task -> (n samples, c passed)."""
     rates = [c / n for n, c in counts.values() if n]
+    if rates and all(n == 1 for n, _ in counts.values() if n):
+        low, high = wilson(sum(rates), len(rates))
+        return Interval(low, high, "wilson")
+    return rate_interval(rates)
+
+
+def rate_interval(rates: list[float]) -> Interval:
+    """95% interval of the mean of per-task rates in [0, 1] (pass@1 with n > 1, or pass@k): a task-clustered
+    t interval when there are >= 30 tasks and it stays inside (0, 1), else Wilson on the summed rates (wider,
+    never of zero width)."""
     tasks = len(rates)
     if not tasks:
         return Interval(0.0, 1.0, "none (no task scored)")
-    if all(n == 1 for n, _ in counts.values() if n):
-        low, high = wilson(sum(rates), tasks)
-        return Interval(low, high, "wilson")
     mean = sum(rates) / tasks
     if tasks >= 30:
         sd = math.sqrt(sum((r - mean) ** 2 for r in rates) / (tasks - 1))

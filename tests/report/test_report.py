@@ -186,3 +186,24 @@ def test_an_existing_file_is_replaced_only_with_overwrite(runs, tmp_path):
     assert notes.read_text() == "<p>my notes</p>\n" and len(done.stderr.strip().splitlines()) == 1
     ladder("report", str(runs.beta), "-o", str(notes), "--overwrite")
     assert "by codeladder" in notes.read_text()
+
+
+def test_no_interval_in_a_report_is_of_zero_width(runs, tmp_path):
+    """A summary written before `ci95_method` kept a bootstrap interval ([1.0, 1.0] when every task passed):
+    the report recomputes it; pass@k for k > 1 over identical per-task rates is never of zero width either."""
+    from codeladder.analysis.load import load_runs
+    from codeladder.report.collect import points_of
+
+    old = tmp_path / "old"
+    shutil.copytree(runs.alpha_standard, old)
+    rows = [json.loads(line) for line in (old / "results.jsonl").open()]
+    solved = {r["task_id"] for r in rows if r["passed"]}
+    keep = [r for r in rows if r["task_id"] in solved and r["passed"]]  # only passing samples of solved tasks
+    (old / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in keep))
+    data = summary(old)
+    data.pop("ci95_method", None)
+    data["ci95"] = [1.0, 1.0]
+    (old / "summary.json").write_text(json.dumps(data))
+    (run,) = load_runs([old])
+    for point in points_of(run):
+        assert point.low < point.high and point.low <= point.value <= point.high, point

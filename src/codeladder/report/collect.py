@@ -2,15 +2,15 @@
 
 Inputs are run folders (or folders holding them: ``runs/``, a recipe's run directory) and ``ladder bench
 --json`` result files (given as paths, through ``--bench``, or found as ``bench*.json`` under a folder given).
-pass@1's 95% CI is the summary's own; for k > 1 the same percentile bootstrap over tasks is computed here from
-the result rows (same seed, 2,000 rounds), since ``summary.json`` keeps a CI for pass@1 only.
+pass@1's 95% CI is the summary's own (recomputed by :mod:`codeladder.stats` for a summary older than its
+``ci95_method``); for k > 1 :func:`codeladder.stats.rate_interval` over the per-task estimates, since
+``summary.json`` keeps a CI for pass@1 only. No interval is ever of zero width.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,8 +20,8 @@ from codeladder.errors import LadderError
 from codeladder.report.svg import LineageNode, Point
 from codeladder.report.tables import Table, leaderboard, pass_at_1, strategy_tables, throughput
 from codeladder.scoring import pass_at_k
+from codeladder.stats import pass_at_1_interval, rate_interval
 
-BOOTSTRAP_ROUNDS = 2000
 
 
 @dataclass
@@ -81,25 +81,17 @@ def split_inputs(inputs: list[str], bench_files: list[str]) -> tuple[list[Path],
     return runs, list(dict.fromkeys(bench))
 
 
-def bootstrap_interval(values: list[float], seed: int, rounds: int = BOOTSTRAP_ROUNDS) -> tuple[float, float]:
-    """95% percentile interval of the mean, resampling tasks (as :func:`codeladder.scoring.bootstrap_ci`)."""
-    if not values:
-        return 0.0, 0.0
-    rng, size = random.Random(seed), len(values)
-    means = sorted(sum(rng.choices(values, k=size)) / size for _ in range(rounds))
-    return means[int(0.025 * (rounds - 1))], means[int(0.975 * (rounds - 1))]
-
-
 def points_of(run: Run) -> list[Point]:
     """The run's pass@k estimates with their 95% CIs."""
-    seed = int((run.summary.get("generation") or {}).get("seed", 0))
     points = []
     for k, value in run.summary.get("pass_at_k", {}).items():
-        if k == "1":
-            low, high = run.summary.get("ci95") or (value, value)
+        if k == "1" and run.summary.get("ci95_method") and run.summary.get("ci95"):
+            low, high = run.summary["ci95"]
+        elif k == "1":  # a summary written before ci95_method kept a bootstrap interval, of zero width at 0/10
+            low, high = pass_at_1_interval({t: (s.n, s.c) for t, s in run.tasks.items()}).as_list()
         else:
-            low, high = bootstrap_interval([pass_at_k(s.n, s.c, int(k)) for s in run.tasks.values()
-                                            if s.n >= int(k)], seed)
+            rates = [pass_at_k(s.n, s.c, int(k)) for s in run.tasks.values() if s.n >= int(k)]
+            low, high = rate_interval(rates).as_list()
         points.append(Point(f"{run.label} · {run.benchmark} · pass@{k}", float(value), float(low), float(high),
                             run.model))
     return points
@@ -175,4 +167,4 @@ def collect(inputs: list[str], bench_files: list[str] | None = None, title: str 
         without_lineage=without, generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-__all__ = ["ReportData", "collect", "read_bench", "split_inputs", "bootstrap_interval", "points_of", "lineage_nodes"]
+__all__ = ["ReportData", "collect", "read_bench", "split_inputs", "points_of", "lineage_nodes"]
