@@ -50,7 +50,7 @@ def test_demo_killed_during_merge_resumes_without_redoing_finetune(tmp_path):
     assert merged_inputs[1]["sha256"] == after["sft"]["outputs"]["merged"]["sha256"]
     summary = json.loads((run / "eval" / "summary.json").read_text())
     assert summary["num_tasks"] == 20 and summary["backend"] == "llamacpp"
-    assert after["eval"]["gates"][0]["value"] == summary["pass_at_k"]["1"]
+    assert after["eval"]["gates"][0]["value"] == summary["num_tasks"] == 20  # the demo's eval gate: its scope
     assert not [p.name for p in run.iterdir() if ".partial-" in p.name]  # the killed writer's staging is gone
     claims = ladder("contracts", "check", "--run", str(run), "--json")  # the shipped demo contract, on these outputs
     outcome = json.loads(claims.stdout)

@@ -59,8 +59,8 @@ def _charts(data: ReportData) -> str:
     if not data.points:
         return '<p class="note">No runs given.</p>'
     return ('<div class="scroll">' + error_bars(data.points) + "</div>"
-            '<p class="note">Dots: pass@k; whiskers: 95% CI over tasks (pass@1: the summary\'s own, its method in ci95_method; '
-            "k &gt; 1: a task-clustered interval computed from results.jsonl). One colour per model.</p>")
+            '<p class="note">Dots: pass@k; whiskers: 95% CI over tasks (pass@1: the summary\'s own, its method in '
+            "ci95_method; k &gt; 1: a task-clustered interval computed from results.jsonl). One colour per model.</p>")
 
 
 def _heat(data: ReportData) -> str:

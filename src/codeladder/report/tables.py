@@ -79,7 +79,8 @@ def leaderboard(runs: list[Run]) -> Table:
     """One row per run: best pass@1 first within each benchmark."""
     table = Table("Leaderboard", ["model", "benchmark", "pass@1", "95% CI", "pass@k", "strategy", "backend", "n",
                                   "tasks", "date", "run"], key="leaderboard", numeric=frozenset({2, 3, 7, 8}),
-                  note="pass@1 and its 95% CI as each run's summary.json has them (method: ci95_method); n = samples per task")
+                  note="pass@1 and its 95% CI as each run's summary.json has them (method: ci95_method); "
+                       "n = samples per task")
     for run in sorted(runs, key=lambda r: (r.benchmark, -pass_at_1(r), r.label)):
         value, ci, ks = pass_at_1(run), run.summary.get("ci95"), other_ks(run)
         ci_data = {"low": repr(float(ci[0])), "high": repr(float(ci[1]))} if ci and len(ci) == 2 else {}

@@ -82,10 +82,11 @@ def is_full_run(summary: dict) -> bool:
     return size is not None and summary.get("num_tasks") == size
 
 
-def scope(summary: dict) -> str:
+def scope(summary: dict, markdown: bool = True) -> str:
+    """Tasks scored / tasks in the benchmark, marked when a subset."""
     size = tasks_in_benchmark(summary)
     text = f"{summary.get('num_tasks')}/{size if size is not None else '?'} tasks"
-    return text if is_full_run(summary) else f"**subset**: {text}"
+    return text if is_full_run(summary) else f"{'**subset**' if markdown else 'subset'}: {text}"
 
 
 def _pass_at(summary: dict) -> str:

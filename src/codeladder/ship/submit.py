@@ -117,10 +117,10 @@ def _runs(params: SubmitParams, checks: list[dict]) -> list[tuple[Path, dict]]:
             continue
         summary = json.loads(summary_path.read_text())
         tie = _measures_model(summary, params.model, None) if params.model.is_dir() else None
-        where = "" if is_full_run(summary) else " (a subset: in the card, not in model-index)"
+        where = "" if is_full_run(summary) else " (in the card, not in model-index)"
         _check(checks, f"run {run}", tie is not None,
-               f"{summary.get('benchmark')}, {tie}, {scope(summary)}{where}" if tie else "measured another model "
-               "(its model_lineage differs); evaluate this model or a GGUF exported from it")
+               f"{summary.get('benchmark')}, {tie}, {scope(summary, markdown=False)}{where}" if tie else
+               "measured another model (its model_lineage differs); evaluate this model or a GGUF exported from it")
         runs.append((run, summary))
     return runs
 
