@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from conftest import ladder
+from host_isolation import require_namespaces
 
 from codeladder.benchmarks import get_benchmark
 from codeladder.envs.manage import EnvCheckParams, EnvCreateParams, check_env, create_env
@@ -91,7 +92,7 @@ def test_eval_runs_in_the_environment_automatically_with_the_split(small_env, tm
     env = summary["environment"]
     assert env["name"] == "bigcodebench" and env["packages_sha256"] == small_env["packages_sha256"]
     assert env["unchanged_since_creation"] and summary["dataset"]["version"] == "v0.1.4"
-    assert summary["isolation"]["level"] == "namespaces"
+    require_namespaces(summary["isolation"])  # one line where the host refuses them or the run fell back
 
 
 def test_env_none_and_explicit_folder(small_env, tmp_path):

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from host_isolation import require_namespaces
 
 from codeladder.benchmarks import get_benchmark
 from codeladder.envs.store import META, packages_sha256
@@ -208,7 +209,7 @@ def test_ray_verdicts_equal_the_local_pool_and_every_node_is_checked(cluster, tm
     assert sum(n["jobs"] for n in nodes) == 164 * PER_TASK
     executor = summary["isolation"]["executor"]
     assert executor["kind"] == "ray" and 50 <= executor["batch_size"] <= 200 and executor["retried_jobs"] == 0
-    assert summary["isolation"]["level"] == "namespaces"
+    require_namespaces(summary["isolation"])  # one line where the host refuses them or the run fell back
 
 
 def test_every_node_runs_the_environment_with_the_drivers_package_hash(cluster, tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from host_isolation import require_namespaces
 
 from codeladder.benchmarks import expected, get_benchmark
 from codeladder.sandbox import Job, Limits, SandboxPool
@@ -181,6 +182,8 @@ CASES = sorted(_attacks("f", "x", "return x", "0"))
 @pytest.mark.parametrize("case", CASES)
 def test_attack_fails_and_honest_control_passes(verdicts, family, case):
     verdict, should_pass = verdicts[(family, case)]
+    if case == "read-data-files":  # the data is hidden by a mount namespace: one line where there is none
+        require_namespaces()
     assert verdict.checker == "trusted"
     assert verdict.passed is should_pass, (verdict.status, verdict.detail[-600:], verdict.output_tail[-300:])
 

@@ -1,5 +1,6 @@
 """Hostile and broken samples against the real sandbox (namespaces, rlimits, verdict pipe)."""
 
+import json
 import os
 import socket
 import time
@@ -8,16 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from codeladder.sandbox import Job, Limits, SandboxPool, isolation, isolation_probe
+from conftest import ladder
+from host_isolation import host_namespaces, host_pids_cgroup, require_namespaces
 
-needs_namespaces = pytest.mark.skipif(not isolation_probe()["namespaces"],
-                                      reason=f"no user namespaces here: {isolation_probe()['reason']}")
+from codeladder.sandbox import Job, Limits, SandboxPool, isolation
 
 
 @pytest.fixture(scope="module")
 def pool():
     with SandboxPool(workers=2, limits=Limits(timeout_s=3.0, memory_mb=2048)) as sandbox:
         yield sandbox
+
+
+@pytest.fixture
+def namespaces(request):
+    """Fails, never skips: on a host that refuses namespaces, and where the module's pool ran below them."""
+    require_namespaces(request.getfixturevalue("pool").isolation if "pool" in request.fixturenames else None)
+
+
+needs_namespaces = pytest.mark.usefixtures("namespaces")
 
 
 def run_one(pool: SandboxPool, code: str, timeout: float | None = None):
@@ -183,12 +193,61 @@ def test_no_sample_sees_the_files_of_the_one_before():
     assert [v.status for v in verdicts] == ["passed", "passed"], [v.detail for v in verdicts]
 
 
-@needs_namespaces
-def test_isolation_is_recorded(pool):
-    isolation = pool.isolation
-    assert isolation["level"] == "namespaces"
-    assert isolation["network"].startswith("none")
-    assert "read-only" in isolation["filesystem"]
+def test_isolation_is_recorded_as_this_host_allows(pool):
+    """The level and each protection are what the workers observed, and they equal what the host allows:
+    namespaces wherever it can create them."""
+    can, reason = host_namespaces()
+    record = pool.isolation
+    assert record["level"] == ("namespaces" if can else "process"), (reason, record)
+    assert record["protections"] == {"namespaces": can, "network": can, "read_only_filesystem": can,
+                                     "pids_cgroup": host_pids_cgroup()[0], "rlimits": True}, (reason, record)
+    assert record["network"].startswith("none" if can else "host") and ("read-only" in record["filesystem"]) is can
+    probe = ("import resource\n"  # the rlimits the record claims are the ones a candidate runs under
+             "assert resource.getrlimit(resource.RLIMIT_AS) == (2048 << 20, 2048 << 20)\n"
+             "assert resource.getrlimit(resource.RLIMIT_FSIZE) == (16 << 20, 16 << 20)\n"
+             "assert resource.getrlimit(resource.RLIMIT_CORE) == (0, 0)\n")
+    assert run_one(pool, probe).status == "passed"
+
+
+FLOOD = ("import os, time\nborn = 0\nfor _ in range(40):\n    try:\n        pid = os.fork()\n"
+         "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(60)\n        os._exit(0)\n"
+         "    born += 1\nprint('born', born)\n")
+
+
+def test_the_pids_cgroup_is_observed_and_bounds_a_fork_flood():
+    """``protections.pids_cgroup`` is true exactly where the limit binds: with ``pids.max=24`` (and RLIMIT_NPROC at
+    its hard limit, so only the cgroup can stop it) a sample starts fewer than 24 of its 40 sleepers."""
+    import resource
+
+    applied, reason = host_pids_cgroup()
+    limits = Limits(timeout_s=10.0, pids_max=24, nproc=resource.getrlimit(resource.RLIMIT_NPROC)[1])
+    with SandboxPool(workers=1, limits=limits) as single:
+        assert single.isolation["protections"]["pids_cgroup"] is applied, (reason, single.isolation)
+        (verdict,) = single.run([Job("flood", FLOOD, capture=True)])
+    born = int(verdict.output_tail.split("born")[-1])
+    assert (born < 24) is applied and (applied or born == 40), (born, reason)
+
+
+def test_without_namespaces_the_record_and_eval_say_so(tmp_path):
+    """The fallback, on any host: ``process`` level, each protection as observed (the host's loopback is reachable
+    from a sample, as the record says), and ``ladder eval`` prints one warning line."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    code = f"import socket\nsocket.create_connection(('127.0.0.1', {listener.getsockname()[1]}), timeout=2)\n"
+    with SandboxPool(workers=1, isolate=False) as fallback:
+        record = fallback.isolation
+        assert run_one(fallback, code).status == "passed"  # reached the host's network
+    listener.close()
+    assert record["level"] == "process" and record["reason"] == "isolation disabled"
+    assert record["protections"] == {"namespaces": False, "network": False, "read_only_filesystem": False,
+                                     "pids_cgroup": host_pids_cgroup()[0], "rlimits": True}
+    for flags, warned in ((["--no-isolate"], True), ([], not host_namespaces()[0])):
+        done = ladder("eval", "humaneval", "--limit", "2", "--output", str(tmp_path / str(warned)), *flags)
+        warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == int(warned) and all("'process', below 'namespaces'" in w for w in warnings), done.stderr
+        summary = json.loads((tmp_path / str(warned) / "summary.json").read_text())
+        assert summary["isolation"]["protections"]["namespaces"] is not warned
 
 
 def test_missing_module_is_an_error_not_a_fail(pool):

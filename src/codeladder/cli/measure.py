@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from codeladder.cli.build import Verb
@@ -47,7 +48,20 @@ def run_eval(params: EvalParams) -> dict:
     return evaluate(params, show_progress=True)
 
 
+def isolation_warning(isolation: dict) -> str | None:
+    """One line when the sandbox ran below ``namespaces``: which protections were not in force, and why."""
+    if isolation.get("level") == "namespaces":
+        return None
+    missing = [name for name, applied in isolation.get("protections", {}).items() if not applied]
+    reason = isolation.get("reason") or "no reason recorded"
+    return (f"the sandbox ran at isolation level {isolation.get('level')!r}, below 'namespaces' ({reason}); "
+            f"not in force: {', '.join(missing) or 'see summary.json'} (docs/sandbox.md, isolation levels)")
+
+
 def render_eval(summary: dict, params: EvalParams, as_json: bool) -> None:
+    warning = isolation_warning(summary["isolation"])
+    if warning:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if as_json:
         print_json(summary)
         return

@@ -6,7 +6,8 @@ How the Ray path keeps the local guarantees:
 
 * **Same sandbox on every node.** One actor per node (pinned there, ``num_cpus=0``) holds a long-lived
   ``SandboxPool`` with one zygote per CPU the node gives Ray (or ``--workers`` per node): the same namespaces,
-  rlimits, pids cgroup and trusted checker as locally. Jobs carry their checker's secret part; the actor hands it
+  rlimits, pids cgroup and trusted checker as locally. The run's ``isolation.protections`` holds a protection
+  only where every node observed it in force. Jobs carry their checker's secret part; the actor hands it
   to the node's checker processes exactly as the local harness does.
 * **Checked before any work is sent.** Each node reports codeladder's version, a sha256 of its sandbox sources,
   its isolation (the pool's own record, after its zygotes started) and, when the run uses an evaluation
@@ -293,6 +294,9 @@ class RayExecutor:
         the jobs were spread (``executor``)."""
         records = [n.isolation for n in self._nodes if n.isolation]
         common = min(records, key=lambda r: r["level"] == "namespaces") if records else {}
+        if records:  # each protection only where every node observed it
+            common = {**common, "protections": {key: all(r.get("protections", {}).get(key) is True for r in records)
+                                                for key in common.get("protections", {})}}
         nodes = [{"node_id": n.facts.get("node_id"), "host": n.facts.get("host"), "level": n.isolation.get("level"),
                   "reason": n.isolation.get("reason", ""), "hidden_data": n.isolation.get("hidden_data", []),
                   "workers": n.resources["workers"], "codeladder": n.facts.get("codeladder"),

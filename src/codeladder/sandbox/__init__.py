@@ -9,6 +9,8 @@ sockets, reading secrets from the environment). We do **not** assume a kernel ex
 
 What protects what:
 
+The protections below are those of level ``namespaces``; see the end for level ``process``.
+
 * **Network** - every worker lives in a fresh Linux network namespace (``unshare --net``)
   whose only interface is a loopback that is down: ``connect`` fails with
   "Network is unreachable", including to listeners on the host's 127.0.0.1. A job that asks
@@ -29,7 +31,8 @@ What protects what:
 * **Resources** - rlimits per sample: address space (memory), CPU time, file size (bounds
   output too), no core dumps; a pids cgroup per worker bounds fork floods where one can be
   created (``RLIMIT_NPROC`` does not bind root); a wall-clock deadline kills the sample
-  and everything it started.
+  and everything it started. Whether the cgroup and the rlimits took effect is observed per
+  worker, not assumed (``isolation.protections`` in ``summary.json``).
 * **Verdict** - decided by a *checker* process, never by the process running the sample;
   an exit code, an early ``os._exit(0)``, an ``atexit`` hook, a raised ``SystemExit`` or a
   line printed anywhere never count as a pass.
@@ -79,10 +82,16 @@ What each family guarantees:
 Not covered: kernel or hardware exploits; a sample that reads a copy of a dataset stored
 elsewhere on the host (list such folders in ``$CODELADDER_HIDE``); EvalPlus outputs too large to
 keep (over 256 KiB, compared exactly) are judged by the sha256 of ``repr(output)``, which is
-stricter than ``==`` where equal values print differently (``1`` vs ``1.0``, dict order). Where
-namespaces are unavailable the pool still runs (rlimits, scrubbed env, process groups) and the
-result's ``isolation`` says so; the candidate/checker split holds there too (the checker is then
-non-dumpable, and a candidate that kills it gets no verdict: failed), but the data files stay readable.
+stricter than ``==`` where equal values print differently (``1`` vs ``1.0``, dict order).
+
+Where user namespaces are refused (a seccomp profile such as Docker's default, ``--no-isolate``)
+the pool runs at level ``process``: rlimits, the pids cgroup where one can be made, a scrubbed
+environment and process groups only. The network, the host's files (the benchmark data
+included) and every process of the user (``os.kill(-1, 9)``) are then within a sample's reach;
+the candidate/checker split still holds (the checker is non-dumpable, and a candidate that kills
+it gets no verdict: failed). The result's ``isolation`` records the level, the reason and each
+protection as observed, and ``ladder eval`` prints a warning line (docs/sandbox.md, "Isolation
+levels").
 """
 
 STATUSES = ("passed", "failed", "timeout", "oom", "syntax_error", "error")

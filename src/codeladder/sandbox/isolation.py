@@ -189,15 +189,54 @@ def _wipe(folder: str, keep: list[str]) -> list[str]:
     return left
 
 
-def set_limits(job: dict) -> None:
+def _rlimits(job: dict) -> tuple[tuple[int, int, int], ...]:
     memory = job["memory_mb"] * 1024 * 1024
     cpu = int(job["cpu_s"])
     fsize = job["fsize_mb"] * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (job["nproc"], job["nproc"]))
+    return ((resource.RLIMIT_AS, memory, memory), (resource.RLIMIT_CPU, cpu, cpu + 1),
+            (resource.RLIMIT_FSIZE, fsize, fsize), (resource.RLIMIT_CORE, 0, 0),
+            (resource.RLIMIT_NPROC, job["nproc"], job["nproc"]))
+
+
+def set_limits(job: dict) -> None:
+    for which, soft, hard in _rlimits(job):
+        resource.setrlimit(which, (soft, hard))
+
+
+def limits_take_effect(job: dict) -> bool:
+    """Observed once per worker, in a forked child: :func:`set_limits` for ``job``, then every limit reads back
+    as asked (a seccomp profile or a hard limit below ours would show here)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            set_limits(job)
+            code = 0 if all(resource.getrlimit(which) == (soft, hard) for which, soft, hard in _rlimits(job)) else 1
+        finally:
+            os._exit(code)
+    return os.waitpid(pid, 0)[1] == 0
+
+
+def network_unreachable() -> bool:
+    """Observed: this network namespace routes nowhere. A UDP ``connect`` sends nothing but needs a route, so
+    it fails with "Network is unreachable" both to 127.0.0.1 (``lo`` down) and to a public address."""
+    for address in ("127.0.0.1", "1.1.1.1"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect((address, 9))
+            except OSError:
+                continue
+            return False
+    return True
+
+
+def in_user_namespace() -> bool:
+    """Observed: this process's user namespace is not the host's (whose uid map is the identity over all ids)."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
 
 
 KEEP: list[str] = []  # interpreter folders under /tmp that samples must still see

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import codeladder
+from codeladder.sandbox.cgroup import PidsCgroup
 from codeladder.sandbox.isolation import expected_cache_dir, secret_paths
 
 UNSHARE = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork", "--mount-proc",
@@ -47,6 +48,11 @@ class Limits:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def rlimits(self, timeout_s: float) -> dict:
+        """The rlimits of one sample with this wall-clock limit (what :func:`isolation.set_limits` applies)."""
+        return {"memory_mb": self.memory_mb, "cpu_s": self.cpu_s or int(timeout_s) + 1, "fsize_mb": self.fsize_mb,
+                "nproc": self.nproc}
 
 
 @dataclass
@@ -126,56 +132,6 @@ def isolation_probe() -> dict:
     return {"namespaces": True, "reason": ""}
 
 
-def _remove_stale(root: Path) -> None:
-    """Empty cgroups left by a harness that was killed (kill -9) before it could remove them."""
-    for stale in root.glob("codeladder-*"):
-        try:
-            os.kill(int(stale.name.split("-")[1]), 0)
-        except ProcessLookupError:
-            try:
-                stale.rmdir()
-            except OSError:
-                pass
-        except (ValueError, PermissionError):
-            pass
-
-
-class _PidsCgroup:
-    """A pids cgroup bounding one worker and everything it forks (cgroup v2 or v1)."""
-
-    def __init__(self, pids_max: int):
-        self.path: Path | None = None
-        for root in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup/pids")):
-            controllers = root / "cgroup.controllers"
-            is_v1_pids = root.name == "pids" and (root / "tasks").exists()
-            if not is_v1_pids and not (controllers.exists() and "pids" in controllers.read_text().split()):
-                continue
-            _remove_stale(root)
-            candidate = root / f"codeladder-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            try:
-                candidate.mkdir()
-                (candidate / "pids.max").write_text(str(pids_max))
-            except OSError:
-                shutil.rmtree(candidate, ignore_errors=True) if candidate.exists() else None
-                continue
-            self.path = candidate
-            break
-
-    def wrap(self, command: list[str]) -> list[str]:
-        if self.path is None:
-            return command
-        return ["sh", "-c", f'echo $$ > "{self.path}/cgroup.procs" && exec "$@"', "sh", *command]
-
-    def remove(self) -> None:
-        if self.path is not None:
-            for _ in range(50):
-                try:
-                    self.path.rmdir()
-                    return
-                except OSError:
-                    time.sleep(0.02)
-
-
 class _Worker:
     """One zygote (namespace-isolated, runs candidates) and its checker (outside those namespaces,
     judges them), joined by a socket over which the zygote hands the checker each candidate's pipes."""
@@ -186,7 +142,7 @@ class _Worker:
         self.python = python  # the zygote's interpreter (an evaluation environment's); None: this one
         self.process: subprocess.Popen | None = None
         self.checker: subprocess.Popen | None = None
-        self.cgroup: _PidsCgroup | None = None
+        self.cgroup: PidsCgroup | None = None
         self.setup: dict = {}
         self._buffer = bytearray()
         self.spawn()
@@ -205,8 +161,9 @@ class _Worker:
             self.checker = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 env=_scrubbed_env(), cwd="/", start_new_session=True, pass_fds=(checker_end.fileno(),))
-            self.cgroup = _PidsCgroup(self.limits.pids_max)
-            command = [self.python or sys.executable, "-m", "codeladder.sandbox.zygote", str(zygote_end.fileno())]
+            self.cgroup = PidsCgroup(self.limits.pids_max)
+            command = [self.python or sys.executable, "-m", "codeladder.sandbox.zygote", str(zygote_end.fileno()),
+                       f"--limits={json.dumps(self.limits.rlimits(self.limits.timeout_s))}"]
             if self.isolated:
                 command = [*UNSHARE, *command, "--isolated"]
             self.process = subprocess.Popen(
@@ -220,6 +177,7 @@ class _Worker:
         if hello is None:
             raise RuntimeError("the sandbox worker did not start (is util-linux unshare working?)")
         self.setup = json.loads(hello)
+        self.setup["pids_cgroup"] = self.cgroup is not None and self.cgroup.holds(self.process.pid)
 
     def hang_up(self) -> None:
         """Close both processes' job channels: they finish and exit (:meth:`stop` waits for them)."""
@@ -263,12 +221,8 @@ class _Worker:
 
     def run(self, job: Job) -> Verdict:
         timeout = job.timeout_s or self.limits.timeout_s
-        request = {
-            "id": job.key, "code": job.code, "payload": job.payload, "timeout": timeout,
-            "memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s or int(timeout) + 1,
-            "fsize_mb": self.limits.fsize_mb, "nproc": self.limits.nproc, "capture": job.capture,
-            "loopback": job.loopback,
-        }
+        request = {"id": job.key, "code": job.code, "payload": job.payload, "timeout": timeout,
+                   **self.limits.rlimits(timeout), "capture": job.capture, "loopback": job.loopback}
         request["trusted"] = job.checker is not None and job.checker.get("kind") != "in-process"
         header = json.dumps(request).encode()
         secret = json.dumps({"id": job.key, "spec": job.checker}).encode()
@@ -337,22 +291,32 @@ class SandboxPool:
 
     @property
     def isolation(self) -> dict:
-        """What the result files record: which protections were really in force."""
+        """What the result files record: which protections were really in force. ``protections`` holds what every
+        worker observed once it started (its namespaces, an unreachable network, rlimits read back in a forked
+        child, membership of its pids cgroup), not what was asked for."""
         self._ready()
-        setup = self._workers[0].setup if self._workers else {}
-        cgroup = self._workers[0].cgroup.path if self._workers and self._workers[0].cgroup else None
-        level = "namespaces" if self._isolated and setup.get("isolated") else "process"
+        setups = [worker.setup for worker in self._workers]
+        seen = lambda key: bool(setups) and all(setup.get(key) is True for setup in setups)  # noqa: E731
+        protections = {"namespaces": self._isolated and seen("isolated") and seen("user_namespace"),
+                       "network": seen("network_isolated"), "read_only_filesystem": seen("readonly_root"),
+                       "pids_cgroup": seen("pids_cgroup"), "rlimits": seen("rlimits")}
+        level = "namespaces" if protections["namespaces"] else "process"
+        reason = self._probe.get("reason", "")
+        if self._isolated and level != "namespaces":
+            reason = "unshare worked, but the workers did not start in namespaces of their own"
         return {
             "level": level,
+            "protections": protections,
             "network": ("none (empty network namespace; a loopback of its own for jobs that ask)"
-                        if level == "namespaces" else "host network (not isolated)"),
-            "filesystem": ("read-only mounts, private tmpfs per sample" if setup.get("readonly_root")
+                        if protections["network"] else "host network (not isolated)"),
+            "filesystem": ("read-only mounts, private tmpfs per sample" if protections["read_only_filesystem"]
                            else "host filesystem writable (not isolated)"),
-            "pids": f"cgroup pids.max={self.limits.pids_max}" if cgroup else f"RLIMIT_NPROC={self.limits.nproc}",
+            "pids": (f"cgroup pids.max={self.limits.pids_max}" if protections["pids_cgroup"]
+                     else f"RLIMIT_NPROC={self.limits.nproc} (no pids cgroup: binds only non-root users)"),
             "environment": "scrubbed",
-            "hidden_data": setup.get("hidden", []),
+            "hidden_data": setups[0].get("hidden", []) if setups else [],
             "checker": "separate process (candidate/checker split; see result rows' 'checker')",
-            "reason": self._probe.get("reason", ""),
+            "reason": reason,
         }
 
     def run(self, jobs: Iterable[Job]) -> Iterator[Verdict]:

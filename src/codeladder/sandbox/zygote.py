@@ -365,6 +365,10 @@ def main() -> None:
     hidden = [p for p in os.environ.pop("CODELADDER_HIDE", "").split(os.pathsep) if p]
     setup["hidden"] = [p for p in hidden if p not in (isolation.hide(hidden) if isolated else hidden)]
     setup["isolated"] = isolated
+    # What is in force, observed here rather than assumed from the command line (summary.json's protections).
+    limits = next((json.loads(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--limits=")), None)
+    setup.update(user_namespace=isolation.in_user_namespace(), network_isolated=isolation.network_unreachable(),
+                 rlimits=bool(limits) and isolation.limits_take_effect(limits))
     if isolated:
         isolation.lock_down_privileges()
     os.makedirs("/tmp", exist_ok=True)
