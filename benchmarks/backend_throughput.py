@@ -4,9 +4,14 @@
 1. decode tok/s of codeladder's ``llamacpp`` backend vs calling llama-cpp-python directly on the same
    GGUF file (target >= 0.9x);
 2. ``hf`` backend batched (16 prompts per batch) vs unbatched (one at a time): generated tokens per
-   second (target >= 4x).
+   second (target >= 4x);
+3. ``--parts extra-bufts``: llama.cpp's extra buffer types (repacked weight layouts) on vs off, per GGUF type
+   (Q4_0, Q4_K, Q8_0): prompt processing (a 512-token prompt) and decode tok/s, alternating on/off over
+   ``--rounds`` rounds in one process, the median of each. The ``llamacpp`` backend's default
+   (``EXTRA_BUFTS_DEFAULT``) follows these figures.
 
-Usage: ``python benchmarks/backend_throughput.py [--model DIR] [--gguf-type q8_0] [--new-tokens 32]``
+Usage: ``python benchmarks/backend_throughput.py [--parts llamacpp,hf,extra-bufts] [--model DIR] [--gguf-type q8_0]
+[--new-tokens 32] [--threads N]``
 """
 
 from __future__ import annotations
@@ -61,6 +66,48 @@ def llama_figures(gguf: Path, new_tokens: int, runs: int) -> tuple[float, float]
     return ours, direct
 
 
+def bufts_figures(gguf: Path, extra: bool, threads: int, new_tokens: int) -> tuple[float, float]:
+    """(prompt-processing tok/s on 512 tokens, decode tok/s) with extra buffer types ``extra``."""
+    from codeladder.backends.llamacpp import open_gguf
+
+    llm = open_gguf(gguf, n_ctx=1024, n_batch=1024, n_threads=threads, extra_bufts=extra)  # scores: 1024 rows
+    text = " ".join(t.prompt for t in get_benchmark("humaneval").load()[:8])
+    tokens = llm.tokenize(text.encode())[:512]
+    llm.eval(tokens[:16])  # warm-up
+    llm.reset()
+    began = time.perf_counter()
+    llm.eval(tokens)
+    prefill = len(tokens) / (time.perf_counter() - began)
+    began = time.perf_counter()
+    for _ in range(new_tokens):
+        llm.eval([int(llm.scores[llm.n_tokens - 1].argmax())])
+    decode = new_tokens / (time.perf_counter() - began)
+    llm.close()
+    return prefill, decode
+
+
+def extra_bufts_table(model: Path, types: list[str], threads: int, new_tokens: int, rounds: int) -> None:
+    import statistics
+
+    from codeladder.models.gguf_export import export_gguf
+
+    print(f"extra buffer types, {threads} thread(s), median of {rounds} alternating rounds:")
+    print("| type | prompt tok/s off | on | on/off | decode tok/s off | on | on/off |")
+    print("|---|---|---|---|---|---|---|")
+    for kind in types:
+        gguf = model.with_suffix(f".{kind}.gguf")
+        if not gguf.exists():
+            export_gguf(model, gguf, kind)
+        runs = {False: [], True: []}
+        for _ in range(rounds):
+            for extra in (False, True):
+                runs[extra].append(bufts_figures(gguf, extra, threads, new_tokens))
+        off = [statistics.median(v) for v in zip(*runs[False])]
+        on = [statistics.median(v) for v in zip(*runs[True])]
+        print(f"| {kind} | {off[0]:.0f} | {on[0]:.0f} | {on[0] / off[0]:.2f}x | {off[1]:.1f} | {on[1]:.1f} | "
+              f"{on[1] / off[1]:.2f}x |")
+
+
 def hf_figures(model: Path, new_tokens: int, count: int, dtype: str) -> tuple[float, float, str]:
     from codeladder.backends import open_engine
 
@@ -86,21 +133,29 @@ def main() -> None:
     parser.add_argument("--hf-dtype", default="bfloat16", help="the checkpoint's dtype; this CPU has AVX512_BF16")
     parser.add_argument("--llama-runs", type=int, default=4)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--parts", default="llamacpp,hf")
+    parser.add_argument("--types", default="q4_0,q4_k,q8_0", help="GGUF types for --parts extra-bufts")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     from codeladder.models.gguf_export import export_gguf
 
+    parts = args.parts.split(",")
     model = build_model(args.model)
-    gguf = model.with_suffix(f".{args.gguf_type}.gguf")
-    if not gguf.exists():
-        export_gguf(model, gguf, args.gguf_type)
     print(f"model: {model} (Qwen2.5-Coder-0.5B shape, random init), {os.cpu_count()} CPU threads")
-    ours, direct = llama_figures(gguf, args.new_tokens, args.llama_runs)
-    print(f"llamacpp {args.gguf_type}: codeladder backend {ours:6.1f} tok/s | llama-cpp-python direct {direct:6.1f} tok/s"
-          f" | ratio {ours / direct:.2f}x (target >= 0.9x)")
-    single, batched, dtype = hf_figures(model, args.new_tokens, args.batch, args.hf_dtype)
-    print(f"hf {dtype}: unbatched {single:6.1f} tok/s | batched x{args.batch} {batched:6.1f} tok/s | "
-          f"ratio {batched / single:.1f}x (target >= 4x)")
-
+    if "llamacpp" in parts:
+        gguf = model.with_suffix(f".{args.gguf_type}.gguf")
+        if not gguf.exists():
+            export_gguf(model, gguf, args.gguf_type)
+        ours, direct = llama_figures(gguf, args.new_tokens, args.llama_runs)
+        print(f"llamacpp {args.gguf_type}: codeladder backend {ours:6.1f} tok/s | llama-cpp-python direct "
+              f"{direct:6.1f} tok/s | ratio {ours / direct:.2f}x (target >= 0.9x)")
+    if "hf" in parts:
+        single, batched, dtype = hf_figures(model, args.new_tokens, args.batch, args.hf_dtype)
+        print(f"hf {dtype}: unbatched {single:6.1f} tok/s | batched x{args.batch} {batched:6.1f} tok/s | "
+              f"ratio {batched / single:.1f}x (target >= 4x)")
+    if "extra-bufts" in parts:
+        extra_bufts_table(model, args.types.split(","), args.threads, args.new_tokens, args.rounds)
 
 if __name__ == "__main__":
     main()

@@ -28,6 +28,7 @@ from codeladder.errors import LadderError
 from codeladder.params import VerbParams, option
 
 _PATCH_LOCK = threading.Lock()
+EXTRA_BUFTS_DEFAULT = False
 SCORING_CTX = 2048
 PROMPT_LOOKUP = "prompt-lookup"
 
@@ -60,12 +61,22 @@ class LlamaCppOptions(VerbParams):
         return value
 
 
+def extra_bufts_wanted() -> bool:
+    """llama.cpp's extra buffer types (repacked weights): ``CODELADDER_LLAMACPP_EXTRA_BUFTS`` 1 / 0, else the
+    default measured in ``benchmarks/backend_throughput.py --parts extra-bufts`` (see the module docstring)."""
+    value = os.environ.get("CODELADDER_LLAMACPP_EXTRA_BUFTS")
+    return EXTRA_BUFTS_DEFAULT if value is None else value == "1"
+
+
 def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
-              logits_all: bool = False, n_gpu_layers: int = 0, draft: str | None = None):
-    """``llama_cpp.Llama`` on a GGUF file, with extra buffer types off unless asked for.
+              logits_all: bool = False, n_gpu_layers: int = 0, draft: str | None = None,
+              extra_bufts: bool | None = None):
+    """``llama_cpp.Llama`` on a GGUF file, once the installed library is known not to crash on this CPU
+    (:mod:`.llamacpp_probe`), with extra buffer types as :func:`extra_bufts_wanted` (or ``extra_bufts``) says.
 
     ``draft="prompt-lookup"`` turns on llama-cpp-python's speculative decoding (prompt lookup: its
     API takes no separate draft model)."""
+    from codeladder.backends.llamacpp_probe import require_safe_library
     from codeladder.models.integrity import require_gguf_file
 
     try:
@@ -74,7 +85,8 @@ def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None,
     except ImportError:
         raise LadderError("the llamacpp backend needs llama-cpp-python: pip install -e '.[llamacpp]'") from None
     path = require_gguf_file(path)
-    extra = os.environ.get("CODELADDER_LLAMACPP_EXTRA_BUFTS") == "1"
+    require_safe_library()
+    extra = extra_bufts_wanted() if extra_bufts is None else extra_bufts
     original = llama_module.llama_cpp.llama_model_default_params
 
     def params():
