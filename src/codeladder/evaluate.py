@@ -7,6 +7,7 @@ continues where it stopped: finished samples and verdicts are read back, never r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ from typing import Annotated, Any, ClassVar, Optional
 from pydantic import BeforeValidator, model_validator
 
 import codeladder
-from codeladder.backends import GenerationParams, Request, backend_options, infer_backend, open_engine
+from codeladder.backends import GenerationParams, Prompt, Request, backend_options, infer_backend, open_engine
 from codeladder.benchmarks import Benchmark, Task, get_benchmark
 from codeladder.envs import resolve as resolve_environment
 from codeladder.envs.executors import NO_RAY, RayExecutor, check_address, ray_available
@@ -173,15 +174,18 @@ def _generate(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
     if config.backend_name == "reference":
         backend = open_engine(None, "reference", solutions={t.task_id: t.reference for t in tasks})
     else:
+        bench.use_model(config.model)  # e.g. the FIM tokens infilling needs: refused before the model loads
         backend = open_engine(config.model, config.backend_name, defaults={"logits_all": config.rerank == "logprob"},
                               **config.backend_options)
-    chat = backend.uses_chat(config.mode)
+    chat = backend.uses_chat(config.mode) and not bench.completion_only
     info = {**backend.describe(), "chat": chat}
     write_json_atomic(backend_file, info)
     params = config.generation(chat)
+    if not chat and bench.completion_stops is not None:
+        params = dataclasses.replace(params, stop=bench.completion_stops)
     chunk = max(1, getattr(backend, "batch_hint", 8)) * 4
     try:
-        _generate_chunks(todo, chunk, strategy, backend, params, chat, run, show)
+        _generate_chunks(todo, chunk, bench, strategy, backend, params, chat, run, show)
         info = {**backend.describe(), "chat": chat}  # what it did, e.g. the requests each server answered
         write_json_atomic(backend_file, info)
     finally:
@@ -191,14 +195,24 @@ def _generate(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
     return info
 
 
-def _generate_chunks(todo, chunk, strategy, backend, params, chat, run, show) -> None:
+def _prompt(bench: Benchmark, strategy, task: Task) -> Prompt:
+    """The strategy's prompt, or the benchmark's own wording (CRUXEval, infilling)."""
+    own = bench.own_prompt(task, strategy.name)
+    if own is None:
+        return strategy.build(task)
+    return Prompt(text=own[0], messages=[{"role": "user", "content": own[1]}])
+
+
+def _generate_chunks(todo, chunk, bench, strategy, backend, params, chat, run, show) -> None:
     with Appender(run.samples) as out, progress_bar("generating", len(todo), show) as advance:
         for start in range(0, len(todo), chunk):
             part = todo[start:start + chunk]
-            requests = [Request(t.task_id, strategy.build(t)) for t, _ in part]
+            requests = [Request(t.task_id, _prompt(bench, strategy, t)) for t, _ in part]
             for (task, index), completion in zip(part, backend.generate(requests, params)):
                 if backend.name == "reference":
                     code, method = completion.text, "reference"
+                elif (own := bench.extract(task, completion.text, chat)) is not None:
+                    code, method = own
                 elif chat:
                     found = extract_code(completion.text, task.entry_point,
                                          task.prompt if task.style == "function" else "")
@@ -335,6 +349,9 @@ def evaluate(config: EvalParams, show_progress: bool = False) -> dict:
     if config.executor == "ray":
         check_address(config.ray_address or os.environ.get("RAY_ADDRESS"))
     bench = get_benchmark(config.benchmark, config.bcb_mode, config.data_version)
+    if bench.completion_only and config.mode == "chat":
+        raise LadderError(f"--mode chat: {bench.name} prompts are fill-in-the-middle text; use --mode auto or "
+                          "completion")
     tasks = bench.load()
     tasks_in_benchmark = len(tasks)
     if config.limit is not None:

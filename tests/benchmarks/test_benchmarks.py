@@ -14,7 +14,7 @@ from codeladder.sandbox import Job, Limits, SandboxPool
 
 EXPECTED_SIZES = {"humaneval": 164, "humaneval-plus": 164, "mbpp": 500, "mbpp-sanitized": 257, "mbpp-plus": 378,
                   "mbpp-train": 320,
-                  "bigcodebench": 1140, "bigcodebench-hard": 148}
+                  "bigcodebench": 1140, "bigcodebench-hard": 148, "cruxeval-o": 800, "cruxeval-i": 800}
 
 
 def run_references(name: str, solutions: dict[str, str] | None = None) -> dict[str, str]:

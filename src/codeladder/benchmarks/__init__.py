@@ -13,6 +13,7 @@ from codeladder.registry import new_registry
 BENCHMARKS = new_registry("benchmark")
 _CHEN, _AUSTIN, _EVALPLUS, _BCB = ("https://arxiv.org/abs/2107.03374", "https://arxiv.org/abs/2108.07732",
                                    "https://arxiv.org/abs/2305.01210", "https://arxiv.org/abs/2406.15877")
+_CRUX = "https://arxiv.org/abs/2401.03065"
 for _name, _summary, _factory, _paper in (
     ("humaneval", "164 hand-written Python functions with unit tests (OpenAI)", "humaneval:HumanEval", _CHEN),
     ("humaneval-plus", "HumanEval with 80x more tests, differential against the reference (EvalPlus)",
@@ -24,6 +25,10 @@ for _name, _summary, _factory, _paper in (
     ("mbpp-plus", "378 MBPP problems with 35x more tests (EvalPlus)", "evalplus:MbppPlus", _EVALPLUS),
     ("bigcodebench", "1140 library-heavy tasks with unittest suites", "bigcodebench:BigCodeBench", _BCB),
     ("bigcodebench-hard", "the 148 hardest BigCodeBench tasks", "bigcodebench:BigCodeBenchHard", _BCB),
+    ("cruxeval-o", "800 Python functions: predict the output for an input (CRUXEval-O)", "cruxeval:CruxEvalOutput",
+     _CRUX),
+    ("cruxeval-i", "800 Python functions: predict an input that gives the output (CRUXEval-I)",
+     "cruxeval:CruxEvalInput", _CRUX),
 ):
     BENCHMARKS.add(_name, _summary, f"codeladder.benchmarks.{_factory}", reference=_paper)
 

@@ -62,6 +62,8 @@ class Benchmark:
     versions: ClassVar[tuple[str, ...]] = ()  # data versions offered (--data-version), the first the default
     data_version: str | None = None
     environment: ClassVar[str | None] = None  # the evaluation environment its tests need (``ladder env create``)
+    completion_stops: ClassVar[tuple[str, ...] | None] = None  # its own stop sequences (None: the usual ones)
+    completion_only: ClassVar[bool] = False  # its prompts are raw text (fill-in-the-middle): never a chat template
 
     def use_version(self, version: str) -> None:
         """Load the data of another version (one of ``versions``)."""
@@ -100,6 +102,20 @@ class Benchmark:
     def solution_from_completion(self, task: Task, completion: str) -> str:
         """EvalPlus ``completion`` = text after the prompt."""
         return task.prompt + completion
+
+    def use_model(self, model: str | None) -> None:
+        """Read what the prompts need from the model being evaluated (infilling: its FIM tokens); refuse in one
+        line a model that lacks it. Not called for the reference backend."""
+
+    def own_prompt(self, task: Task, strategy: str) -> tuple[str, str] | None:
+        """(the text a base model continues, the chat message) where the benchmark words its prompts itself
+        (CRUXEval, infilling); None: the prompt strategy's."""
+        return None
+
+    def extract(self, task: Task, raw: str, chat: bool) -> tuple[str, str] | None:
+        """(the solution, how it was found) where an answer is not a program to extract (a CRUXEval prediction,
+        an infilled middle); None: the usual code extraction."""
+        return None
 
 
 def entry_point_from_assert(test: str) -> str:

@@ -13,6 +13,8 @@ STRATEGIES.add("few-shot", "--shots N solved exemplars before the task (they tea
                "codeladder.prompts.few_shot:few_shot", reference="https://arxiv.org/abs/2005.14165")
 STRATEGIES.add("scot", "structured chain of thought: plan in sequence/branch/loop steps, then code",
                "codeladder.prompts.scot:SCOT", reference="https://arxiv.org/abs/2305.06599")
+STRATEGIES.add("cot", "chain of thought: reason step by step, then code (CRUXEval: the paper's CoT prompt)",
+               "codeladder.prompts.cot:COT", reference="https://arxiv.org/abs/2201.11903")
 STRATEGIES.add("cgo", "chain of grounded objectives: decompose into small helper functions, then code",
                "codeladder.prompts.cgo:CGO", reference="https://arxiv.org/abs/2501.13978")
 
