@@ -95,7 +95,7 @@ def extra_bufts_table(model: Path, types: list[str], threads: int, new_tokens: i
     print("| type | prompt tok/s off | on | on/off | decode tok/s off | on | on/off |")
     print("|---|---|---|---|---|---|---|")
     for kind in types:
-        gguf = model.with_suffix(f".{kind}.gguf")
+        gguf = model.parent / f"{model.name}.{kind}.gguf"
         if not gguf.exists():
             export_gguf(model, gguf, kind)
         runs = {False: [], True: []}
@@ -144,7 +144,7 @@ def main() -> None:
     model = build_model(args.model)
     print(f"model: {model} (Qwen2.5-Coder-0.5B shape, random init), {os.cpu_count()} CPU threads")
     if "llamacpp" in parts:
-        gguf = model.with_suffix(f".{args.gguf_type}.gguf")
+        gguf = model.parent / f"{model.name}.{args.gguf_type}.gguf"
         if not gguf.exists():
             export_gguf(model, gguf, args.gguf_type)
         ours, direct = llama_figures(gguf, args.new_tokens, args.llama_runs)

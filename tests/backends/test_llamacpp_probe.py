@@ -66,3 +66,15 @@ def test_the_llama_cpp_server_answers_from_a_q8_0_model(quantized):
         with urllib.request.urlopen(request, timeout=120) as response:
             answer = json.loads(response.read())
         assert answer["usage"]["completion_tokens"] > 0 and answer["choices"][0]["text"]
+
+
+def test_extra_buffer_types_are_on_where_measured_faster_and_generate(quantized, tmp_path, monkeypatch):
+    from codeladder.backends.llamacpp import extra_bufts_wanted
+
+    monkeypatch.delenv("CODELADDER_LLAMACPP_EXTRA_BUFTS", raising=False)
+    assert extra_bufts_wanted(quantized["q4_k"]) is True and extra_bufts_wanted(quantized["q8_0"]) is False
+    monkeypatch.setenv("CODELADDER_LLAMACPP_EXTRA_BUFTS", "0")
+    assert extra_bufts_wanted(quantized["q4_k"]) is False
+    monkeypatch.delenv("CODELADDER_LLAMACPP_EXTRA_BUFTS")
+    done = ladder("run", str(quantized["q4_k"]), "--prompt", "def fib(n):", "--max-new-tokens", "8", "--threads", "1")
+    assert done.stdout.strip()  # generated with the repacked Q4_K layout

@@ -8,9 +8,11 @@ with ``logits_all``, an ``n_ctx`` x vocabulary float buffer: scoring contexts th
 tokens (the model's own 32k context would need 20 GB for Qwen's vocabulary) and grow when a sequence
 needs more.
 
-llama.cpp's "extra buffer types" (AMX and repacked weight layouts) are off by default: on the
-AMX-capable CPUs of our CI machines they crash on Q8_0 weights (segfault on the first decode,
-measured with llama-cpp-python 0.3.36). ``CODELADDER_LLAMACPP_EXTRA_BUFTS=1`` turns them back on.
+llama.cpp's "extra buffer types" (AMX and repacked weight layouts): a native build on an AMX Xeon crashes in
+them on Q4_0/Q8_0/Q4_K weights (SIGILL), so the installed library is first probed in a child process
+(:mod:`.llamacpp_probe`, cached per build and CPU) and refused in one line, with the rebuild command, if it dies.
+A sound build gets them on for the file types where they were measured faster (``EXTRA_BUFTS_FASTER``: Q4_0,
+Q4_K) and off elsewhere; ``CODELADDER_LLAMACPP_EXTRA_BUFTS=1`` / ``0`` decides for every file.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from codeladder.errors import LadderError
 from codeladder.params import VerbParams, option
 
 _PATCH_LOCK = threading.Lock()
-EXTRA_BUFTS_DEFAULT = False
+# llama.cpp file types (general.file_type) whose repacked layouts were faster here, prompt / decode, 1 thread, on
+# a Qwen2.5-Coder-0.5B-shaped model (python benchmarks/backend_throughput.py --parts extra-bufts --threads 1):
+# Q4_0 (2) 1.29x / 1.40x, Q4_K_S/M (14, 15) 1.07x / 1.39x; Q8_0 1.03x / 0.94x stays off.
+EXTRA_BUFTS_FASTER = frozenset({2, 14, 15})
 SCORING_CTX = 2048
 PROMPT_LOOKUP = "prompt-lookup"
 
@@ -61,11 +66,21 @@ class LlamaCppOptions(VerbParams):
         return value
 
 
-def extra_bufts_wanted() -> bool:
-    """llama.cpp's extra buffer types (repacked weights): ``CODELADDER_LLAMACPP_EXTRA_BUFTS`` 1 / 0, else the
-    default measured in ``benchmarks/backend_throughput.py --parts extra-bufts`` (see the module docstring)."""
+def _file_type(path: Path) -> int | None:
+    try:
+        from gguf import GGUFReader
+
+        field = GGUFReader(str(path)).fields.get("general.file_type")
+        return int(field.parts[field.data[0]][0]) if field is not None else None
+    except Exception:  # noqa: BLE001 - unreadable here: llama.cpp's own load gives the error
+        return None
+
+
+def extra_bufts_wanted(path: Path) -> bool:
+    """llama.cpp's extra buffer types (repacked weights): ``CODELADDER_LLAMACPP_EXTRA_BUFTS`` 1 / 0, else on for
+    the file types where ``benchmarks/backend_throughput.py --parts extra-bufts`` measured them faster."""
     value = os.environ.get("CODELADDER_LLAMACPP_EXTRA_BUFTS")
-    return EXTRA_BUFTS_DEFAULT if value is None else value == "1"
+    return _file_type(path) in EXTRA_BUFTS_FASTER if value is None else value == "1"
 
 
 def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
@@ -86,7 +101,7 @@ def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None,
         raise LadderError("the llamacpp backend needs llama-cpp-python: pip install -e '.[llamacpp]'") from None
     path = require_gguf_file(path)
     require_safe_library()
-    extra = extra_bufts_wanted() if extra_bufts is None else extra_bufts
+    extra = extra_bufts_wanted(path) if extra_bufts is None else extra_bufts
     original = llama_module.llama_cpp.llama_model_default_params
 
     def params():
