@@ -14,7 +14,9 @@ from codeladder.sandbox import Job, Limits, SandboxPool
 
 EXPECTED_SIZES = {"humaneval": 164, "humaneval-plus": 164, "mbpp": 500, "mbpp-sanitized": 257, "mbpp-plus": 378,
                   "mbpp-train": 320,
-                  "bigcodebench": 1140, "bigcodebench-hard": 148, "cruxeval-o": 800, "cruxeval-i": 800}
+                  "bigcodebench": 1140, "bigcodebench-hard": 148, "cruxeval-o": 800, "cruxeval-i": 800,
+                  "humaneval-infill-single": 1033, "humaneval-infill-multi": 5815, "humaneval-infill-span": 1640,
+                  "humaneval-infill-span-light": 164}
 
 
 def run_references(name: str, solutions: dict[str, str] | None = None) -> dict[str, str]:

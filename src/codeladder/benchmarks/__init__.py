@@ -13,7 +13,7 @@ from codeladder.registry import new_registry
 BENCHMARKS = new_registry("benchmark")
 _CHEN, _AUSTIN, _EVALPLUS, _BCB = ("https://arxiv.org/abs/2107.03374", "https://arxiv.org/abs/2108.07732",
                                    "https://arxiv.org/abs/2305.01210", "https://arxiv.org/abs/2406.15877")
-_CRUX = "https://arxiv.org/abs/2401.03065"
+_CRUX, _FIM = "https://arxiv.org/abs/2401.03065", "https://arxiv.org/abs/2207.14255"
 for _name, _summary, _factory, _paper in (
     ("humaneval", "164 hand-written Python functions with unit tests (OpenAI)", "humaneval:HumanEval", _CHEN),
     ("humaneval-plus", "HumanEval with 80x more tests, differential against the reference (EvalPlus)",
@@ -29,6 +29,14 @@ for _name, _summary, _factory, _paper in (
      _CRUX),
     ("cruxeval-i", "800 Python functions: predict an input that gives the output (CRUXEval-I)",
      "cruxeval:CruxEvalInput", _CRUX),
+    ("humaneval-infill-single", "HumanEval fill-in-the-middle: 1033 single missing lines",
+     "humaneval_infill:SingleLine", _FIM),
+    ("humaneval-infill-multi", "HumanEval fill-in-the-middle: 5815 runs of missing lines",
+     "humaneval_infill:MultiLine", _FIM),
+    ("humaneval-infill-span", "HumanEval fill-in-the-middle: 1640 random character spans",
+     "humaneval_infill:RandomSpan", _FIM),
+    ("humaneval-infill-span-light", "HumanEval fill-in-the-middle: 164 random character spans, one a problem",
+     "humaneval_infill:RandomSpanLight", _FIM),
 ):
     BENCHMARKS.add(_name, _summary, f"codeladder.benchmarks.{_factory}", reference=_paper)
 

@@ -26,8 +26,11 @@ class HumanEval(Benchmark):
         ]
 
     def test_program(self, task: Task, solution: str) -> TestProgram:
-        """The sample runs alone, as given; the trusted checker runs the prompt (the tests of HumanEval/32, 38
-        and 50 call its helpers) and the dataset's ``check`` against a proxy of the entry point."""
-        return TestProgram(solution, checker={
-            "kind": "script", "prelude": task.prompt, "proxies": [task.entry_point],
-            "test": f"{task.data['test']}\ncheck({task.entry_point})\n"})
+        return check_program(solution, task.prompt, task.data["test"], task.entry_point)
+
+
+def check_program(solution: str, prelude: str, test: str, entry_point: str) -> TestProgram:
+    """The sample runs alone, as given; the trusted checker runs the problem's prompt (the tests of HumanEval/32,
+    38 and 50 call its helpers) and the dataset's ``check`` against a proxy of the entry point."""
+    return TestProgram(solution, checker={"kind": "script", "prelude": prelude, "proxies": [entry_point],
+                                          "test": f"{test}\ncheck({entry_point})\n"})
