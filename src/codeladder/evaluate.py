@@ -87,6 +87,13 @@ class EvalParams(VerbParams):
                                       "'none': this interpreter)")
     data_version: Optional[str] = option(None, "the benchmark's data version (BigCodeBench: v0.1.4, the default, "
                                                "or v0.1.0)")
+    data: Optional[str] = option(None, "LiveCodeBench: the folder of your code_generation_lite release files")
+    release: str = option("v6", "LiveCodeBench: vN (testN.jsonl) or release_vN (v1 … vN together)")
+    since: Optional[str] = option(None, "LiveCodeBench: only problems from this contest date on (YYYY-MM-DD)")
+    until: Optional[str] = option(None, "LiveCodeBench: only problems up to this contest date (YYYY-MM-DD)")
+    cutoff: Optional[str] = option(None, "LiveCodeBench: only problems published after this date (YYYY-MM-DD)")
+    after_cutoff: bool = option(False, "LiveCodeBench: only problems after the model's training cutoff (from its "
+                                       "lineage's training_cutoff, else --cutoff)")
     backend_options: dict[str, Any] = option({}, "the backend's own options (its params class validates them)")
 
     @model_validator(mode="after")
@@ -128,7 +135,8 @@ class EvalParams(VerbParams):
                 "shots": self.shots, "mode": self.mode, "bcb_mode": self.bcb_mode if bench.modes else None,
                 "n": self.n, "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
                 "seed": self.seed, "max_new_tokens": self.max_new_tokens,
-                **({"data_version": bench.data_version} if bench.versions else {})}
+                **({"data_version": bench.data_version} if bench.versions else {}),
+                **({"window": bench.window()} if bench.window() else {})}
 
     def default_output(self) -> Path:
         source = self.samples or self.model or self.backend_name
@@ -144,6 +152,15 @@ def _lineage(model: str | None) -> dict | None:
     from codeladder.models.lineage import lineage_fingerprint
 
     return lineage_fingerprint(model) if model and Path(model).exists() else None
+
+
+def _cutoff(config: EvalParams) -> str | None:
+    """--cutoff, or with --after-cutoff the ``training_cutoff`` the model's lineage (ladder.json) records."""
+    recorded = Path(config.model or "", "ladder.json")
+    found = json.loads(recorded.read_text()).get("training_cutoff") if config.model and recorded.is_file() else None
+    if config.after_cutoff and not (config.cutoff or found):
+        raise LadderError("--after-cutoff: the model's lineage records no training_cutoff; give --cutoff YYYY-MM-DD")
+    return config.cutoff or (found if config.after_cutoff else None)
 
 
 def _file_sha256(path: str | None) -> str | None:
@@ -325,6 +342,8 @@ def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
     }
     if info.get("servers"):
         summary["servers"] = info["servers"]
+    if bench.window():
+        summary["window"] = bench.window()
     if base_counts:
         summary["pass_at_k_base"] = mean_pass_at_k({t: (n, c) for t, (n, c) in base_counts.items()}, config.k)
     return summary
@@ -352,6 +371,8 @@ def evaluate(config: EvalParams, show_progress: bool = False) -> dict:
     if bench.completion_only and config.mode == "chat":
         raise LadderError(f"--mode chat: {bench.name} prompts are fill-in-the-middle text; use --mode auto or "
                           "completion")
+    bench.configure(data=config.data, release=config.release, since=config.since, until=config.until,
+                    cutoff=_cutoff(config))
     tasks = bench.load()
     tasks_in_benchmark = len(tasks)
     if config.limit is not None:

@@ -13,7 +13,8 @@ from codeladder.registry import new_registry
 BENCHMARKS = new_registry("benchmark")
 _CHEN, _AUSTIN, _EVALPLUS, _BCB = ("https://arxiv.org/abs/2107.03374", "https://arxiv.org/abs/2108.07732",
                                    "https://arxiv.org/abs/2305.01210", "https://arxiv.org/abs/2406.15877")
-_CRUX, _FIM = "https://arxiv.org/abs/2401.03065", "https://arxiv.org/abs/2207.14255"
+_CRUX, _FIM, _LCB = ("https://arxiv.org/abs/2401.03065", "https://arxiv.org/abs/2207.14255",
+                     "https://arxiv.org/abs/2403.07974")
 for _name, _summary, _factory, _paper in (
     ("humaneval", "164 hand-written Python functions with unit tests (OpenAI)", "humaneval:HumanEval", _CHEN),
     ("humaneval-plus", "HumanEval with 80x more tests, differential against the reference (EvalPlus)",
@@ -37,6 +38,8 @@ for _name, _summary, _factory, _paper in (
      "humaneval_infill:RandomSpan", _FIM),
     ("humaneval-infill-span-light", "HumanEval fill-in-the-middle: 164 random character spans, one a problem",
      "humaneval_infill:RandomSpanLight", _FIM),
+    ("livecodebench", "contest problems by release date, from your copy of the release files (--data DIR)",
+     "livecodebench:LiveCodeBench", _LCB),
 ):
     BENCHMARKS.add(_name, _summary, f"codeladder.benchmarks.{_factory}", reference=_paper)
 

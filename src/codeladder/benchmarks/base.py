@@ -103,6 +103,16 @@ class Benchmark:
         """EvalPlus ``completion`` = text after the prompt."""
         return task.prompt + completion
 
+    def configure(self, data: str | None = None, release: str = "v6", since: str | None = None,
+                  until: str | None = None, cutoff: str | None = None) -> None:
+        """Release files and a date window (LiveCodeBench); a benchmark with bundled data takes none."""
+        if data or since or until or cutoff:
+            raise LadderError(f"--data/--since/--until/--cutoff: {self.name} has bundled data and no dates")
+
+    def window(self) -> dict | None:
+        """The release and date window that chose the tasks (recorded in the summary), if any."""
+        return None
+
     def use_model(self, model: str | None) -> None:
         """Read what the prompts need from the model being evaluated (infilling: its FIM tokens); refuse in one
         line a model that lacks it. Not called for the reference backend."""
