@@ -211,8 +211,8 @@ def part_climb(work: Path, quick: bool, tasks: int) -> None:
     if done.returncode != 0:
         print(f"recipe stopped: {(lineage.get('stopped') or done.stderr.strip().splitlines()[-1:] or ['?'])}")
     print("| stage | HumanEval+ % [95%] | delta vs before [95%], p, outcome (gained/lost) | MBPP+ % [95%] | delta vs "
-          "before [95%], p, outcome (gained/lost) | stage s |")
-    print("|---|---|---|---|---|---|")
+          "before [95%], p, outcome (gained/lost) | stage s | evals s | peak MB |")
+    print("|---|---|---|---|---|---|---|---|")
     previous = None
     for stage in ("base", "sft", "dpo", "merged", "pruned", "q8_0", "q4_k"):
         cells = []
@@ -228,8 +228,12 @@ def part_climb(work: Path, quick: bool, tasks: int) -> None:
                              f"({c['tasks_gained']}/{c['tasks_lost']})")
             else:
                 cells.append("-")
-        seconds = (stages.get(stage) or {}).get("seconds")
-        print(f"| {stage} | " + " | ".join(cells) + f" | {seconds if seconds is not None else '-'} |")
+        records = [stages.get(name) or {} for name in (stage, f"{stage}-humaneval-plus", f"{stage}-mbpp-plus")]
+        seconds = records[0].get("seconds")
+        evals = sum(r.get("seconds") or 0 for r in records[1:])
+        peaks = [r["peak_rss_mb"] for r in records if r.get("peak_rss_mb") is not None]
+        print(f"| {stage} | " + " | ".join(cells) + f" | {seconds if seconds is not None else '-'} | {evals:.0f} | "
+              f"{max(peaks) if peaks else '-'} |")
         if stage not in ("q8_0", "q4_k"):
             previous = stage
     report = work / ("climb-quick.html" if quick else "climb.html")

@@ -27,6 +27,7 @@ from rich.console import Console
 
 from codeladder.errors import LadderError
 from codeladder.models.output import crash_point
+from codeladder.pipeline import memory
 from codeladder.pipeline.gates import metrics, read_results
 from codeladder.pipeline.order import check_order
 from codeladder.pipeline.record import RECIPE_COPY, RunRecord, describe_path, new_document, now, sha256_path
@@ -120,6 +121,8 @@ def _run_stage(stage: Stage, rec: dict, record: RunRecord, values: dict, console
     rec.pop("error", None)
     record.save()
     crash_point(f"stage:{stage.name}")
+    memory.release()
+    memory.reset_peak()
     started = time.monotonic()
     try:
         with _crash_scope(stage.name):
@@ -134,6 +137,8 @@ def _run_stage(stage: Stage, rec: dict, record: RunRecord, values: dict, console
                               f"`ladder recipe resume {record.run_dir}`") from None
         raise
     rec["seconds"] = round(time.monotonic() - started, 3)
+    rec["peak_rss_mb"] = memory.peak_mb()  # this stage's peak resident memory (Linux), as the table reports it
+    memory.release()
     rec["outputs"] = {name: describe_path(path) for name, path in _stage_outputs(stage, values).items()}
     rec["finished_at"] = now()
 
