@@ -11,8 +11,8 @@ Parts (``--parts``, default all):
 
 Every run folder lives under ``--work`` (default ``runs/real-climb``): a second invocation resumes (finished
 samples and recipe stages are not redone; ``kill -9`` at any point is safe). ``--quick`` scores the first
-``--quick-tasks`` tasks (default 20) of each benchmark, mines pairs from 24 mbpp-train tasks, trains 6 SFT and
-10 DPO steps.
+``--quick-tasks`` tasks (default 20, each eval one hf batch) of each benchmark, mines pairs from 16 mbpp-train
+tasks (8 samples each), trains 4 SFT and 6 DPO steps.
 
 Usage: ``python benchmarks/real_climb.py [--quick] [--parts import,baseline,climb] [--backends llamacpp,hf,openai]``
 """
@@ -186,10 +186,12 @@ def climb_recipe(work: Path, quick: bool, tasks: int) -> Path:
         for stage in recipe["stages"]:
             config = stage.setdefault("config", {})
             if stage["verb"] == "eval":
-                config["limit"] = 24 if stage["name"] == "pool" else tasks
-                stage["gates"] = [f"num_tasks >= {min(20, config['limit'])}"]
+                config["limit"] = 16 if stage["name"] == "pool" else tasks
+                stage["gates"] = [f"num_tasks >= {min(16, config['limit'])}"]
+                if "batch_size" in config.get("backend_options", {}):  # every subset task in one batch
+                    config["backend_options"]["batch_size"] = max(tasks, 16)
             if stage["verb"] in ("finetune", "dpo"):
-                config["max_steps"] = 6 if stage["verb"] == "finetune" else 10
+                config["max_steps"] = 4 if stage["verb"] == "finetune" else 6
     target = work / ("smollm2-climb-quick.yaml" if quick else "smollm2-climb.yaml")
     target.write_text(yaml.safe_dump(recipe, sort_keys=False))
     shutil.copy(source.parent / "demo_text.txt", work / "demo_text.txt")

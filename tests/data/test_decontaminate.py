@@ -130,3 +130,14 @@ def test_an_empty_file_is_no_clean_report_and_outputs_are_not_overwritten(tmp_pa
     ladder("data", "decontaminate", str(data), "--against", "humaneval", "-o", str(report), "--drop", str(clean),
            "--overwrite")
     assert clean.read_text() == data.read_text() and json.loads(report.read_text())["rows_total"] == 1
+
+
+def test_the_default_benchmarks_are_every_bundled_scored_one_and_need_no_user_files():
+    from codeladder.benchmarks import get_benchmark
+    from codeladder.data.decontaminate import scored_benchmarks
+
+    names = scored_benchmarks()
+    assert {"humaneval", "mbpp-plus", "cruxeval-o", "humaneval-infill-single"} <= set(names)
+    assert "mbpp-train" not in names and "livecodebench" not in names  # a training pool; the user's own release
+    for name in names:
+        assert get_benchmark(name).load()  # each loads offline, with no --data

@@ -64,6 +64,7 @@ class Benchmark:
     environment: ClassVar[str | None] = None  # the evaluation environment its tests need (``ladder env create``)
     completion_stops: ClassVar[tuple[str, ...] | None] = None  # its own stop sequences (None: the usual ones)
     completion_only: ClassVar[bool] = False  # its prompts are raw text (fill-in-the-middle): never a chat template
+    bundled: ClassVar[bool] = True  # its data ships in the package (False: the user's own files, e.g. LiveCodeBench)
 
     def use_version(self, version: str) -> None:
         """Load the data of another version (one of ``versions``)."""

@@ -111,6 +111,7 @@ class LiveCodeBench(Benchmark):
     sanity_expectation = "LiveCodeBench ships no reference solutions: score samples or a model"
     default_timeout_s = 60.0  # the sample's wall clock; each test has TEST_LIMIT_S
     split = "test"
+    bundled = False  # the user's release files: nothing to decontaminate against unless given
 
     def __init__(self, data: str | None = None, release: str = "v6", since: str | date | None = None,
                  until: str | date | None = None, cutoff: str | date | None = None) -> None:

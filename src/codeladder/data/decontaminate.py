@@ -26,10 +26,11 @@ BATCH = 256
 
 
 def scored_benchmarks() -> tuple[str, ...]:
-    """Every bundled benchmark that is scored (not a training pool)."""
+    """Every bundled benchmark that is scored (not a training pool; not one read from the user's files)."""
     from codeladder.benchmarks import BENCHMARKS
 
-    return tuple(e.name for e in BENCHMARKS.entries() if getattr(e.load(), "split", "test") == "test")
+    return tuple(e.name for e in BENCHMARKS.entries()
+                 if getattr(e.load(), "split", "test") == "test" and getattr(e.load(), "bundled", True))
 
 
 class DecontaminateParams(VerbParams):
