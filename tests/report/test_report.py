@@ -105,6 +105,7 @@ def test_html_report_renders_in_chromium_without_console_errors_and_shows_the_su
         assert [float(ci[1]["data-low"]), float(ci[1]["data-high"])] == expected["ci95"]
         assert {k: float(v) for k, v in ks[1].items()} == {f"data-k{k}": v for k, v in expected["pass_at_k"].items()
                                                            if k != "1"}
+        assert row[8][0] == "8/164 subset"  # the scope: 8 of HumanEval's 164 tasks scored
     assert page.tags.get("img", 0) == 0 and BETA_NAME in dom.replace("&quot;", '"').replace("&lt;", "<").replace(
         "&gt;", ">")  # the model name is text, not an element
     (decode,) = [cell for cell in page.tables["throughput"][1] if "data-value" in cell[1]]

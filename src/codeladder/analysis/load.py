@@ -98,6 +98,25 @@ class Run:
         return {task for task, score in self.tasks.items() if score.solved}
 
 
+def tasks_in_benchmark(summary: dict) -> int | None:
+    """The benchmark's size as the run recorded it (runs written before the field: the bundled data's size)."""
+    recorded = summary.get("num_tasks_in_benchmark")
+    if isinstance(recorded, int):
+        return recorded
+    try:
+        from codeladder.benchmarks import get_benchmark
+
+        return len(get_benchmark(str(summary.get("benchmark"))).load())
+    except Exception:  # noqa: BLE001 - an unknown or user-supplied benchmark: its size is not known here
+        return None
+
+
+def is_full_run(summary: dict) -> bool:
+    """Every task of the benchmark scored: only such a run may stand for the benchmark's score."""
+    size = tasks_in_benchmark(summary)
+    return size is not None and summary.get("num_tasks") == size
+
+
 def task_order(task_id: str) -> tuple:
     """Natural order: ``HumanEval/9`` before ``HumanEval/10``."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", task_id))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codeladder.analysis.load import Run, short_model
+from codeladder.analysis.load import Run, short_model, tasks_in_benchmark
 
 DASH = "—"
 
@@ -75,12 +75,19 @@ def samples_per_task(run: Run) -> str:
     return DASH if not ns else str(ns[0]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
 
 
+def scope_text(run: Run) -> str:
+    """Tasks scored / tasks in the benchmark, ``subset`` when not all of them."""
+    size = tasks_in_benchmark({**run.summary, "num_tasks": len(run.tasks)})
+    text = f"{len(run.tasks)}/{size if size is not None else '?'}"
+    return text if size == len(run.tasks) else f"{text} subset"
+
+
 def leaderboard(runs: list[Run]) -> Table:
     """One row per run: best pass@1 first within each benchmark."""
     table = Table("Leaderboard", ["model", "benchmark", "pass@1", "95% CI", "pass@k", "strategy", "backend", "n",
                                   "tasks", "date", "run"], key="leaderboard", numeric=frozenset({2, 3, 7, 8}),
                   note="pass@1 and its 95% CI as each run's summary.json has them (method: ci95_method); "
-                       "n = samples per task")
+                       "n = samples per task; tasks = scored / in the benchmark (a subset is marked)")
     for run in sorted(runs, key=lambda r: (r.benchmark, -pass_at_1(r), r.label)):
         value, ci, ks = pass_at_1(run), run.summary.get("ci95"), other_ks(run)
         ci_data = {"low": repr(float(ci[0])), "high": repr(float(ci[1]))} if ci and len(ci) == 2 else {}
@@ -88,7 +95,7 @@ def leaderboard(runs: list[Run]) -> Table:
                   Cell(percent(value), {"value": repr(value)}), Cell(ci_text(ci), ci_data),
                   Cell("; ".join(f"@{k} {percent(v)}" for k, v in ks.items()) or DASH,
                        {f"k{k}": repr(float(v)) for k, v in ks.items()}),
-                  run.strategy, run.backend, samples_per_task(run), str(len(run.tasks)), date_text(run.finished_at),
+                  run.strategy, run.backend, samples_per_task(run), scope_text(run), date_text(run.finished_at),
                   Cell(run.path.name, {"path": str(run.path)}))
     return table
 

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codeladder.analysis.load import is_full_run, tasks_in_benchmark
+
 KNOWN_STAGE_KEYS = ("method", "type", "scheme", "sparsity", "structure", "density", "t", "weights", "epochs",
                     "learning_rate", "rank", "alpha", "beta", "data", "data_sha256", "contaminated", "base", "models")
 
@@ -61,25 +63,6 @@ def stage_lines(lineage: dict) -> list[str]:
         number[stage_id(stage)] = f"#{index}"
         rows.append(f"| {index} | `{stage.get('stage')}` | {came_from} | {_cell(shown)} | {_cell(inputs)} |")
     return rows
-
-
-def tasks_in_benchmark(summary: dict) -> int | None:
-    """The benchmark's size as the run recorded it (runs written before the field: the bundled data's size)."""
-    recorded = summary.get("num_tasks_in_benchmark")
-    if isinstance(recorded, int):
-        return recorded
-    try:
-        from codeladder.benchmarks import get_benchmark
-
-        return len(get_benchmark(str(summary.get("benchmark"))).load())
-    except Exception:  # noqa: BLE001 - an unknown or user-supplied benchmark: its size is not known here
-        return None
-
-
-def is_full_run(summary: dict) -> bool:
-    """Every task of the benchmark scored: only such a run may stand for the benchmark's score."""
-    size = tasks_in_benchmark(summary)
-    return size is not None and summary.get("num_tasks") == size
 
 
 def scope(summary: dict, markdown: bool = True) -> str:
