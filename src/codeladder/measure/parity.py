@@ -141,9 +141,11 @@ def read_prompts(path) -> list[str]:
     return prompts
 
 
-def open_scoring(model: str, dtype: str, backend: str | None = None) -> Engine:
-    """An engine that keeps every position's logits; ``dtype`` applies where the backend takes one."""
-    return open_engine(model, backend, defaults={"dtype": dtype, "logits_all": True, "n_ctx": SCORING_CTX})
+def open_scoring(model: str, dtype: str, backend: str | None = None, **options) -> Engine:
+    """An engine that keeps every position's logits; ``dtype`` applies where the backend takes one; ``options``
+    are the backend's own (e.g. ``threads=1`` for llama.cpp on a busy machine)."""
+    return open_engine(model, backend, defaults={"dtype": dtype, "logits_all": True, "n_ctx": SCORING_CTX},
+                       **options)
 
 
 def compare_models(a: str, b: str, prompts_file=None, a_dtype: str = "float32", b_dtype: str = "float32",
