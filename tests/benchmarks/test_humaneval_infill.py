@@ -60,13 +60,14 @@ def test_each_familys_fim_spelling_is_found_in_its_tokenizer(tmp_path, fmt):
     assert text.startswith(fmt.prefix) and text.endswith(fmt.middle)
 
 
-def test_a_model_without_fim_tokens_is_refused_in_one_line(smollm2_gguf):
+def test_a_model_without_fim_tokens_is_refused_in_one_line(smollm2_gguf, tmp_path):
     with pytest.raises(LadderError, match="has no fill-in-the-middle tokens"):
         fim_format(str(smollm2_gguf))  # the real SmolLM2 vocabulary: StarCoder's specials but no <fim_*>
     done = ladder("eval", "humaneval-infill-span-light", "--model", str(smollm2_gguf), "--limit", "1",
-                  "--output", "unused", check=False)
+                  "--output", str(tmp_path / "run"), check=False)
     assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout
     assert "no fill-in-the-middle tokens" in done.stderr + done.stdout
+    assert not (tmp_path / "run" / "summary.json").exists()
 
 
 def test_chat_mode_is_refused_for_fill_in_the_middle(tmp_path):
