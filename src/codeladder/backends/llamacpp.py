@@ -70,8 +70,10 @@ def _file_type(path: Path) -> int | None:
     try:
         from gguf import GGUFReader
 
-        field = GGUFReader(str(path)).fields.get("general.file_type")
-        return int(field.parts[field.data[0]][0]) if field is not None else None
+        from codeladder.models.io import _gguf_field
+
+        found = _gguf_field(GGUFReader(str(path)), "general.file_type")
+        return int(found) if found is not None else None
     except Exception:  # noqa: BLE001 - unreadable here: llama.cpp's own load gives the error
         return None
 
