@@ -171,11 +171,12 @@ def extend_lineage(lineage_source: Path | None, origin: str, record: dict,
         if lineage_source is not None and Path(parent).resolve() == Path(lineage_source).resolve():
             continue
         other = read_lineage(Path(parent))
+        their_parents = stage_parents(other)
         for stage in other.get("stages", []):
-            if stage_id(stage) not in known:
-                known.add(stage_id(stage))
-                lineage["stages"].append({**stage, "id": stage_id(stage), "parents": stage_parents(other)[
-                    stage_id(stage)]})
+            sid = stage_id(stage)
+            if sid not in known:
+                known.add(sid)
+                lineage["stages"].append({**stage, "id": sid, "parents": their_parents[sid]})
         tips.append(_tip(other))
         sources.append(other["source"])
     chain = stage_parents(lineage)
