@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import time
 from collections import Counter, defaultdict
@@ -28,7 +27,7 @@ from codeladder.eval_generation import generate_samples
 from codeladder.progress import progress_bar
 from codeladder.prompts import get_strategy
 from codeladder.prompts.extract import COMPLETION_STOPS
-from codeladder.params import VerbParams, comma_ints, option
+from codeladder.params import OUTPUT, VerbParams, comma_ints, option
 from codeladder.runs import Appender, RunDir, slug, write_json_atomic
 from codeladder.sandbox import Job, Limits, SandboxPool, Verdict
 from codeladder.scoring import mean_pass_at_k
@@ -70,7 +69,7 @@ class EvalParams(VerbParams):
                                             "BigCodeBench)", flags=("--memory",), ge=64)
     workers: Optional[int] = option(None, "parallel sandbox workers (default: CPU cores; with --executor ray: per "
                                              "node, default its Ray CPUs)", ge=1)
-    output: Optional[str] = option(None, "run folder (default runs/BENCHMARK/TAG)")
+    output: Optional[str] = option(None, "run folder (default runs/BENCHMARK/TAG)", flags=OUTPUT)
     overwrite: bool = option(False, "start the run folder again (removes only the files codeladder wrote there)")
     rerank: Optional[str] = option(None, "pick one of N samples per task (see `ladder ls rerank`)",
                                    choices="rerank")
@@ -154,9 +153,11 @@ def _lineage(model: str | None) -> dict | None:
 
 
 def _cutoff(config: EvalParams) -> str | None:
-    """--cutoff, or with --after-cutoff the ``training_cutoff`` the model's lineage (ladder.json) records."""
-    recorded = Path(config.model or "", "ladder.json")
-    found = json.loads(recorded.read_text()).get("training_cutoff") if config.model and recorded.is_file() else None
+    """--cutoff, or with --after-cutoff the ``training_cutoff`` the model's lineage records (``ladder import
+    --training-cutoff``; a folder's ladder.json or a GGUF's sidecar)."""
+    from codeladder.models.lineage import training_cutoff
+
+    found = training_cutoff(Path(config.model)) if config.model and Path(config.model).exists() else None
     if config.after_cutoff and not (config.cutoff or found):
         raise LadderError("--after-cutoff: the model's lineage records no training_cutoff; give --cutoff YYYY-MM-DD")
     return config.cutoff or (found if config.after_cutoff else None)
@@ -268,6 +269,9 @@ def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
         summary["servers"] = info["servers"]
     if bench.window():
         summary["window"] = bench.window()
+    dates = {t.task_id: day for t in tasks if t.task_id in as_pairs and (day := bench.task_date(t))}
+    if dates:
+        summary["task_dates"] = dates
     if base_counts:
         summary["pass_at_k_base"] = mean_pass_at_k({t: (n, c) for t, (n, c) in base_counts.items()}, config.k)
     return summary

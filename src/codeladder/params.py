@@ -121,6 +121,18 @@ def comma_floats(value: Any) -> Any:
     return value
 
 
+def iso_day(value: Any) -> Any:
+    """A date option: ``YYYY-MM-DD`` (a longer ISO timestamp is cut to its day), kept as that string."""
+    if value is None or value == "":
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        raise ValueError("give a date as YYYY-MM-DD") from None
+
+
 def comma_words(value: Any) -> Any:
     """``"q_proj,v_proj"`` -> ``("q_proj", "v_proj")`` (words or paths); lists and tuples pass through."""
     if isinstance(value, str):

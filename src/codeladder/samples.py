@@ -16,7 +16,13 @@ def _task_ids_by_number(bench: Benchmark) -> dict[str, str]:
     return {t.task_id.rsplit("/", 1)[-1]: t.task_id for t in bench.load()}
 
 
-def _sample_task_id(value: object, ids: dict[str, str], where: str, bench: Benchmark) -> str:
+def _dated_window(bench: Benchmark) -> bool:
+    """A date window leaves some of the release's tasks out: their samples are skipped, not refused."""
+    window = bench.window() or {}
+    return any(window.get(key) for key in ("since", "until", "after"))
+
+
+def _sample_task_id(value: object, ids: dict[str, str], where: str, bench: Benchmark) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise LadderError(f"{where}: task_id must be a string like {next(iter(ids.values()))!r} (or its number), "
                           f"not {type(value).__name__}")
@@ -25,6 +31,8 @@ def _sample_task_id(value: object, ids: dict[str, str], where: str, bench: Bench
         return text
     if text in ids:
         return ids[text]
+    if _dated_window(bench):
+        return None  # outside --since/--until/--cutoff
     raise LadderError(f"{where}: task_id {value!r} is not a {bench.name} task")
 
 
@@ -49,14 +57,15 @@ def read_samples_file(path: Path, bench: Benchmark, tasks: dict[str, Task]) -> l
     for number, row in read_input_jsonl(path, "--samples"):
         where = f"{path}:{number}"
         task_id = _sample_task_id(row.get("task_id"), ids, where, bench)
-        if task_id not in tasks:
-            continue  # outside --limit
+        if task_id is None or task_id not in tasks:
+            continue  # outside --limit or the date window
         code, raw = _sample_code(row, tasks[task_id], bench, where)
         rows.append({"task_id": task_id, "sample_index": per_task[task_id], "raw": raw, "extracted": code,
                      "extraction": "samples-file"})
         per_task[task_id] += 1
     if not rows:
-        raise LadderError(f"{path}: holds no samples for {bench.name}")
+        window = " in the date window" if _dated_window(bench) else ""
+        raise LadderError(f"{path}: holds no samples for {bench.name}{window}")
     return rows
 
 

@@ -13,6 +13,9 @@ use them today; reports and cards still carry an interval of their own (``report
   no discordant task. n > 1: a paired bootstrap over tasks of the per-task rate differences, its p-value the
   two-sided share of resampled deltas across zero; where every difference is zero, the interval is +-u, u the
   Clopper-Pearson upper bound of a discordance rate of 0 / T (never zero width).
+- **Two independent task sets** (one run's tasks before and after a cutoff): the difference of their pass@1 with
+  Zou and Donner's MOVER interval built from each side's own interval above (Newcombe's method 10 when both are
+  Wilson's).
 - **Outcome**: ``gained`` only when the delta's interval lies above zero and p < 0.05, ``regressed`` only when
   it lies below zero and p < 0.05, else ``no measurable change``.
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 Z95 = 1.959963984540054
@@ -134,6 +137,15 @@ def rate_interval(rates: list[float]) -> Interval:
     return Interval(low, high, "wilson on tasks (conservative)")
 
 
+def difference_interval(first: float, first_ci: Sequence[float], second: float,
+                        second_ci: Sequence[float]) -> list[float]:
+    """95% interval of ``first - second`` for two independent estimates with their own 95% intervals (MOVER)."""
+    delta = first - second
+    down = math.sqrt((first - first_ci[0]) ** 2 + (second_ci[1] - second) ** 2)
+    up = math.sqrt((first_ci[1] - first) ** 2 + (second - second_ci[0]) ** 2)
+    return [max(-1.0, delta - down), min(1.0, delta + up)]
+
+
 @dataclass
 class PairedComparison:
     """AFTER minus BEFORE on the tasks both runs scored."""
@@ -215,4 +227,5 @@ def paired_compare(before: Mapping[str, tuple[int, int]], after: Mapping[str, tu
 
 
 __all__ = ["wilson", "clopper_pearson", "binom_cdf", "mcnemar_exact", "Interval", "pass_at_1_interval",
+           "difference_interval",
            "PairedComparison", "paired_compare", "Z95", "GAINED", "REGRESSED", "UNCHANGED"]

@@ -124,6 +124,7 @@ def test_expected_outputs_never_reach_the_candidate(release):
 def test_eval_scores_a_window_of_samples_named_by_question_id(release, tmp_path):
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"task_id": "old1", "solution": "print(0)"},  # outside the window: skipped, not refused
         {"task_id": "abc2", "solution": "print(int(input()) / 2)"},
         {"task_id": "lc1", "solution": "class Solution:\n    def topSum(self, nums, k):\n        return 0"}]))
     ladder("eval", "livecodebench", "--data", str(release), "--release", "v6", "--since", "2024-11-01",
@@ -131,6 +132,13 @@ def test_eval_scores_a_window_of_samples_named_by_question_id(release, tmp_path)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["window"] == {"release": "v6", "since": "2024-11-01", "until": None, "after": None}
     assert summary["num_tasks"] == 2 and summary["pass_at_k"]["1"] == 0.5
+    assert summary["task_dates"] == {"abc2": "2024-11-20", "lc1": "2025-01-15"}
+    assert len(summary["dataset_sha256"]) == 64  # the user's copy of the release, by checksum
+    typo = tmp_path / "typo.jsonl"
+    typo.write_text(json.dumps({"task_id": "nope", "solution": "print(0)"}) + "\n")
+    refused = ladder("eval", "livecodebench", "--data", str(release), "--samples", str(typo), "-o",
+                     str(tmp_path / "run3"), check=False)
+    assert refused.returncode != 0 and "task_id 'nope' is not a livecodebench task" in refused.stdout + refused.stderr
     done = ladder("eval", "livecodebench", "--data", str(release), "--after-cutoff", "--samples", str(samples),
                   "--output", str(tmp_path / "run2"), check=False)
     assert done.returncode != 0 and "give --cutoff" in done.stdout + done.stderr

@@ -144,3 +144,20 @@ def test_the_order_is_judged_along_each_path_not_along_the_list():
     assert out_of_order(parallel, ORDER, {}) == []  # not on one path: no order between them
     legacy = {"source": "s", "stages": [{"stage": "prune"}, {"stage": "finetune"}]}  # before ids: a chain
     assert out_of_order(legacy, ORDER, {}) == [("prune", "finetune")]
+
+
+def test_a_merge_carries_the_latest_training_cutoff_of_its_parents(tiny_model, tmp_path):
+    from codeladder.models.lineage import training_cutoff
+    from codeladder.transforms.merge.engine import merge_models
+
+    import_model(str(tiny_model), tmp_path / "old", training_cutoff="2023-01-31")
+    import_model(str(tiny_model), tmp_path / "new", training_cutoff="2024-06-30")
+    import_model(str(tiny_model), tmp_path / "undated")
+    assert training_cutoff(tmp_path / "undated") is None
+    merge_models([tmp_path / "old", tmp_path / "new"], "slerp", tmp_path / "m1")
+    merge_models([tmp_path / "undated", tmp_path / "old"], "linear", tmp_path / "m2")
+    assert training_cutoff(tmp_path / "m1") == "2024-06-30"  # it has seen what either parent saw
+    assert training_cutoff(tmp_path / "m2") == "2023-01-31"
+    gguf = tmp_path / "m1.gguf"
+    export_gguf(tmp_path / "m1", gguf, "q8_0")
+    assert training_cutoff(gguf) == "2024-06-30"  # through the sidecar

@@ -116,3 +116,14 @@ def test_an_upload_without_a_token_or_a_hub_says_so(pipeline, monkeypatch):
                   cwd=pipeline, check=False)
     assert done.returncode == 2 and "upload to me/x failed" in done.stderr and "Traceback" not in done.stderr
     assert (pipeline / "up" / "README.md").is_file()  # the release folder is complete: retry the upload later
+
+
+def test_a_dated_benchmarks_score_names_its_release_and_window():
+    """A LiveCodeBench score means nothing without the release and dates that chose its tasks."""
+    from codeladder.ship.card import scope
+
+    summary = {"benchmark": "livecodebench", "num_tasks": 7, "num_tasks_in_benchmark": 7,
+               "window": {"release": "v6", "since": "2024-03-01", "until": None, "after": "2024-06-30"}}
+    assert scope(summary) == "7/7 tasks (release v6, published from 2024-03-01 after 2024-06-30)"
+    assert scope({**summary, "window": None, "benchmark": "humaneval", "num_tasks_in_benchmark": 164}) == \
+        "**subset**: 7/164 tasks"

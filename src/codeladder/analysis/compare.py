@@ -11,16 +11,23 @@ the ``outcome``: ``gained`` or ``regressed`` only when the interval excludes zer
 As a recipe stage (``verb: compare``, inputs ``before`` and ``after``) it writes ``compare.json``, whose numbers
 gates name: ``delta``, ``delta_ci95_low``, ``delta_ci95_high``, ``p_value``, ``tasks``, ``tasks_gained``,
 ``tasks_lost`` and the 0/1 flags ``outcome_gained``, ``outcome_regressed``, ``outcome_unchanged``.
+
+``--cutoff DATE`` splits by the tasks' publication days (:mod:`codeladder.analysis.cutoff`): with one run, its
+score up to and after the cutoff (the contamination signal); with two, the same comparison on each side as well.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Optional
+from typing import Annotated, ClassVar, Optional
 
+from pydantic import BeforeValidator, model_validator
+
+from codeladder.analysis.cutoff import split_comparison, split_run
 from codeladder.analysis.load import Run, load_run, one_benchmark, sorted_tasks, task_order
+from codeladder.errors import LadderError
 from codeladder.runs import write_json_atomic
-from codeladder.params import OUTPUT, VerbParams, option
+from codeladder.params import OUTPUT, VerbParams, iso_day, option
 from codeladder.stats import GAINED, REGRESSED, UNCHANGED, paired_compare
 
 
@@ -29,8 +36,17 @@ class CompareParams(VerbParams):
 
     verb: ClassVar[str] = "analyze compare"
     before: str = option(..., "the earlier (baseline) run folder", argument=True)
-    after: str = option(..., "the later (candidate) run folder", argument=True)
+    after: Optional[str] = option(None, "the later (candidate) run folder (optional with --cutoff)", argument=True)
+    cutoff: Annotated[Optional[str], BeforeValidator(iso_day)] = option(
+        None, "YYYY-MM-DD: split dated tasks (livecodebench) into published up to and after this day; with one run, "
+              "its score on each side (the contamination signal)")
     output: Optional[Path] = option(None, "also write the comparison to this folder (compare.json)", flags=OUTPUT)
+
+    @model_validator(mode="after")
+    def _two_runs_or_a_cutoff(self) -> "CompareParams":
+        if self.after is None and self.cutoff is None:
+            raise LadderError("analyze compare: give two run folders (BEFORE AFTER), or one with --cutoff YYYY-MM-DD")
+        return self
 
 
 def _side(run: Run, common: list[str]) -> dict:
@@ -82,7 +98,16 @@ def gate_numbers(paired) -> dict:
 
 def compare(params: CompareParams) -> dict:
     """``ladder analyze compare``: two run folders in, JSON-ready dict out."""
-    result = compare_runs(load_run(params.before), load_run(params.after))
+    before = load_run(params.before)
+    if params.after is None:
+        result = {"benchmark": before.benchmark, "run": str(before.path), **split_run(before, str(params.cutoff))}
+    else:
+        after = load_run(params.after)
+        result = compare_runs(before, after)
+        if params.cutoff:
+            result["by_cutoff"] = {"cutoff": params.cutoff, "before": split_run(before, params.cutoff),
+                                   "after": split_run(after, params.cutoff),
+                                   "paired": split_comparison(before, after, params.cutoff)}
     if params.output is not None:
         params.output.mkdir(parents=True, exist_ok=True)
         write_json_atomic(params.output / "compare.json", result)

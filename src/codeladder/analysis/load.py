@@ -111,6 +111,18 @@ def tasks_in_benchmark(summary: dict) -> int | None:
         return None
 
 
+def window_text(summary: dict) -> str:
+    """The release and date window that chose a dated benchmark's tasks (LiveCodeBench), e.g. ``release v6,
+    published after 2024-06-30``; empty for a benchmark without one. A score means nothing without it."""
+    window = summary.get("window")
+    if not isinstance(window, dict):
+        return ""
+    days = [f"from {window['since']}" if window.get("since") else "", f"until {window['until']}"
+            if window.get("until") else "", f"after {window['after']}" if window.get("after") else ""]
+    dated = " ".join(d for d in days if d)
+    return f"release {window.get('release')}" + (f", published {dated}" if dated else "")
+
+
 def is_full_run(summary: dict) -> bool:
     """Every task of the benchmark scored: only such a run may stand for the benchmark's score."""
     size = tasks_in_benchmark(summary)
@@ -263,5 +275,5 @@ def pooled(runs: list[Run]) -> dict[str, TaskScore]:
     return total
 
 
-__all__ = ["TaskScore", "Run", "task_order", "sorted_tasks", "short_model", "find_runs", "load_run", "load_runs",
-           "one_benchmark", "one_model", "pooled"]
+__all__ = ["window_text", "tasks_in_benchmark", "is_full_run", "TaskScore", "Run", "task_order", "sorted_tasks",
+           "short_model", "find_runs", "load_run", "load_runs", "one_benchmark", "one_model", "pooled"]

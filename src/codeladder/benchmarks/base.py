@@ -114,6 +114,11 @@ class Benchmark:
         """The release and date window that chose the tasks (recorded in the summary), if any."""
         return None
 
+    def task_date(self, task: Task) -> str | None:
+        """The day a task was published (YYYY-MM-DD), where the benchmark dates its tasks: the summary records
+        it per task so ``ladder analyze compare --cutoff`` can split a run before and after a training cutoff."""
+        return None
+
     def use_model(self, model: str | None) -> None:
         """Read what the prompts need from the model being evaluated (infilling: its FIM tokens); refuse in one
         line a model that lacks it. Not called for the reference backend."""

@@ -17,6 +17,7 @@ Hand-written: upstream's harness runs samples in its own process and its data lo
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import pickle
@@ -129,17 +130,23 @@ class LiveCodeBench(Benchmark):
         days = {"since": self.since, "until": self.until, "after": self.cutoff}
         return {"release": self.release, **{k: str(v) if v else None for k, v in days.items()}}
 
+    def task_date(self, task: Task) -> str | None:
+        return task.data["date"]
+
     def read_rows(self) -> list[dict]:
         if not self.data:
             raise LadderError("livecodebench: give --data DIR, a folder with the official code_generation_lite "
                               "release files (test.jsonl, test2.jsonl …); nothing is downloaded")
-        rows = []
+        rows, digest = [], hashlib.sha256()
         for name in release_files(self.release):
             path = Path(self.data) / name
             if not path.is_file():
                 wanted = ", ".join(release_files(self.release))
                 raise LadderError(f"{path}: missing; --release {self.release} reads {wanted}")
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            content = path.read_bytes()
+            digest.update(hashlib.sha256(content).digest())
+            self.sha256 = digest.hexdigest()  # the user's copy of the release, so the summary names what was read
+            for number, line in enumerate(content.decode("utf-8").splitlines(), 1):
                 if line.strip():
                     try:
                         rows.append({**json.loads(line), "_where": f"{path}:{number}"})

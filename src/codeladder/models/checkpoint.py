@@ -24,8 +24,9 @@ from pathlib import Path
 
 from codeladder.errors import LadderError
 from codeladder.models.lazy import DTYPES, INDEX, weight_files  # noqa: F401 (weight_files: read here by callers)
-from codeladder.models.lineage import (REPORT, TOKENIZER_FILES, extend_lineage, fingerprint, now, read_sidecar,
-                                       remember_sha256, report_dict, sha256_of, sidecar_path, stage_record, to_json)
+from codeladder.models.lineage import (REPORT, TOKENIZER_FILES, TRAINING_CUTOFF, extend_lineage, fingerprint, now,
+                                       read_sidecar, remember_sha256, report_dict, sha256_of, sidecar_path,
+                                       stage_record, to_json)
 from codeladder.models.output import LINEAGE, begin_output, clean_stale, crash_point, discard, partial_path, publish
 
 DEFAULT_SHARD_BYTES = 2 * 1024 ** 3
@@ -57,6 +58,7 @@ class CheckpointWriter:
     lineage_parents: Sequence[Path] = ()  # every model whose weights went in (a merge's inputs): their lineages join
     inputs: Sequence[Path] = ()  # everything read to make this model: never the output, fingerprinted in lineage
     origin: str | None = None  # the lineage's "source" when no lineage is continued (e.g. "ladder tiny")
+    training_cutoff: str | None = None  # YYYY-MM-DD the user states for the weights (import); parents' carry over
     _pending: dict = field(default_factory=dict)
     _pending_bytes: int = 0
     _shards: list[tuple[str, list[str]]] = field(default_factory=list)
@@ -196,6 +198,8 @@ class CheckpointWriter:
                         else [fingerprint(Path(p)) for p in (inputs if inputs is not None else self.inputs)])
         lineage = extend_lineage(self.lineage_source, self.origin or str(source),
                                  stage_record(stage, params, fingerprints, started_at), self.lineage_parents)
+        if self.training_cutoff:
+            lineage[TRAINING_CUTOFF] = self.training_cutoff
         (self._stage / LINEAGE).write_text(to_json(lineage))
         if callable(report):
             report = report(self._stage)

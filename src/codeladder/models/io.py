@@ -13,7 +13,9 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar, Optional
+
+from pydantic import BeforeValidator
 
 from codeladder.errors import LadderError
 from codeladder.models.arch import (AUTO, DTYPE_ALIASES, DTYPES, byte_level_pre_tokenizer, parse_dtype, resolve_dtype,
@@ -21,7 +23,7 @@ from codeladder.models.arch import (AUTO, DTYPE_ALIASES, DTYPES, byte_level_pre_
 from codeladder.models.checkpoint import CheckpointWriter, now
 from codeladder.models.integrity import require_gguf_file, require_model_folder
 from codeladder.models.lazy import weight_files
-from codeladder.params import OUTPUT, VerbParams, option
+from codeladder.params import OUTPUT, VerbParams, iso_day, option
 
 
 @dataclass
@@ -40,7 +42,7 @@ def is_hub_id(source: str) -> bool:
 
 
 def convert_folder(source: Path, out: Path, dtype: str = "auto", stage: str = "import",
-                   params: dict | None = None) -> Path:
+                   params: dict | None = None, training_cutoff: str | None = None) -> Path:
     """Stream an HF folder's tensors into a new checkpoint, converting floating tensors to ``dtype``."""
     from safetensors import safe_open
 
@@ -53,7 +55,7 @@ def convert_folder(source: Path, out: Path, dtype: str = "auto", stage: str = "i
     report = ConvertReport(str(source), str(out), "safetensors", dtype)
     started = now()
     with CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=source,
-                          inputs=[source]) as writer:
+                          inputs=[source], training_cutoff=training_cutoff) as writer:
         for path in weight_files(source):
             try:
                 with safe_open(str(path), framework="pt") as f:
@@ -122,7 +124,7 @@ def tokenizer_from_gguf(path: Path):
     return tokenizer
 
 
-def import_gguf(path: Path, out: Path, dtype: str = "float32") -> Path:
+def import_gguf(path: Path, out: Path, dtype: str = "float32", training_cutoff: str | None = None) -> Path:
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
@@ -134,7 +136,8 @@ def import_gguf(path: Path, out: Path, dtype: str = "float32") -> Path:
     started = now()
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer_from_gguf(path).save_pretrained(tmp)
-        with CheckpointWriter(out, tokenizer_source=Path(tmp), lineage_source=path, inputs=[path]) as writer:
+        with CheckpointWriter(out, tokenizer_source=Path(tmp), lineage_source=path, inputs=[path],
+                              training_cutoff=training_cutoff) as writer:
             try:
                 model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=target)
             except Exception as exc:
@@ -175,13 +178,16 @@ class ImportParams(VerbParams):
     output: Path = option(..., "model folder to write", flags=OUTPUT)
     dtype: str = option("auto", "auto (keep what is stored), float32, float16 or bfloat16",
                         choices=(AUTO, *DTYPES, *DTYPE_ALIASES))
+    training_cutoff: Annotated[Optional[str], BeforeValidator(iso_day)] = option(
+        None, "YYYY-MM-DD: the newest data these weights saw, as their makers state it; recorded in the lineage "
+              "for `ladder eval livecodebench --after-cutoff` (stages made from this model carry it)")
 
 
 def import_verb(params: ImportParams) -> Path:
-    return import_model(params.source, params.output, params.dtype)
+    return import_model(params.source, params.output, params.dtype, params.training_cutoff)
 
 
-def import_model(source: str, out: str | Path, dtype: str = "auto") -> Path:
+def import_model(source: str, out: str | Path, dtype: str = "auto", training_cutoff: str | None = None) -> Path:
     """HF folder (any dtype) or GGUF file -> a checked, complete model folder with lineage."""
     out = Path(out)
     path = Path(source)
@@ -190,7 +196,7 @@ def import_model(source: str, out: str | Path, dtype: str = "auto") -> Path:
     if not path.exists():
         raise LadderError(f"{source}: no such file or folder")
     if path.is_file() and path.suffix == ".gguf":
-        return import_gguf(path, out, dtype)
+        return import_gguf(path, out, dtype, training_cutoff)
     if path.is_dir():
-        return convert_folder(path, out, dtype)
+        return convert_folder(path, out, dtype, training_cutoff=training_cutoff)
     raise LadderError(f"{source}: expected a Hugging Face model folder or a .gguf file")

@@ -30,6 +30,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 REPORT = "report.json"
 SIDECAR_SUFFIX = ".ladder.json"
 FORMAT = 1
+TRAINING_CUTOFF = "training_cutoff"  # YYYY-MM-DD: the newest data the weights may have seen (LiveCodeBench windows)
 
 
 def now() -> str:
@@ -167,6 +168,7 @@ def extend_lineage(lineage_source: Path | None, origin: str, record: dict,
     known = {stage_id(s) for s in lineage["stages"]}
     tips = [_tip(lineage)] if lineage_source or not parents else []
     sources = [lineage["source"]]
+    others_cutoffs = []
     for parent in parents:
         if lineage_source is not None and Path(parent).resolve() == Path(lineage_source).resolve():
             continue
@@ -179,6 +181,7 @@ def extend_lineage(lineage_source: Path | None, origin: str, record: dict,
                 lineage["stages"].append({**stage, "id": sid, "parents": their_parents[sid]})
         tips.append(_tip(other))
         sources.append(other["source"])
+        others_cutoffs.append(other.get(TRAINING_CUTOFF))
     chain = stage_parents(lineage)
     lineage["stages"] = [s if "id" in s else {**s, "id": stage_id(s), "parents": chain[stage_id(s)]}
                          for s in lineage["stages"]]
@@ -186,7 +189,16 @@ def extend_lineage(lineage_source: Path | None, origin: str, record: dict,
     lineage["stages"].append(record)
     if len(set(sources)) > 1:
         lineage["sources"] = list(dict.fromkeys(sources))
+    cutoffs = [c for c in [lineage.get(TRAINING_CUTOFF), *others_cutoffs] if isinstance(c, str) and c]
+    if cutoffs:  # a merge has seen what any of its parents saw: the latest cutoff holds
+        lineage[TRAINING_CUTOFF] = max(cutoffs)
     return lineage
+
+
+def training_cutoff(path: Path) -> str | None:
+    """The ``training_cutoff`` a model folder's or GGUF file's lineage records, if any."""
+    found = read_lineage(Path(path)).get(TRAINING_CUTOFF)
+    return found if isinstance(found, str) and found else None
 
 
 def out_of_order(lineage: dict, order: Sequence[str], aliases: dict[str, str]) -> list[tuple[str, str]]:
@@ -246,4 +258,4 @@ __all__ = ["TOKENIZER_FILES", "REPORT", "now", "sha256_of", "file_sha256", "reme
            "fingerprint",
            "sidecar_path", "read_sidecar", "read_lineage", "stage_record", "stage_id", "stage_parents",
            "extend_lineage", "out_of_order", "report_dict",
-           "to_json", "lineage_fingerprint"]
+           "to_json", "lineage_fingerprint", "TRAINING_CUTOFF", "training_cutoff"]

@@ -59,7 +59,23 @@ def failures_tables(result: dict) -> list[Table]:
     return [counts, detail, statuses]
 
 
+def cutoff_table(split: dict, title: str) -> Table:
+    """One run's pass@1 up to and after a cutoff, and the difference (``analysis.cutoff.split_run``)."""
+    table = Table(title, ["tasks published", "tasks", "pass@1", "95% CI"], key="cutoff", numeric=frozenset({1, 2}))
+    for name in ("up_to_cutoff", "after_cutoff"):
+        side = split[name]
+        label = f"{'on or before' if name == 'up_to_cutoff' else 'after'} {split['cutoff']}"
+        table.add(label, str(side["tasks"]), percent(side["pass_at_1"]) if side["tasks"] else DASH,
+                  ci_text(side["ci95"]) if side["tasks"] else DASH)
+    difference = split["after_minus_up_to"]
+    table.note = (f"after minus up to: {signed_points(difference['delta'])} {ci_text(difference['ci95'])}, "
+                  f"{difference['signal']}" if "delta" in difference else difference["signal"])
+    return table
+
+
 def compare_tables(result: dict) -> list[Table]:
+    if "before" not in result:  # one run split at a cutoff
+        return [cutoff_table(result, f"{result['benchmark']} split at {result['cutoff']}: {result['run']}")]
     a, b = result["before"], result["after"]
     head = Table(f"Compare on {result['benchmark']} ({result['num_common_tasks']} common tasks)",
                  ["", "before", "after", "change"], key="compare", numeric=frozenset({3}))
@@ -69,6 +85,10 @@ def compare_tables(result: dict) -> list[Table]:
              signed_points(result["pass_at_1_delta"]))
     head.add("95% CI (whole run)", ci_text(a["ci95"]), ci_text(b["ci95"]), "")
     head.add("solved", str(a["solved_common"]), str(b["solved_common"]), f"{result['net_solved']:+d}")
+    interval = ci_text([result["delta_ci95_low"], result["delta_ci95_high"]])
+    head.note = (f"paired: {signed_points(result['delta'])} {interval}"
+                 f" on {result['tasks']} tasks, p {result['p_value']:.3g}: {result['outcome']}"
+                 if result.get("p_value") is not None else f"paired: {result['outcome']}")
     tasks = Table("Tasks gained and lost", ["change", "tasks", "task ids"], key="compare-tasks",
                   numeric=frozenset({1}))
     tasks.add("gained (solved only after)", str(len(result["gained"])), ", ".join(result["gained"]) or DASH)
@@ -79,7 +99,19 @@ def compare_tables(result: dict) -> list[Table]:
     if result["only_before"] or result["only_after"]:
         tasks.add("not compared (in one run only)", str(len(result["only_before"]) + len(result["only_after"])),
                   ids_text(result["only_before"] + result["only_after"]))
-    return [head, tasks]
+    tables = [head, tasks]
+    split = result.get("by_cutoff")
+    if split:
+        tables += [cutoff_table(split[side], f"{side} split at {split['cutoff']}") for side in ("before", "after")]
+        paired = Table(f"Paired on each side of {split['cutoff']}", ["tasks published", "tasks", "delta", "95% CI",
+                                                                      "outcome"], key="cutoff-paired",
+                       numeric=frozenset({1, 2}))
+        for name, label in (("up_to_cutoff", "on or before"), ("after_cutoff", "after")):
+            side = split["paired"][name]
+            paired.add(f"{label} {split['cutoff']}", str(side["tasks"]), signed_points(side["delta"]),
+                       ci_text(side["ci95"]), side["outcome"])
+        tables.append(paired)
+    return tables
 
 
 def history_tables(result: dict) -> list[Table]:

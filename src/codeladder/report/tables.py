@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codeladder.analysis.load import Run, short_model, tasks_in_benchmark
+from codeladder.analysis.load import Run, short_model, tasks_in_benchmark, window_text
 
 DASH = "—"
 
@@ -79,6 +79,8 @@ def scope_text(run: Run) -> str:
     """Tasks scored / tasks in the benchmark, ``subset`` when not all of them."""
     size = tasks_in_benchmark({**run.summary, "num_tasks": len(run.tasks)})
     text = f"{len(run.tasks)}/{size if size is not None else '?'}"
+    if window_text(run.summary):
+        text += f" ({window_text(run.summary)})"
     return text if size == len(run.tasks) else f"{text} subset"
 
 

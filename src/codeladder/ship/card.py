@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codeladder.analysis.load import is_full_run, tasks_in_benchmark
+from codeladder.analysis.load import is_full_run, tasks_in_benchmark, window_text
 
 KNOWN_STAGE_KEYS = ("method", "type", "scheme", "sparsity", "structure", "density", "t", "weights", "epochs",
                     "learning_rate", "rank", "alpha", "beta", "data", "data_sha256", "contaminated", "base", "models")
@@ -69,6 +69,8 @@ def scope(summary: dict, markdown: bool = True) -> str:
     """Tasks scored / tasks in the benchmark, marked when a subset."""
     size = tasks_in_benchmark(summary)
     text = f"{summary.get('num_tasks')}/{size if size is not None else '?'} tasks"
+    if window_text(summary):
+        text += f" ({window_text(summary)})"
     return text if is_full_run(summary) else f"{'**subset**' if markdown else 'subset'}: {text}"
 
 
@@ -146,7 +148,8 @@ def card_data(evidence: Evidence, repo: str):
     from huggingface_hub import EvalResult, ModelCardData
 
     results = [EvalResult(task_type="text-generation", dataset_type=summary.get("benchmark"),
-                          dataset_name=summary.get("benchmark"), metric_type=f"pass@{k}", metric_value=round(v, 4),
+                          dataset_name=" ".join(filter(None, (summary.get("benchmark"), window_text(summary)))),
+                          metric_type=f"pass@{k}", metric_value=round(v, 4),
                           dataset_revision=str(summary.get("dataset_sha256", ""))[:12])
                for _, summary in evidence.runs if is_full_run(summary)
                for k, v in sorted((summary.get("pass_at_k") or {}).items())]
