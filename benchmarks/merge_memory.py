@@ -1,18 +1,24 @@
-"""Merge memory and speed: two random-init bf16 models of Qwen2.5-Coder-0.5B's shape (988 MB each on disk),
-every method, peak RSS as a ratio to one model's size, wall time; and mergekit on the same folders in the
-same run when it is installed (LGPL-3.0: a comparison, never a dependency; install it in its own venv:
-``python -m venv --system-site-packages /tmp/mkvenv && /tmp/mkvenv/bin/pip install mergekit==0.1.5``).
+"""Merge speed and memory: two random-init bf16 models of Qwen2.5-Coder-0.5B's shape (988 MB each on disk) and a
+base, every method; ``ladder merge`` and mergekit on the same folders in the same run, alternating which goes first
+over ``--rounds`` rounds, each in its own process: wall time, CPU time (user + system), peak RSS (and as a ratio to
+one model's size) and minor page faults (memory new to the process), the median of the rounds, and the ratios.
 
-Usage: ``python benchmarks/merge_memory.py [--models A B --base C] [--mergekit /tmp/mkvenv/bin/mergekit-yaml]``
+mergekit (LGPL-3.0) is a comparison, never a dependency: install it in its own venv,
+``python -m venv --system-site-packages /tmp/mkvenv && /tmp/mkvenv/bin/pip install mergekit==0.1.5``.
+
+Usage: ``python benchmarks/merge_memory.py [--mergekit /tmp/mkvenv/bin/mergekit-yaml] [--rounds 3] [--methods slerp,ties]``
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 MEASURE = """
@@ -20,8 +26,8 @@ import resource, subprocess, sys, time
 started = time.perf_counter()
 done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-print(done.returncode, seconds, peak)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(done.returncode, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, usage.ru_minflt)
 if done.returncode:
     print(done.stderr[-400:], file=sys.stderr)
 """
@@ -44,12 +50,26 @@ def build(path: Path, seed: int) -> Path:
     return path
 
 
-def measure(command: list[str]) -> tuple[bool, float, int]:
+@dataclass
+class Measured:
+    wall: float
+    cpu: float
+    peak: int
+    faults: int
+
+
+def measure(command: list[str]) -> Measured | None:
+    """One run of ``command`` in a fresh process; None (and the reason printed) when it fails."""
     out = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True)
-    code, seconds, peak = out.stdout.split()
+    code, wall, cpu, peak, faults = out.stdout.split()
     if code != "0":
         print(f"  failed: {' '.join(command[:4])}…: {out.stderr.strip()[-300:]}")
-    return code == "0", float(seconds), int(peak)
+        return None
+    return Measured(float(wall), float(cpu), int(peak), int(faults))
+
+
+def median_of(runs: list[Measured]) -> Measured:
+    return Measured(*(statistics.median(getattr(r, f) for r in runs) for f in ("wall", "cpu", "peak", "faults")))
 
 
 def mergekit_config(method: str, a: Path, b: Path, base: Path) -> str:
@@ -62,6 +82,17 @@ def mergekit_config(method: str, a: Path, b: Path, base: Path) -> str:
     return head + f"models:\n{models}dtype: bfloat16\n"
 
 
+def ours_command(method: str, a: Path, b: Path, base: Path, out: Path) -> list[str]:
+    needs_base, extra, _ = METHODS[method]
+    command = [shutil.which("ladder") or "ladder", "merge", str(a), str(b), "--method", method, *extra, "-o", str(out)]
+    return command + (["--base", str(base)] if needs_base else [])
+
+
+def text(m: Measured, size: int) -> str:
+    return (f"{m.wall:7.1f} s wall, {m.cpu:7.1f} s CPU, peak {m.peak / 1e9:.2f} GB ({m.peak / size:.2f}x a model), "
+            f"{m.faults / 1e3:7.0f}k minor faults")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     root = Path(tempfile.gettempdir())
@@ -69,32 +100,47 @@ def main() -> None:
     parser.add_argument("--base", type=Path, default=root / "codeladder-merge-base")
     parser.add_argument("--mergekit", type=Path, default=None, help="path to mergekit-yaml")
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     a, b = build(args.models[0], 21), build(args.models[1], 22)
     base = build(args.base, 23)
     size = sum(p.stat().st_size for p in a.glob("*.safetensors"))
-    print(f"one model: {size / 1e6:.0f} MB (bf16, Qwen2.5-Coder-0.5B shape)")
+    print(f"one model: {size / 1e6:.0f} MB (bf16, Qwen2.5-Coder-0.5B shape); {os.cpu_count()} CPUs; "
+          f"{args.rounds} rounds, order alternating; medians")
+    rows = []
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         for method in args.methods.split(","):
-            needs_base, extra, _ = METHODS[method]
-            out = Path(tmp) / f"ours-{method}"
-            command = ["ladder", "merge", str(a), str(b), "--method", method, *extra, "-o", str(out)]
-            if needs_base:
-                command += ["--base", str(base)]
-            command[0] = shutil.which("ladder") or "ladder"
-            ok, seconds, peak = measure(command)
-            line = f"{method:15s} codeladder: {seconds:6.1f} s, peak RSS {peak / 1e9:.2f} GB = {peak / size:.2f}x a model"
-            shutil.rmtree(out, ignore_errors=True)
+            config = Path(tmp) / f"{method}.yml"
+            config.write_text(mergekit_config(method, a, b, base))
+            commands = {"codeladder": ours_command(method, a, b, base, Path(tmp) / "ours")}
             if args.mergekit:
-                config = Path(tmp) / f"{method}.yml"
-                config.write_text(mergekit_config(method, a, b, base))
-                theirs = Path(tmp) / f"mergekit-{method}"
-                ok_k, k_seconds, k_peak = measure([str(args.mergekit), str(config), str(theirs), "--lazy-unpickle"])
-                if ok_k:
-                    line += (f" | mergekit: {k_seconds:6.1f} s, {k_peak / 1e9:.2f} GB = {k_peak / size:.2f}x"
-                             f" | time ratio {seconds / k_seconds:.2f}, memory ratio {peak / k_peak:.2f}")
-                shutil.rmtree(theirs, ignore_errors=True)
-            print(line)
+                commands["mergekit"] = [str(args.mergekit), str(config), str(Path(tmp) / "theirs"), "--lazy-unpickle"]
+            measured: dict[str, list[Measured]] = {name: [] for name in commands}
+            for round_ in range(args.rounds):
+                names = list(commands) if round_ % 2 == 0 else list(reversed(commands))
+                for name in names:
+                    result = measure(commands[name])
+                    if result is not None:
+                        measured[name].append(result)
+                    for out in ("ours", "theirs"):
+                        shutil.rmtree(Path(tmp) / out, ignore_errors=True)
+            ours = median_of(measured["codeladder"]) if measured["codeladder"] else None
+            theirs = median_of(measured["mergekit"]) if measured.get("mergekit") else None
+            print(f"{method:15s} codeladder: {text(ours, size) if ours else 'failed'}")
+            if theirs:
+                print(f"{'':15s} mergekit:   {text(theirs, size)}")
+            if ours and theirs:
+                print(f"{'':15s} ratio (codeladder / mergekit): wall {ours.wall / theirs.wall:.2f}, "
+                      f"CPU {ours.cpu / theirs.cpu:.2f}, peak RSS {ours.peak / theirs.peak:.2f}")
+            rows.append((method, ours, theirs))
+    print("\n| method | codeladder wall s | CPU s | peak RSS × model | minor faults | mergekit wall s | CPU s | "
+          "peak RSS × model | minor faults | wall ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for method, ours, theirs in rows:
+        mine = f"{ours.wall:.1f} | {ours.cpu:.1f} | {ours.peak / size:.2f} | {ours.faults / 1e3:.0f}k" if ours else "failed | | |"
+        other = (f"{theirs.wall:.1f} | {theirs.cpu:.1f} | {theirs.peak / size:.2f} | {theirs.faults / 1e3:.0f}k | "
+                 f"**{ours.wall / theirs.wall:.2f}**" if theirs and ours else "— | — | — | — | —")
+        print(f"| {method} | {mine} | {other} |")
 
 
 if __name__ == "__main__":

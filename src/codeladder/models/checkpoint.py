@@ -100,11 +100,25 @@ class CheckpointWriter:
         self._pending_bytes += size
         self._total_bytes += size
 
-    def stream(self, specs: list[tuple[str, tuple[int, ...], str]], produce) -> None:
+    def stream(self, specs: list[tuple[str, tuple[int, ...], str]], produce, overlap: bool = False) -> None:
         """Write tensors without holding them: ``specs`` is (name, shape, safetensors dtype) for each,
         in order; ``produce(name, sink)`` calls ``sink(tensor_part)`` with consecutive row blocks of it.
-        Headers are written first (sizes are known from the specs), then the bytes as they come."""
+        Headers are written first (sizes are known from the specs), then the bytes as they come.
+
+        ``overlap``: each part is written in a thread while the producer makes the next one (a write releases
+        the GIL); ``sink`` returns once the previous part is written, so a producer that alternates between
+        two buffers may reuse each as soon as it gets it back."""
         import struct
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1) if overlap else None
+        try:
+            self._stream(specs, produce, pool, struct)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    def _stream(self, specs, produce, pool, struct) -> None:
 
         self._flush()
         groups, current, size = [], [], 0
@@ -128,19 +142,27 @@ class CheckpointWriter:
             with open(self._stage / temporary, "wb") as f:
                 f.write(struct.pack("<Q", len(blob)))
                 f.write(blob)
+                pending = None
                 for name, shape, dtype, nbytes in group:
                     written = 0
 
                     def sink(part) -> None:
-                        nonlocal written
-                        data = part.contiguous().reshape(-1).view(__import__("torch").uint8).numpy()
-                        f.write(memoryview(data))
+                        nonlocal written, pending
+                        data = memoryview(part.contiguous().reshape(-1).view(__import__("torch").uint8).numpy())
+                        if pending is not None:
+                            pending.result()  # the part before is on disk (and its error, if any, raised here)
+                        if pool is not None:
+                            pending = pool.submit(f.write, data)
+                        else:
+                            f.write(data)
                         written += data.nbytes
 
                     produce(name, sink)
                     crash_point("mid-shard")
                     if written != nbytes:
                         raise LadderError(f"{name}: produced {written} bytes, expected {nbytes}")
+                if pending is not None:
+                    pending.result()
             self._shards.append((temporary, [g[0] for g in group]))
             self._total_bytes += offset
 

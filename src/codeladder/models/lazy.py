@@ -130,17 +130,26 @@ class LazyTensors:
     def names(self) -> list[str]:
         return list(self.infos)
 
-    def read(self, name: str, rows: tuple[int, int] | None = None):
+    def nbytes(self, name: str, rows: tuple[int, int] | None = None) -> int:
+        """Bytes :meth:`read` reads for ``rows`` of ``name`` (all of it when None)."""
+        info = self.infos[name]
+        start, stop = rows if rows is not None else (0, info.rows)
+        return (stop - start) * info.row_bytes if info.shape else info.end - info.begin
+
+    def read(self, name: str, rows: tuple[int, int] | None = None, into: bytearray | None = None):
+        """Rows ``[start, stop)`` of a tensor (all of it when None), read into ``into`` when given (a buffer
+        reused across reads: the tensor returned is a view of it, valid until the next read into it)."""
         import torch
 
         info = self.infos[name]
-        start, stop = rows if rows is not None else (0, info.rows)
+        start = rows[0] if rows is not None else 0
+        stop = rows[1] if rows is not None else info.rows
         begin = info.begin + start * info.row_bytes
-        length = (stop - start) * info.row_bytes if info.shape else info.end - info.begin
+        length = self.nbytes(name, rows)
         if info.path not in self._files:
             self._files[info.path] = os.open(info.path, os.O_RDONLY)
-        buffer = bytearray(length)
-        view, done = memoryview(buffer), 0
+        buffer = into if into is not None and len(into) >= length else bytearray(length)
+        view, done = memoryview(buffer)[:length], 0
         while done < length:
             got = os.preadv(self._files[info.path], [view[done:]], begin + done)
             if got <= 0:
@@ -148,7 +157,9 @@ class LazyTensors:
             done += got
         dtype = getattr(torch, DTYPES[info.dtype][0])
         shape = ((stop - start), *info.shape[1:]) if info.shape else ()
-        return torch.frombuffer(buffer, dtype=dtype).reshape(shape) if length else torch.empty(shape, dtype=dtype)
+        if not length:
+            return torch.empty(shape, dtype=dtype)
+        return torch.frombuffer(buffer, dtype=dtype, count=length // DTYPES[info.dtype][1]).reshape(shape)
 
     def close(self) -> None:
         for fd in self._files.values():

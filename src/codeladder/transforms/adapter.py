@@ -136,16 +136,23 @@ def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path,
     started = now()
     with CheckpointWriter(out, tokenizer_source=base, config=config, lineage_source=Path(lineage_source or base),
                           inputs=[base, adapter]) as writer:
+        import torch
+
+        from codeladder.transforms.merge.base import Workspace
+
         reader = LazyTensors(base)
+        work = Workspace()  # buffers reused from tensor to tensor (see merge.base): no fresh memory per weight
         try:
             _check_fit(adapter, pairs, reader.infos, rank, transpose)
 
             def produce(name: str, sink) -> None:
-                weight = reader.read(name)
+                weight = reader.read(name, into=work.raw("read", reader.nbytes(name)))
                 if name in pairs:
                     a, b = pairs[name]
-                    update = scale * (b.float() @ a.float())
-                    weight = (weight.float() + (update.T if transpose else update)).to(weight.dtype)
+                    update = torch.mm(b.float(), a.float(), out=work.take("update", (b.shape[0], a.shape[1])))
+                    wide = work.take("wide", weight.shape).copy_(weight)
+                    wide.add_(update.mul_(scale).T if transpose else update.mul_(scale))  # W + scale * (B @ A)
+                    weight = work.take("cast", weight.shape, weight.dtype).copy_(wide)
                 sink(weight)
 
             writer.stream([(n, i.shape, i.dtype) for n, i in reader.infos.items()], produce)

@@ -11,8 +11,8 @@ rescaled by exactly its inverse, so the expectation is kept exactly."""
 
 import torch
 
-from codeladder.transforms.merge.base import Chunk, MergeMethod, MergeOutput, MergeParams, chunk_seed
-from codeladder.transforms.merge.ties import elect_and_merge
+from codeladder.transforms.merge.base import Chunk, MergeMethod, MergeOutput, MergeParams, Workspace, chunk_seed
+from codeladder.transforms.merge.ties import _total, elect_and_merge
 
 
 def keep_levels(density: float) -> int:
@@ -20,19 +20,24 @@ def keep_levels(density: float) -> int:
     return max(1, min(256, round(density * 256)))
 
 
-def drop_and_rescale(delta: torch.Tensor, density: float, generator: torch.Generator) -> torch.Tensor:
+def drop_and_rescale(delta: torch.Tensor, density: float, generator: torch.Generator,
+                     out: torch.Tensor | None = None, work: Workspace | None = None) -> torch.Tensor:
+    """``delta * keep * (256 / levels)`` (into ``out`` when given), ``keep`` drawn one random byte per entry."""
     levels = keep_levels(density)
     if levels == 256:
-        return delta
-    keep = torch.empty(delta.shape, dtype=torch.uint8).random_(generator=generator) < levels
-    return delta * keep * (256.0 / levels)
+        return delta if out is None else out.copy_(delta)
+    work = work or Workspace()
+    draw = work.take("draw", delta.shape, torch.uint8).random_(generator=generator)
+    keep = torch.lt(draw, levels, out=work.take("keep", delta.shape, torch.bool))
+    return torch.mul(delta, keep, out=out if out is not None else torch.empty_like(delta)).mul_(256.0 / levels)
 
 
 def dropped(chunk: Chunk, params: MergeParams, tensor_name: str) -> list[torch.Tensor]:
     out = []
     for index, (weight, delta) in enumerate(zip(params.weights, chunk.deltas())):
         generator = torch.Generator().manual_seed(chunk_seed(params.seed, tensor_name, chunk.rows, index))
-        out.append(weight * drop_and_rescale(delta, params.density, generator))
+        kept = drop_and_rescale(delta, params.density, generator, chunk.scratch(f"dropped{index}"), chunk.work)
+        out.append(kept.mul_(weight))  # weight * (delta * keep * scale)
     return out
 
 
@@ -43,7 +48,8 @@ class DareLinear(MergeMethod):
 
     def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
         deltas = dropped(chunk, params, tensor_name)
-        return MergeOutput(chunk.base + sum(deltas), contributions=deltas)
+        total = _total(deltas, chunk.scratch("total"))
+        return MergeOutput(torch.add(chunk.base, total, out=chunk.scratch("out")), contributions=deltas)
 
 
 class DareTies(MergeMethod):
@@ -52,5 +58,5 @@ class DareTies(MergeMethod):
     min_models = 1
 
     def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
-        merged, kept = elect_and_merge(dropped(chunk, params, tensor_name))
-        return MergeOutput(chunk.base + merged, contributions=kept)
+        merged, kept = elect_and_merge(dropped(chunk, params, tensor_name), chunk.work)
+        return MergeOutput(torch.add(chunk.base, merged, out=chunk.scratch("out")), contributions=kept)

@@ -6,15 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from codeladder.errors import LadderError
 from codeladder.models.checkpoint import CheckpointWriter, now
 from codeladder.models.integrity import full_config, require_model_folder, require_tokenizer
-from codeladder.models.lazy import LazyTensors
+from codeladder.models.lazy import DTYPES, LazyTensors
 from codeladder.models.lineage import report_dict, to_json
 from codeladder.transforms.merge import MERGE
-from codeladder.transforms.merge.base import CHUNK_ELEMENTS, Chunk, MergeMethod, MergeOutput, MergeParams, TensorReport
+from codeladder.transforms.merge.base import (CHUNK_ELEMENTS, Chunk, MergeMethod, MergeOutput, MergeParams,
+                                              TensorReport, Workspace, largest_chunk)
 
 FLOAT_DTYPES = ("F32", "F16", "BF16", "F64")
+HOLD_ELEMENTS = 1 << 24  # a tensor up to this size per input is read once for a method's two passes (64 MB f32)
 LEGACY_REPORT = "merge_report.json"  # the report's name before report.json; earlier docs and users read it
 
 
@@ -93,7 +97,8 @@ def merge_models(models: list[str | Path], method: str, out: str | Path, base: s
     base_path = Path(base) if base else None
     config = _check_inputs(engine, models, base_path, weights)
     first = base_path or models[0]
-    source = _tokenizer_source(tokenizer_source, first, full_config(first, config)["vocab_size"])
+    vocab_size = config.get("vocab_size") or full_config(first, config)["vocab_size"]  # transformers only if absent
+    source = _tokenizer_source(tokenizer_source, first, vocab_size)
     labels = [*models, *([base_path] if base_path else [])]
     params = MergeParams(weights=weights, t=t, density=density, seed=seed)
     started = now()
@@ -124,17 +129,35 @@ def _stream(writer: CheckpointWriter, readers: list[LazyTensors], bases: list[La
     base_reader = bases[0]
     report: dict[str, dict] = {}
     specs = [(name, info.shape, info.dtype) for name, info in readers[0].infos.items()]
+    work = Workspace(largest_chunk(readers[0], chunk_elements))
+    two_passes = type(engine).prepare is not MergeMethod.prepare
+    held: dict[str, list[Chunk]] = {}  # a tensor's chunks, kept from the prepare pass for the combine pass
+    parts = [0]
+
+    def read(reader: LazyTensors, key: str, name: str, rows: tuple[int, int] | None) -> torch.Tensor:
+        stored = reader.read(name, rows, into=work.raw("read", reader.nbytes(name, rows)))  # consumed at once
+        return work.take(key, stored.shape).copy_(stored)  # widened to float32 (exact)
 
     def chunks_of(name: str):
         info = readers[0].infos[name]
         step = max(1, chunk_elements // max(1, info.numel // max(1, info.rows)))
+        hold = two_passes and info.numel <= HOLD_ELEMENTS
 
         def iterate():
-            for start in range(0, info.rows, step):
+            if name in held:
+                yield from held[name]
+                return
+            kept: list[Chunk] = []
+            for slot, start in enumerate(range(0, info.rows, step)):
+                slot = slot if hold else 0
                 rows = (start, min(info.rows, start + step)) if info.shape else None
-                tensors = [r.read(name, rows).float() for r in readers]
-                base_part = base_reader.read(name, rows).float() if base_reader else None
-                yield Chunk(rows or (0, 1), tensors, base_part)
+                tensors = [read(r, f"model{i}@{slot}", name, rows) for i, r in enumerate(readers)]
+                base_part = read(base_reader, f"base@{slot}", name, rows) if base_reader else None
+                chunk = Chunk(rows or (0, 1), tensors, base_part, work, slot)
+                kept.append(chunk)
+                yield chunk
+            if hold:  # only a pass that read every chunk is kept (a prepare may stop early)
+                held[name] = kept
         return iterate
 
     def produce(name: str, sink) -> None:
@@ -142,13 +165,16 @@ def _stream(writer: CheckpointWriter, readers: list[LazyTensors], bases: list[La
         if info.dtype not in FLOAT_DTYPES:
             sink((base_reader or readers[0]).read(name))
             return
-        dtype = readers[0].read(name, (0, 1) if info.shape else None).dtype
+        dtype = getattr(torch, DTYPES[info.dtype][0])
         stats = engine.prepare(name, chunks_of(name), info.numel, params)
         tensor_report = TensorReport()
         for chunk in chunks_of(name)():
             output: MergeOutput = engine.combine(chunk, stats, params, name)
             tensor_report.add(chunk, output)
-            sink(output.tensor.to(dtype))
+            parts[0] += 1  # two output buffers in turn: one is being written while the next chunk is made
+            result = output.tensor
+            sink(work.take(f"cast{parts[0] % 2}", result.shape, dtype).copy_(result))
+        held.clear()
         report[name] = tensor_report.as_dict()
 
     with progress_bar(f"merging ({engine.name})", len(specs), show_progress) as advance:
@@ -156,7 +182,7 @@ def _stream(writer: CheckpointWriter, readers: list[LazyTensors], bases: list[La
             produce(name, sink)
             advance(1)
 
-        writer.stream(specs, produce_with_progress)
+        writer.stream(specs, produce_with_progress, overlap=True)
     return report
 
 

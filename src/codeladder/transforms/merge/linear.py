@@ -1,5 +1,7 @@
 """``linear``: the weighted average of the models (weights normalized to sum to 1)."""
 
+import torch
+
 from codeladder.transforms.merge.base import Chunk, MergeMethod, MergeOutput, MergeParams
 
 
@@ -8,5 +10,7 @@ class Linear(MergeMethod):
     normalizes_weights = True
 
     def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
-        total = sum(params.weights)
-        return MergeOutput(sum(w * m for w, m in zip(params.weights, chunk.models)) / total)
+        out = chunk.scratch("out").zero_()  # sum() starts from 0: -0.0 terms give +0.0, as they always did
+        for index, (weight, model) in enumerate(zip(params.weights, chunk.models)):
+            out.add_(torch.mul(model, weight, out=chunk.scratch("term")))
+        return MergeOutput(out.div_(sum(params.weights)))

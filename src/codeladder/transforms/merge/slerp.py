@@ -42,11 +42,12 @@ class Slerp(MergeMethod):
         for chunk in chunks():  # float32 BLAS dots per chunk, summed in double across chunks
             a, b = (end.reshape(-1) for end in self._ends(chunk))
             dot += float(torch.dot(a, b))
-            sq_a += float(torch.dot(a, a))
-            sq_b += float(torch.dot(b, b))
+            sq_a += float(torch.dot(a, a)) if chunk.base is not None else chunk.square(0)
+            sq_b += chunk.square(0 if chunk.base is not None else 1)
         return {"coefficients": slerp_coefficients(dot, sq_a ** 0.5, sq_b ** 0.5, params.t)}
 
     def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
         s_a, s_b = stats["coefficients"]
         a, b = self._ends(chunk)
-        return MergeOutput(s_a * a + s_b * b)
+        out = torch.mul(a, s_a, out=chunk.scratch("out"))
+        return MergeOutput(out.add_(torch.mul(b, s_b, out=chunk.scratch("term"))))  # s_a * a + s_b * b

@@ -9,19 +9,35 @@ them 2.5 of a 0.5B dare_ties merge's 14 seconds."""
 
 import torch
 
-from codeladder.transforms.merge.base import (Chunk, ChunkSource, MergeMethod, MergeOutput, MergeParams,
+from codeladder.transforms.merge.base import (Chunk, ChunkSource, MergeMethod, MergeOutput, MergeParams, Workspace,
                                               magnitude_thresholds)
 
 
-def elect_and_merge(weighted: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+_PLUS, _MINUS = torch.tensor(1.0), torch.tensor(-1.0)
+
+
+def _total(parts: list[torch.Tensor], out: torch.Tensor) -> torch.Tensor:
+    """``sum(parts)`` into ``out``, in the same order (from 0, so a -0.0 total is +0.0 as sum() makes it)."""
+    out.zero_()
+    for part in parts:
+        out.add_(part)
+    return out
+
+
+def elect_and_merge(weighted: list[torch.Tensor], work: Workspace | None = None
+                    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """(disjoint mean of the entries agreeing with the elected sign, the agreeing entries per model)."""
-    elected = torch.where(sum(weighted) >= 0, 1.0, -1.0)
-    kept, count = [], torch.zeros_like(weighted[0])
-    for delta in weighted:
-        agree = (delta * elected) > 0  # same sign as elected; zeros never agree
-        kept.append(delta * agree)
+    work = work or Workspace()
+    shape = weighted[0].shape
+    positive = torch.ge(_total(weighted, work.take("total", shape)), 0, out=work.take("positive", shape, torch.bool))
+    elected = torch.where(positive, _PLUS, _MINUS, out=work.take("elected", shape))
+    kept, count = [], work.take("count", shape).zero_()
+    for index, delta in enumerate(weighted):
+        agree = torch.mul(delta, elected, out=work.take("signed", shape))
+        agree = torch.gt(agree, 0, out=work.take(f"agree{index}", shape, torch.bool))  # zeros never agree
+        kept.append(torch.mul(delta, agree, out=work.take(f"kept{index}", shape)))
         count += agree
-    return sum(kept) / count.clamp_(min=1.0), kept
+    return _total(kept, work.take("merged", shape)).div_(count.clamp_(min=1.0)), kept
 
 
 class Ties(MergeMethod):
@@ -34,7 +50,9 @@ class Ties(MergeMethod):
 
     def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
         weighted = []
-        for weight, delta, threshold in zip(params.weights, chunk.deltas(), stats["thresholds"]):
-            weighted.append(weight * delta * (delta.abs() >= threshold))
-        merged, kept = elect_and_merge(weighted)
-        return MergeOutput(chunk.base + merged, contributions=kept)
+        for index, (weight, delta, threshold) in enumerate(zip(params.weights, chunk.deltas(), stats["thresholds"])):
+            large = torch.ge(chunk.magnitude(index), threshold, out=chunk.scratch("large", torch.bool))
+            scaled = torch.mul(delta, weight, out=chunk.scratch(f"weighted{index}"))
+            weighted.append(scaled.mul_(large))  # weight * delta * (|delta| >= threshold)
+        merged, kept = elect_and_merge(weighted, chunk.work)
+        return MergeOutput(torch.add(chunk.base, merged, out=chunk.scratch("out")), contributions=kept)
