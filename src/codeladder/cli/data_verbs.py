@@ -1,4 +1,5 @@
-"""The data verbs (``ladder data pairs|decontaminate|quality``): training data in, checked training data out."""
+"""The data verbs (``ladder data sft|pairs|prep|decontaminate|quality``): training data in, checked training data
+out."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from codeladder.cli.output import console, key_value_table, print_json
 from codeladder.data.decontaminate import DecontaminateParams, decontaminate_verb
 from codeladder.data.sft import SftParams, make_sft
 from codeladder.data.pairs import PairsParams, make_pairs, meta_path
+from codeladder.data.prep import PrepParams, prep
 from codeladder.data.quality import QualityParams, quality
 
-GROUP_HELP["data"] = "Training data: SFT rows from a pool, preference pairs from a run, decontamination, quality."
+GROUP_HELP["data"] = ("Training data: SFT rows from a pool, preference pairs from a run, rows from a source tree, "
+                      "decontamination, quality.")
 SHOWN = 8
 
 
@@ -74,9 +77,21 @@ def render_sft(meta: dict, params: SftParams, as_json: bool) -> None:
                   f"{len(meta['dropped_contaminated'])} dropped as contaminated) to {meta['file']}")
 
 
+def render_prep(meta: dict, params: PrepParams, as_json: bool) -> None:
+    if as_json:
+        print_json(meta)
+        return
+    rows = [("files", f"{meta['files']} ({meta['files_unparsable']} not parsing)"),
+            ("definitions", str(meta["definitions"])),
+            *[(f"dropped: {reason.replace('_', ' ')}", str(count)) for reason, count in meta["dropped"].items()],
+            ("rows written", str(meta["rows"])), ("metadata", str(meta_path(params.output)))]
+    console.print(key_value_table(f"ladder data prep {params.source} -> {params.output}", rows))
+
+
 VERBS = [
     Verb("data sft", SftParams, make_sft, render_sft, panel="improve", json=True),
     Verb("data pairs", PairsParams, make_pairs, render_pairs, panel="improve", json=True),
+    Verb("data prep", PrepParams, prep, render_prep, panel="improve", json=True),
     Verb("data decontaminate", DecontaminateParams, decontaminate_verb, render_decontaminate, panel="improve",
          json=True),
     Verb("data quality", QualityParams, quality, render_quality, panel="inspect", json=True),

@@ -89,7 +89,7 @@ def _exact_duplicates(rows: list[Row]) -> list[list[int]]:
     return [lines for lines in groups.values() if len(lines) > 1]
 
 
-def _near_duplicates(rows: list[Row], threshold: float, exact: list[list[int]]) -> list[list[int]]:
+def near_duplicate_pairs(rows: list[Row], threshold: float, exact: list[list[int]]) -> list[list[int]]:
     """Pairs of rows whose normalized texts are near duplicates (exact duplicates left out)."""
     from datasketch import MinHashLSH
 
@@ -130,7 +130,7 @@ def quality(params: QualityParams) -> dict:
         for field in _unparsable(row):
             unparsable[_field_kind(field)].append(row.line)
     exact = _exact_duplicates(rows)
-    near = _near_duplicates(rows, params.near, exact)
+    near = near_duplicate_pairs(rows, params.near, exact)
     return {"file": params.file, "rows": len(rows), "lengths": _lengths(rows),
             "exact_duplicates": {"rows": sum(len(g) - 1 for g in exact), "groups": exact},
             "near_duplicates": {"pairs": len(near), "examples": near[:SHOWN], "threshold": params.near},
