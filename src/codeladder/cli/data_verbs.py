@@ -1,5 +1,5 @@
-"""The data verbs (``ladder data sft|pairs|prep|decontaminate|quality``): training data in, checked training data
-out."""
+"""The data verbs (``ladder data sft|pairs|prep|split|calibration|decontaminate|quality``): training data in,
+checked training data out."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from codeladder.data.decontaminate import DecontaminateParams, decontaminate_ver
 from codeladder.data.sft import SftParams, make_sft
 from codeladder.data.pairs import PairsParams, make_pairs, meta_path
 from codeladder.data.prep import PrepParams, prep
+from codeladder.data.split import CalibrationParams, SplitParams, calibration, split
 from codeladder.data.quality import QualityParams, quality
 
 GROUP_HELP["data"] = ("Training data: SFT rows from a pool, preference pairs from a run, rows from a source tree, "
@@ -88,10 +89,27 @@ def render_prep(meta: dict, params: PrepParams, as_json: bool) -> None:
     console.print(key_value_table(f"ladder data prep {params.source} -> {params.output}", rows))
 
 
+def render_split(metas: dict, params: SplitParams, as_json: bool) -> None:
+    if as_json:
+        print_json(metas)
+        return
+    rows = [(part, f"{meta['rows']} rows -> {meta['file']}") for part, meta in metas.items()]
+    console.print(key_value_table(f"ladder data split {params.file} (seed {params.seed})", rows))
+
+
+def render_calibration(meta: dict, params: CalibrationParams, as_json: bool) -> None:
+    if as_json:
+        print_json({k: v for k, v in meta.items() if k != "lines"})
+        return
+    console.print(f"wrote {meta['rows']} of {meta['rows_in_source']} rows (seed {meta['seed']}) to {meta['file']}")
+
+
 VERBS = [
     Verb("data sft", SftParams, make_sft, render_sft, panel="improve", json=True),
     Verb("data pairs", PairsParams, make_pairs, render_pairs, panel="improve", json=True),
     Verb("data prep", PrepParams, prep, render_prep, panel="improve", json=True),
+    Verb("data split", SplitParams, split, render_split, panel="improve", json=True),
+    Verb("data calibration", CalibrationParams, calibration, render_calibration, panel="improve", json=True),
     Verb("data decontaminate", DecontaminateParams, decontaminate_verb, render_decontaminate, panel="improve",
          json=True),
     Verb("data quality", QualityParams, quality, render_quality, panel="inspect", json=True),
