@@ -49,6 +49,9 @@ class Point:
     task = get_benchmark("humaneval").load()[0]
     (root / "leak.py").write_text(task.prompt + "    return False\n")  # HumanEval/0's docstring, copied
     (root / "broken.py").write_text("def broken(:\n    pass\n")
+    for installed in (".venv/lib/site-packages/dep", "lib/site-packages/other"):  # not the user's source: skipped
+        (root / installed).mkdir(parents=True)
+        (root / installed / "mod.py").write_text(MEAN.replace("mean", "avg"))
     (root / "latin1.py").write_bytes('def f():\n    """caf\xe9"""\n    return 1\n'.encode("latin-1"))
     return root
 

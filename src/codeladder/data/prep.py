@@ -1,6 +1,7 @@
 """``ladder data prep SRC_DIR -o pairs.jsonl``: instruction/response rows from a Python source tree.
 
-Every ``*.py`` file under SRC_DIR is parsed with :mod:`ast` (a file that does not parse, or is not UTF-8, is
+Every ``*.py`` file under SRC_DIR (not in ``site-packages``, ``dist-packages`` or a hidden folder such as
+``.venv``) is parsed with :mod:`ast` (a file that does not parse, or is not UTF-8, is
 counted and named, never fatal). Every function, method and class with a docstring and 3–200 lines (decorators
 included) becomes one ``prompt``/``completion`` row: the prompt is the definition's signature and its docstring,
 the completion the definition's source as written. Rows are then dropped, each counted with its reason, as exact
@@ -33,6 +34,12 @@ from codeladder.params import OUTPUT, VerbParams, comma_words, option
 from codeladder.runs import write_json_atomic, write_text_atomic
 
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+INSTALLED = ("site-packages", "dist-packages", "__pycache__")  # other people's code, installed into the tree
+
+
+def _skipped(relative: Path) -> bool:
+    """Installed packages and hidden folders (.git, .venv, .tox) are not the user's source."""
+    return any(part in INSTALLED or part.startswith(".") for part in relative.parts[:-1])
 
 
 class PrepParams(VerbParams):
@@ -132,7 +139,7 @@ def prep(params: PrepParams) -> dict:
         raise LadderError(f"--min-lines {params.min_lines}: more than --max-lines {params.max_lines}")
     check_output(out, params.overwrite)
     counts, unparsable, rows = Counter(), [], []
-    files = sorted(p for p in root.rglob("*.py") if p.is_file())
+    files = sorted(p for p in root.rglob("*.py") if p.is_file() and not _skipped(p.relative_to(root)))
     for path in files:
         try:
             rows += definitions(path, root, params, counts)
