@@ -52,24 +52,27 @@ class Point:
     for installed in (".venv/lib/site-packages/dep", "lib/site-packages/other"):  # not the user's source: skipped
         (root / installed).mkdir(parents=True)
         (root / installed / "mod.py").write_text(MEAN.replace("mean", "avg"))
-    (root / "latin1.py").write_bytes('def f():\n    """caf\xe9"""\n    return 1\n'.encode("latin-1"))
+    (root / "latin1.py").write_bytes('def f():\n    """caf\xe9"""\n    return 1\n'.encode("latin-1"))  # undeclared
+    (root / "declared.py").write_bytes('# -*- coding: latin-1 -*-\ndef g():\n    """Caf\xe9."""\n    return 2\n'
+                                       .encode("latin-1"))  # PEP 263: read as the file says
     return root
 
 
 def test_every_definition_is_a_row_or_a_counted_drop(tree, tmp_path):
     out = tmp_path / "pairs.jsonl"
     meta = json.loads(ladder("data", "prep", str(tree), "-o", str(out), "--json").stdout)
-    assert meta["files"] == 6 and meta["files_unparsable"] == 2
+    assert meta["files"] == 7 and meta["files_unparsable"] == 2
     assert sorted(meta["unparsable"]) == ["broken.py: SyntaxError", "latin1.py: UnicodeDecodeError"]
     dropped = meta["dropped"]
     assert dropped == {"no_docstring": 2, "too_short": 1, "too_long": 0, "exact_duplicates": 1,
                        "near_duplicates": 1, "contaminated": 1}  # untold and __init__; tiny; copy; renamed; leak
-    assert meta["definitions"] == sum(dropped.values()) + meta["rows"] == 9
+    assert meta["definitions"] == sum(dropped.values()) + meta["rows"] == 10
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == meta["rows"] == 3
+    assert len(rows) == meta["rows"] == 4
     by_source = {row["source"]: row for row in rows}
     # files in name order: copy.py's mean is kept, stats.py's is its exact duplicate
-    assert set(by_source) == {"pkg/copy.py:1", "pkg/stats.py:17", "pkg/stats.py:25"}
+    assert set(by_source) == {"declared.py:2", "pkg/copy.py:1", "pkg/stats.py:17", "pkg/stats.py:25"}
+    assert "Café." in by_source["declared.py:2"]["prompt"]
     point = by_source["pkg/stats.py:17"]
     assert point["completion"].startswith("@staticmethod\nclass Point:")  # decorators belong to the definition
     assert "`class Point:`" in point["prompt"] and "A point in the plane." in point["prompt"]

@@ -1,14 +1,14 @@
 """``ladder data prep SRC_DIR -o pairs.jsonl``: instruction/response rows from a Python source tree.
 
 Every ``*.py`` file under SRC_DIR (not in ``site-packages``, ``dist-packages`` or a hidden folder such as
-``.venv``) is parsed with :mod:`ast` (a file that does not parse, or is not UTF-8, is
-counted and named, never fatal). Every function, method and class with a docstring and 3–200 lines (decorators
-included) becomes one ``prompt``/``completion`` row: the prompt is the definition's signature and its docstring,
-the completion the definition's source as written. Rows are then dropped, each counted with its reason, as exact
-duplicates (same code up to whitespace), near duplicates (MinHash over normalized code tokens, the same detector
-as ``data quality``) and contaminated (``data decontaminate``'s own code against every bundled scored benchmark,
-or ``--against``). ``pairs.jsonl.meta.json`` holds the counts; they add up: definitions seen = without a
-docstring + too short + too long + exact duplicates + near duplicates + contaminated + rows written.
+``.venv``) is parsed with :mod:`ast`; a file that does not parse, or cannot be decoded by its PEP 263 declaration
+or as UTF-8, is counted and named, never fatal. Every function, method and class with a docstring and 3–200 lines
+(decorators included) becomes one ``prompt``/``completion`` row: the prompt is the definition's signature and its
+docstring, the completion the definition's source as written. Rows are then dropped, each counted with its
+reason, as exact duplicates (same code up to whitespace), near duplicates (MinHash over normalized code tokens,
+the same detector as ``data quality``) and contaminated (``data decontaminate``'s own code against every bundled
+scored benchmark, or ``--against``). ``pairs.jsonl.meta.json`` holds the counts; they add up: definitions seen =
+without a docstring + too short + too long + exact duplicates + near duplicates + contaminated + rows written.
 
 Hand-written: walking the tree and cutting definitions out of it, because what a row is (which definitions, which
 prompt) is this verb's whole point; the matching is reused.
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import tempfile
 import textwrap
+import tokenize
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,7 +79,8 @@ def _row(node: ast.AST, lines: list[str], first: int, where: str) -> dict:
 
 def definitions(path: Path, root: Path, settings: PrepParams, counts: Counter) -> list[dict]:
     """The rows one file gives; ``counts`` gets every definition it skips, by reason."""
-    text = path.read_bytes().decode("utf-8")
+    raw = path.read_bytes()
+    text = raw.decode(tokenize.detect_encoding(io.BytesIO(raw).readline)[0])  # PEP 263 cookie, BOM, else UTF-8
     tree = ast.parse(text, filename=str(path))
     lines, rows = text.splitlines(), []
     for node in ast.walk(tree):
