@@ -156,11 +156,14 @@ def prep(params: PrepParams) -> dict:
     clean, report = _clean(rows, params.against)
     if not clean:
         raise LadderError(f"SRC_DIR {root}: every row matched a scored benchmark; nothing to write")
-    text = "".join(line + "\n" for line in clean)
-    write_text_atomic(out, text)
     dropped = {"no_docstring": counts["no_docstring"], "too_short": counts["too_short"],
                "too_long": counts["too_long"], "exact_duplicates": exact, "near_duplicates": near,
                "contaminated": report["rows_contaminated"]}
+    if counts["definitions"] != sum(dropped.values()) + len(clean):  # every definition must be accounted for
+        raise LadderError(f"data prep: {counts['definitions']} definitions but {sum(dropped.values())} dropped + "
+                          f"{len(clean)} rows; a bug: nothing was written")
+    text = "".join(line + "\n" for line in clean)
+    write_text_atomic(out, text)
     meta = {"kind": "prep-rows", "file": str(out), "sha256": hashlib.sha256(text.encode()).hexdigest(),
             "source": str(root), "format": "prompt/completion", "contaminated": False,
             "files": len(files), "files_unparsable": len(unparsable), "unparsable": unparsable,
@@ -168,7 +171,6 @@ def prep(params: PrepParams) -> dict:
             "lines": [params.min_lines, params.max_lines], "near_threshold": params.near_threshold,
             "decontaminated_against": report["against"], "codeladder_version": codeladder.__version__,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    assert meta["definitions"] == sum(dropped.values()) + meta["rows"], "data prep: counts do not add up"
     write_json_atomic(meta_path(out), meta)
     return meta
 

@@ -171,6 +171,14 @@ def magnitude_thresholds(chunks: ChunkSource, numel: int, density: float, count:
     return thresholds
 
 
+def sum_into(parts: list[torch.Tensor], out: torch.Tensor) -> torch.Tensor:
+    """``sum(parts)`` into ``out``, in the same order (from 0, so a -0.0 total is +0.0 as sum() makes it)."""
+    out.zero_()
+    for part in parts:
+        out.add_(part)
+    return out
+
+
 def _histogram(chunk: Chunk, magnitude: torch.Tensor, bins: int, peak: float) -> torch.Tensor:
     """``torch.histc(magnitude, bins, 0, peak)`` as float64 counts, by histc's own arithmetic (``x * bins / peak``
     in float32, truncated; ``peak`` itself in the last bin) and a bincount: the same counts (checked against histc

@@ -11,8 +11,9 @@ rescaled by exactly its inverse, so the expectation is kept exactly."""
 
 import torch
 
-from codeladder.transforms.merge.base import Chunk, MergeMethod, MergeOutput, MergeParams, Workspace, chunk_seed
-from codeladder.transforms.merge.ties import _total, elect_and_merge
+from codeladder.transforms.merge.base import (Chunk, MergeMethod, MergeOutput, MergeParams, Workspace, chunk_seed,
+                                              sum_into)
+from codeladder.transforms.merge.ties import elect_and_merge
 
 
 def keep_levels(density: float) -> int:
@@ -48,7 +49,7 @@ class DareLinear(MergeMethod):
 
     def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
         deltas = dropped(chunk, params, tensor_name)
-        total = _total(deltas, chunk.scratch("total"))
+        total = sum_into(deltas, chunk.scratch("total"))
         return MergeOutput(torch.add(chunk.base, total, out=chunk.scratch("out")), contributions=deltas)
 
 

@@ -10,18 +10,10 @@ them 2.5 of a 0.5B dare_ties merge's 14 seconds."""
 import torch
 
 from codeladder.transforms.merge.base import (Chunk, ChunkSource, MergeMethod, MergeOutput, MergeParams, Workspace,
-                                              magnitude_thresholds)
+                                              magnitude_thresholds, sum_into)
 
 
 _PLUS, _MINUS = torch.tensor(1.0), torch.tensor(-1.0)
-
-
-def _total(parts: list[torch.Tensor], out: torch.Tensor) -> torch.Tensor:
-    """``sum(parts)`` into ``out``, in the same order (from 0, so a -0.0 total is +0.0 as sum() makes it)."""
-    out.zero_()
-    for part in parts:
-        out.add_(part)
-    return out
 
 
 def elect_and_merge(weighted: list[torch.Tensor], work: Workspace | None = None
@@ -29,7 +21,7 @@ def elect_and_merge(weighted: list[torch.Tensor], work: Workspace | None = None
     """(disjoint mean of the entries agreeing with the elected sign, the agreeing entries per model)."""
     work = work or Workspace()
     shape = weighted[0].shape
-    positive = torch.ge(_total(weighted, work.take("total", shape)), 0, out=work.take("positive", shape, torch.bool))
+    positive = torch.ge(sum_into(weighted, work.take("total", shape)), 0, out=work.take("positive", shape, torch.bool))
     elected = torch.where(positive, _PLUS, _MINUS, out=work.take("elected", shape))
     kept, count = [], work.take("count", shape).zero_()
     for index, delta in enumerate(weighted):
@@ -37,7 +29,7 @@ def elect_and_merge(weighted: list[torch.Tensor], work: Workspace | None = None
         agree = torch.gt(agree, 0, out=work.take(f"agree{index}", shape, torch.bool))  # zeros never agree
         kept.append(torch.mul(delta, agree, out=work.take(f"kept{index}", shape)))
         count += agree
-    return _total(kept, work.take("merged", shape)).div_(count.clamp_(min=1.0)), kept
+    return sum_into(kept, work.take("merged", shape)).div_(count.clamp_(min=1.0)), kept
 
 
 class Ties(MergeMethod):
