@@ -24,7 +24,8 @@ from pydantic import BeforeValidator
 
 from codeladder.errors import LadderError
 from codeladder.params import OUTPUT, VerbParams, comma_words, option
-from codeladder.transforms.finetune.params import FinetuneParams, PRECISIONS, SCHEDULES, TEMPLATES
+from codeladder.transforms.finetune.alerts import alert_rules
+from codeladder.transforms.finetune.params import FinetuneParams, PRECISIONS, SCHEDULES, STOP_IF_HELP, TEMPLATES
 
 MODES = ("sequence", "logits")
 TEACHER_MODES = ("auto", "chat", "completion")
@@ -35,7 +36,7 @@ TRAINING = {"method": "method", "merge": "merge", "resume": "resume", "rank": "r
             "lora_dropout": "dropout", "target_modules": "target_modules", "lr": "lr", "schedule": "schedule",
             "epochs": "epochs", "max_steps": "max_steps", "max_length": "max_length", "batch_size": "batch_size",
             "grad_accum": "grad_accum", "template": "template", "precision": "precision", "device": "device",
-            "val_split": "val_split", "seed": "seed", "save_steps": "save_steps"}
+            "val_split": "val_split", "seed": "seed", "save_steps": "save_steps", "stop_if": "stop_if"}
 
 
 class DistillParams(VerbParams):
@@ -95,6 +96,8 @@ class DistillParams(VerbParams):
     val_split: float = option(0.1, "share of kept answers held out for the validation loss", ge=0, lt=1)
     seed: int = option(0, "seed for the teacher's sampling, the split and the training", ge=0)
     save_steps: int = option(50, "write a resumable checkpoint every N optimizer steps", ge=1)
+    stop_if: Annotated[tuple[str, ...], BeforeValidator(alert_rules)] = option((), STOP_IF_HELP,
+                                                                             flags=("--stop-if",))
     backend_options: dict[str, Any] = option({}, "the teacher backend's own options (its params class validates "
                                                  "them)")
 

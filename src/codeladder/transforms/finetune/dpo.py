@@ -14,7 +14,8 @@ from codeladder.transforms.finetune import guards
 from codeladder.transforms.finetune.config import (Job, last_checkpoint, load_model, lora_config,
                                                    training_arguments)
 from codeladder.transforms.finetune.data import dpo_record, prepared_rows, to_dataset
-from codeladder.transforms.finetune.meter import Meter, quiet_trainer
+from codeladder.transforms.finetune.meter import quiet_trainer
+from codeladder.transforms.finetune.stopper import training_callbacks
 from codeladder.transforms.finetune.report import say
 
 
@@ -28,7 +29,7 @@ def build_trainer(job: Job):
     args = DPOConfig(**training_arguments(job), beta=params.beta, loss_type=[params.loss_type])
     trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=to_dataset(train),
                          eval_dataset=to_dataset(val), processing_class=tokenizer, peft_config=peft_config,
-                         callbacks=[Meter(job.device, job.show)])
+                         callbacks=training_callbacks(job))
     quiet_trainer(trainer)
     job.findings.adapter = guards.count_adapted(trainer.model, expected)
     say(f"adapter: {job.findings.adapter['modules']} modules adapted; reference = the base, adapter disabled",

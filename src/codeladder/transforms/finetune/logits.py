@@ -106,7 +106,8 @@ def build_trainer(job: Job, teacher: str | Path, alpha: float, temperature: floa
     from trl.experimental.utils import DataCollatorForChatML
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    from codeladder.transforms.finetune.meter import Meter, quiet_trainer
+    from codeladder.transforms.finetune.meter import quiet_trainer
+    from codeladder.transforms.finetune.stopper import training_callbacks
     from codeladder.transforms.finetune.sft import run_guards
 
     params = job.params
@@ -122,7 +123,7 @@ def build_trainer(job: Job, teacher: str | Path, alpha: float, temperature: floa
     collator = DataCollatorForChatML(tokenizer=tokenizer, max_length=params.max_length)
     trainer = cls(model=model, teacher_model=teacher_model, args=args, train_dataset=to_dataset(train),
                   eval_dataset=to_dataset(val), processing_class=tokenizer, peft_config=peft_config,
-                  callbacks=[Meter(job.device, job.show)], data_collator=_prepared_rows(collator), alpha=alpha,
+                  callbacks=training_callbacks(job), data_collator=_prepared_rows(collator), alpha=alpha,
                   kd_temperature=temperature)
     # GKD skips TRL's dataset preparation (its collator templates raw rows); prepared rows are what the guards
     # check, and what the collator then takes as they are.

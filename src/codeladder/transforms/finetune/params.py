@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, Optional
 from pydantic import BeforeValidator
 
 from codeladder.params import OUTPUT, VerbParams, comma_words, option
+from codeladder.transforms.finetune.alerts import alert_rules
 
 SCHEDULES = ("cosine", "linear", "constant", "constant_with_warmup")
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -19,6 +20,9 @@ TEMPLATES = ("auto", "chat", "raw")
 DPO_LOSSES = ("sigmoid", "ipo", "hinge", "robust", "apo_zero", "apo_down", "sigmoid_norm")
 DEFAULT_LR = {"lora": 2e-4, "qlora": 2e-4, "full": 2e-5, "dpo": 5e-5}
 ADAPTER_METHODS = ("lora", "qlora", "dpo")
+STOP_IF_HELP = ("stop the run when a logged value crosses a line, e.g. \"loss > 10,grad_norm > 100\" (comma-"
+                "separated; loss, grad_norm, learning_rate, val_loss; > >= < <=); a non-finite loss always stops it. "
+                "The last good weights are kept, the rule is recorded in train_report.json, the exit is non-zero")
 
 
 class FinetuneParams(VerbParams):
@@ -54,6 +58,8 @@ class FinetuneParams(VerbParams):
     val_split: float = option(0.1, "share of rows held out for the validation loss (0: none)", ge=0, lt=1)
     seed: int = option(0, "seed for the split, the init and the data order", ge=0)
     save_steps: int = option(50, "write a resumable checkpoint every N optimizer steps", ge=1)
+    stop_if: Annotated[tuple[str, ...], BeforeValidator(alert_rules)] = option(
+        (), STOP_IF_HELP, flags=("--stop-if",))
     beta: float = option(0.1, "dpo: beta (strength of the pull towards the reference)", gt=0)
     loss_type: str = option("sigmoid", "dpo: loss type", choices=DPO_LOSSES)
 
@@ -62,9 +68,10 @@ class FinetuneParams(VerbParams):
 
     def hyperparameters(self) -> dict:
         """Every setting that shapes the training, as lineage and the report record them."""
-        values = self.model_dump(mode="json", exclude={"output", "resume"})
+        values = self.model_dump(mode="json", exclude={"output", "resume", "stop_if"})
         values["lr"] = self.resolved_lr()
         return values
 
 
-__all__ = ["FinetuneParams", "SCHEDULES", "PRECISIONS", "TEMPLATES", "DPO_LOSSES", "DEFAULT_LR", "ADAPTER_METHODS"]
+__all__ = ["FinetuneParams", "SCHEDULES", "PRECISIONS", "TEMPLATES", "DPO_LOSSES", "DEFAULT_LR", "ADAPTER_METHODS",
+           "STOP_IF_HELP"]

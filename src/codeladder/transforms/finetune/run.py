@@ -93,6 +93,7 @@ def finetune(params: FinetuneParams, show_progress: bool = False, *, stage: str 
     to it; ``train`` (a ``Job -> trainer`` function) replaces the method's trainer (the logit-distillation one).
     """
     from codeladder.registry import registry
+    from codeladder.transforms.finetune.stopper import alerts_of
 
     job = prepare(params, show_progress)
     job.stage, job.stage_extra = stage, dict(stage_extra or {})
@@ -104,12 +105,28 @@ def finetune(params: FinetuneParams, show_progress: bool = False, *, stage: str 
         from codeladder.transforms.finetune.guards import judge_dpo
 
         job.findings.dpo = judge_dpo(reports.dpo_steps(trainer.state.log_history))
+    alerts = alerts_of(trainer)
+    fired = alerts.fired if alerts else None
+    if fired:
+        alerts.restore(trainer.model)
+        job.stage_extra["stopped_by_alert"] = fired
     outputs = write_outputs(job, trainer, started)
-    report = {**build_report(job, trainer, outputs), "resumed_from": resumed_from}
+    report = {**build_report(job, trainer, outputs), "resumed_from": resumed_from, "alert": fired}
     reports.write_report(job.out, report)
     shutil.rmtree(job.checkpoints, ignore_errors=True)
+    if fired:
+        raise TrainingStopped(alerts.message(", ".join(outputs.values())), report)
     reports.say(f"verdict: {report['verdict']} ({report['verdict_reason']})", show_progress)
     return report
 
 
-__all__ = ["finetune", "prepare", "ADAPTER", "MERGED"]
+class TrainingStopped(LadderError):
+    """A ``--stop-if`` rule (or a non-finite loss) stopped the run; its outputs and report are written, with the
+    last good weights. The report rides along for a caller that wants it (a recipe, ``ladder tune``)."""
+
+    def __init__(self, message: str, report: dict):
+        super().__init__(message)
+        self.report = report
+
+
+__all__ = ["finetune", "prepare", "TrainingStopped", "ADAPTER", "MERGED"]

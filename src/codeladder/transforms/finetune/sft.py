@@ -13,7 +13,8 @@ from codeladder.transforms.finetune import guards
 from codeladder.transforms.finetune.config import (Job, last_checkpoint, load_model, lora_config,
                                                    training_arguments)
 from codeladder.transforms.finetune.data import sft_record, prepared_rows, to_dataset
-from codeladder.transforms.finetune.meter import Meter, quiet_trainer
+from codeladder.transforms.finetune.meter import quiet_trainer
+from codeladder.transforms.finetune.stopper import training_callbacks
 from codeladder.transforms.finetune.report import say, show_label_mask
 
 
@@ -27,7 +28,7 @@ def build_trainer(job: Job):
     peft_config, expected = lora_config(model, params) if params.method != "full" else (None, None)
     args = SFTConfig(**training_arguments(job), packing=params.packing, completion_only_loss=params.completion_only)
     trainer = SFTTrainer(model=model, args=args, train_dataset=to_dataset(train), eval_dataset=to_dataset(val),
-                         processing_class=tokenizer, peft_config=peft_config, callbacks=[Meter(job.device, job.show)])
+                         processing_class=tokenizer, peft_config=peft_config, callbacks=training_callbacks(job))
     quiet_trainer(trainer)
     run_guards(job, trainer, tokenizer, train, expected)
     return trainer
