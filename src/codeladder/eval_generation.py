@@ -7,26 +7,35 @@ instead. Split from :mod:`codeladder.evaluate`, which judges and scores what thi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codeladder.backends import Prompt, Request, open_engine
 from codeladder.benchmarks import Benchmark, Task
+from codeladder.errors import LadderError
+from codeladder.measure.reflect import Reflector, sample_fields
 from codeladder.progress import progress_bar
 from codeladder.prompts import extract_code, get_strategy
 from codeladder.prompts.extract import extract_completion
+from codeladder.prompts.reflexion import Reflexion
 from codeladder.runs import Appender, RunDir, write_json_atomic
 from codeladder.samples import check_k_against_samples, read_samples_file
+from codeladder.sandbox import Limits
 
 if TYPE_CHECKING:
     from codeladder.evaluate import EvalParams
 
 
-def generate_samples(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDir, show: bool) -> dict:
-    """Fill samples.jsonl up to n samples per task; returns the backend's description."""
+def generate_samples(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDir, show: bool,
+                     limits: Limits | None = None) -> dict:
+    """Fill samples.jsonl up to n samples per task; returns the backend's description. ``limits``: the sandbox's,
+    for a strategy that runs answers on their prompts' examples while generating (reflexion)."""
     done = {(r["task_id"], r["sample_index"]) for r in run.sample_rows()}
     backend_file = run.path / "backend.json"
     by_id = {t.task_id: t for t in tasks}
@@ -43,7 +52,7 @@ def generate_samples(config: EvalParams, bench: Benchmark, tasks: list[Task], ru
     todo = [(t, i) for t in tasks for i in range(config.n) if (t.task_id, i) not in done]
     if not todo:
         return json.loads(backend_file.read_text()) if backend_file.exists() else {}
-    strategy = get_strategy(config.strategy, config.shots)
+    strategy = get_strategy(config.strategy, config.shots, config.reflexion_rounds)
     if config.backend_name == "reference":
         backend = open_engine(None, "reference", solutions={t.task_id: t.reference for t in tasks})
     else:
@@ -51,6 +60,7 @@ def generate_samples(config: EvalParams, bench: Benchmark, tasks: list[Task], ru
         backend = open_engine(config.model, config.backend_name, defaults={"logits_all": config.rerank == "logprob"},
                               **config.backend_options)
     chat = backend.uses_chat(config.mode) and not bench.completion_only
+    _check_strategy(strategy, bench, tasks, chat, backend)
     info = {**backend.describe(), "chat": chat}
     write_json_atomic(backend_file, info)
     params = config.generation(chat)
@@ -58,7 +68,12 @@ def generate_samples(config: EvalParams, bench: Benchmark, tasks: list[Task], ru
         params = dataclasses.replace(params, stop=bench.completion_stops)
     chunk = max(1, getattr(backend, "batch_hint", 8)) * 4
     try:
-        _generate_chunks(todo, chunk, bench, strategy, backend, params, chat, run, show)
+        with contextlib.ExitStack() as stack:
+            reflector = None
+            if isinstance(strategy, Reflexion):
+                workers = config.workers or os.cpu_count() or 1
+                reflector = stack.enter_context(Reflector(strategy, limits or Limits(), workers, config.isolate))
+            _generate_chunks(todo, chunk, bench, strategy, backend, params, chat, run, show, reflector)
         info = {**backend.describe(), "chat": chat}  # what it did, e.g. the requests each server answered
         write_json_atomic(backend_file, info)
     finally:
@@ -76,28 +91,55 @@ def _prompt(bench: Benchmark, strategy, task: Task) -> Prompt:
     return Prompt(text=own[0], messages=[{"role": "user", "content": own[1]}])
 
 
-def _generate_chunks(todo, chunk, bench, strategy, backend, params, chat, run, show) -> None:
+def _check_strategy(strategy, bench: Benchmark, tasks: list[Task], chat: bool, backend) -> None:
+    if not isinstance(strategy, Reflexion):
+        return
+    if not chat:
+        raise LadderError("--strategy reflexion: the feedback is a conversation; it needs chat mode (a model with a "
+                          "chat template, or --mode chat)")
+    if backend.name == "reference" or (tasks and bench.own_prompt(tasks[0], strategy.name) is not None):
+        raise LadderError(f"--strategy reflexion: {bench.name if backend.name != 'reference' else 'the reference'} "
+                          "does not take it; use it with a model on a benchmark of tasks with tests (HumanEval, MBPP)")
+
+
+def _extractor(bench: Benchmark, chat: bool, backend) -> Callable[[Task, str], tuple[str, str]]:
+    """The code in an answer and how it was found: the reference as it is, else the benchmark's own extraction,
+    the chat extractor or the completion extractor."""
+    def extract(task: Task, text: str) -> tuple[str, str]:
+        if backend.name == "reference":
+            return text, "reference"
+        if (own := bench.extract(task, text, chat)) is not None:
+            return own
+        if chat:
+            found = extract_code(text, task.entry_point, task.prompt if task.style == "function" else "")
+        else:
+            found = extract_completion(text, task.prompt)
+        return found.code, found.method
+    return extract
+
+
+def _generate_chunks(todo, chunk, bench, strategy, backend, params, chat, run, show, reflector=None) -> None:
+    extract = _extractor(bench, chat, backend)
     with Appender(run.samples) as out, progress_bar("generating", len(todo), show) as advance:
         for start in range(0, len(todo), chunk):
             part = todo[start:start + chunk]
-            requests = [Request(t.task_id, _prompt(bench, strategy, t)) for t, _ in part]
-            for (task, index), completion in zip(part, backend.generate(requests, params)):
-                if backend.name == "reference":
-                    code, method = completion.text, "reference"
-                elif (own := bench.extract(task, completion.text, chat)) is not None:
-                    code, method = own
-                elif chat:
-                    found = extract_code(completion.text, task.entry_point,
-                                         task.prompt if task.style == "function" else "")
-                    code, method = found.code, found.method
-                else:
-                    found = extract_completion(completion.text, task.prompt)
-                    code, method = found.code, found.method
-                out.write({"task_id": task.task_id, "sample_index": index, "raw": completion.text,
-                           "extracted": code, "extraction": method, "prompt_tokens": completion.prompt_tokens,
-                           "completion_tokens": completion.completion_tokens,
-                           "seconds": round(completion.seconds, 4), "mean_logprob": completion.mean_logprob})
+            prompts = [_prompt(bench, strategy, t) for t, _ in part]
+            completions = backend.generate([Request(t.task_id, p) for (t, _), p in zip(part, prompts)], params)
+            if reflector is not None:
+                tasks = [t for t, _ in part]
+                rows = [sample_fields(a) for a in reflector.run(tasks, prompts, completions, backend, params, extract)]
+            else:
+                rows = [_row(completion, *extract(task, completion.text)) for (task, _), completion
+                        in zip(part, completions)]
+            for (task, index), row in zip(part, rows):
+                out.write({"task_id": task.task_id, "sample_index": index, **row})
             advance(len(part))
+
+
+def _row(completion, code: str, method: str) -> dict:
+    return {"raw": completion.text, "extracted": code, "extraction": method,
+            "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+            "seconds": round(completion.seconds, 4), "mean_logprob": completion.mean_logprob}
 
 
 __all__ = ["generate_samples"]

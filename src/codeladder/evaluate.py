@@ -28,7 +28,9 @@ from codeladder.progress import progress_bar
 from codeladder.prompts import get_strategy
 from codeladder.prompts.extract import COMPLETION_STOPS
 from codeladder.params import OUTPUT, VerbParams, comma_ints, option
+from codeladder.measure.reflect import reflexion_summary
 from codeladder.runs import Appender, RunDir, slug, write_json_atomic
+from codeladder.samples import token_totals
 from codeladder.sandbox import Job, Limits, SandboxPool, Verdict
 from codeladder.scoring import mean_pass_at_k
 from codeladder.stats import pass_at_1_interval
@@ -51,6 +53,7 @@ class EvalParams(VerbParams):
                                           "or a run's samples.jsonl")
     strategy: str = option("standard", "prompt strategy (see `ladder ls strategy`)", choices="strategy")
     shots: int = option(1, "exemplars for the few-shot strategy", ge=0, le=16)
+    reflexion_rounds: int = option(2, "reflexion: regenerations at most after a failed prompt example", ge=1, le=8)
     mode: str = option("auto", "chat, completion, or auto (chat when the model has a chat template)",
                        choices=MODES)
     bcb_mode: str = option("complete", "BigCodeBench prompt: complete (continue the code) or instruct (from "
@@ -134,6 +137,7 @@ class EvalParams(VerbParams):
                 "n": self.n, "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
                 "seed": self.seed, "max_new_tokens": self.max_new_tokens,
                 **({"data_version": bench.data_version} if bench.versions else {}),
+                **({"reflexion_rounds": self.reflexion_rounds} if self.strategy == "reflexion" else {}),
                 **({"window": bench.window()} if bench.window() else {})}
 
     def default_output(self) -> Path:
@@ -231,7 +235,7 @@ def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
             base_counts[row["task_id"]][0] += 1
             base_counts[row["task_id"]][1] += int(row["base_passed"])
     as_pairs = {t: (n, c) for t, (n, c) in counts.items()}
-    strategy = get_strategy(config.strategy, config.shots)
+    strategy = get_strategy(config.strategy, config.shots, config.reflexion_rounds)
     interval = pass_at_1_interval(as_pairs)
     summary = {
         "benchmark": bench.name,
@@ -262,6 +266,7 @@ def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
         "environment": environment,  # the evaluation environment the samples ran in (None: the harness's own)
         "limits": {**limits.as_dict(), "workers": config.workers or os.cpu_count()},
         "timings": timings,
+        "tokens": token_totals(run.sample_rows(), ids),
         "codeladder_version": codeladder.__version__,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -272,6 +277,8 @@ def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
     dates = {t.task_id: day for t in tasks if t.task_id in as_pairs and (day := bench.task_date(t))}
     if dates:
         summary["task_dates"] = dates
+    if (reflected := reflexion_summary([s for s in run.sample_rows() if s["task_id"] in ids])) is not None:
+        summary["reflexion"] = {"rounds": config.reflexion_rounds, **reflected}
     if base_counts:
         summary["pass_at_k_base"] = mean_pass_at_k({t: (n, c) for t, (n, c) in base_counts.items()}, config.k)
     return summary
@@ -325,7 +332,7 @@ def _evaluate_in(run: RunDir, config: EvalParams, bench: Benchmark, tasks: list[
     with contextlib.ExitStack() as stack:
         if config.executor == "local":  # its workers start while the samples are read or generated
             stack.enter_context(pool)
-        info = generate_samples(config, bench, tasks, run, show_progress)
+        info = generate_samples(config, bench, tasks, run, show_progress, limits)
         generated = time.perf_counter()
         if config.samples:
             sampled = {r["task_id"] for r in run.sample_rows()}

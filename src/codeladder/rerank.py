@@ -1,9 +1,8 @@
 """Pick one of N samples per task without looking at the hidden tests (``--rerank``).
 
 * ``logprob``: the sample with the highest mean token log-probability.
-* ``majority``: run every sample on the prompt's own example inputs (doctest ``>>>`` lines, or the
-  example assertion's call for MBPP-style tasks) and pick from the largest group of identical
-  behaviour, preferring groups that raised nothing.
+* ``majority``: run every sample on the prompt's own example inputs (:mod:`codeladder.prompts.examples`) and
+  pick from the largest group of identical behaviour, preferring groups that raised nothing.
 * ``exec``: the first sample that passes the prompt's own examples.
 
 Only examples that are part of the prompt the model saw are ever run; ties go to the lowest
@@ -12,38 +11,15 @@ sample index. The pick's pass@1 is reported beside plain pass@1.
 
 from __future__ import annotations
 
-import ast
-import doctest
 import json
 from collections import defaultdict
 
 from codeladder.benchmarks.base import Task
+from codeladder.prompts.examples import expectation, prompt_examples
 from codeladder.registry import new_registry
 from codeladder.sandbox import Job, Limits, SandboxPool
 
 MARK = "__LADDER_EXAMPLE__"
-
-
-def prompt_examples(task: Task) -> list[tuple[str, str | None]]:
-    """(expression, expected repr or None) pairs the prompt itself shows."""
-    if task.style == "function":
-        found = []
-        for example in doctest.DocTestParser().get_examples(task.prompt):
-            try:
-                source = ast.unparse(ast.parse(example.source.strip(), mode="eval"))  # drops comments
-            except SyntaxError:
-                continue
-            want = "\n".join(line for line in example.want.splitlines() if line.strip() not in ('"""', "'''"))
-            if not want.strip() and isinstance(ast.parse(source, mode="eval").body, ast.Compare):
-                want = "True"  # ">>> f(x) == y" with nothing printed below it
-            found.append((source, want.strip() or None))
-        return found
-    for test in task.tests[:1]:  # the one example a description-style prompt shows first
-        tree = ast.parse(test.strip())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == task.entry_point:
-                return [(ast.unparse(node), None)]
-    return []
 
 
 def examples_program(solution: str, examples: list[tuple[str, str | None]], check: bool) -> str:
@@ -55,17 +31,9 @@ def examples_program(solution: str, examples: list[tuple[str, str | None]], chec
         lines.append("except Exception as __exc:")
         lines.append("    __raw = __value = __text = 'raised ' + type(__exc).__name__")
         if check and want is not None:
-            lines.append(f"assert {_expectation(want)}, ({index}, __value)")
+            lines.append(f"assert {expectation(want)}, ({index}, __value)")
         lines.append(f"print({MARK!r} + __json.dumps([{index}, __value]), flush=True)")
     return "\n".join(lines) + "\n"
-
-
-def _expectation(want: str) -> str:
-    """A condition on __raw/__value/__text: equal to the literal shown, else the same text."""
-    try:
-        return f"__raw == {ast.literal_eval(want)!r}"
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return f"{want!r} in (__value, __text)"
 
 
 def _behaviour(output: str) -> tuple:

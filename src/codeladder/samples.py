@@ -76,3 +76,14 @@ def check_k_against_samples(ks: tuple[int, ...], per_task: Counter, path: str) -
     if too_big:
         raise LadderError(f"--k {','.join(map(str, ks))}: {path} has only {fewest} sample(s) for {fewest_task}; "
                           f"every k must be at most the fewest samples per task ({fewest})")
+
+
+def token_totals(rows: list[dict], task_ids: set[str]) -> dict:
+    """What generating the samples cost in tokens (every round of a multi-round strategy counted), for the cost
+    column beside pass@1."""
+    kept = [r for r in rows if r["task_id"] in task_ids]
+    prompt = sum(int(r.get("prompt_tokens") or 0) for r in kept)
+    completion = sum(int(r.get("completion_tokens") or 0) for r in kept)
+    return {"prompt": prompt, "completion": completion,
+            "completion_per_sample": round(completion / len(kept), 1) if kept else 0.0}
+

@@ -126,7 +126,7 @@ def test_rerank_uses_only_the_prompt_examples(method, tmp_path):
     summary = json.loads(ladder("eval", "humaneval", "--samples", str(samples), "--rerank", method, "--output",
                                 str(tmp_path / "run"), "--json").stdout)
     picked = json.loads((tmp_path / "run" / "rerank.json").read_text())["picked"]
-    from codeladder.rerank import prompt_examples
+    from codeladder.prompts.examples import prompt_examples
 
     tasks = {t.task_id: t for t in get_benchmark("humaneval").load()}
     with_examples = [t for t in tasks if prompt_examples(tasks[t])]

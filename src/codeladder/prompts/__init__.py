@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from codeladder.prompts.base import Prompt, Strategy
 from codeladder.prompts.extract import extract_code
 from codeladder.registry import new_registry
@@ -17,11 +19,18 @@ STRATEGIES.add("cot", "chain of thought: reason step by step, then code (CRUXEva
                "codeladder.prompts.cot:COT", reference="https://arxiv.org/abs/2201.11903")
 STRATEGIES.add("cgo", "chain of grounded objectives: decompose into small helper functions, then code",
                "codeladder.prompts.cgo:CGO", reference="https://arxiv.org/abs/2501.13978")
+STRATEGIES.add("reflexion", "generate, run the prompt's own examples, show the model a failing one and regenerate "
+               "(--reflexion-rounds R, default 2); chat mode", "codeladder.prompts.reflexion:reflexion",
+               reference="https://arxiv.org/abs/2303.11366")
 
 
-def get_strategy(name: str, shots: int = 1) -> Strategy:
+def get_strategy(name: str, shots: int = 1, rounds: int = 2) -> Strategy:
+    """The strategy ``name``; a factory takes the options it names (``shots``, ``rounds``)."""
     made = STRATEGIES.get(name, "--strategy").load()
-    return made if isinstance(made, Strategy) else made(shots)
+    if isinstance(made, Strategy):
+        return made
+    accepted = inspect.signature(made).parameters
+    return made(**{key: value for key, value in {"shots": shots, "rounds": rounds}.items() if key in accepted})
 
 
 __all__ = ["Prompt", "Strategy", "STRATEGIES", "get_strategy", "extract_code"]
