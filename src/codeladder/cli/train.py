@@ -7,6 +7,7 @@ from codeladder.cli.build import Verb
 from codeladder.cli.output import console, print_json
 from codeladder.transforms.finetune import FinetuneParams, finetune_verb
 from codeladder.transforms.finetune.distill import DistillParams, distill_verb
+from codeladder.tune import TuneParams, tune_verb
 
 
 def _fmt(value, spec: str) -> str:
@@ -53,7 +54,34 @@ def render_distill(report: dict, params: DistillParams, as_json: bool) -> None:
     console.print(f"distill report: {params.output}/distill_report.json")
 
 
+def render_tune(result: dict, params: TuneParams, as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"ladder tune {params.base} ({params.method}, {result['objective']}, "
+                        f"{result['finished']}/{result['budget']} finished)")
+    for column in ("trial", "state", result["objective"], "settings", "seconds"):
+        table.add_column(column)
+    for trial in result["trials"]:
+        settings = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                             for k, v in (trial["settings"] or {}).items())
+        table.add_row(str(trial["number"]), trial["state"].lower(), _fmt(trial["value"], ".4f"), settings,
+                      _fmt(trial["seconds"], ".0f"))
+    console.print(table)
+    if result["failed_on_resume"]:
+        console.print(f"failed on resume (their process was gone): trials {result['failed_on_resume']}")
+    if result["best"]:
+        console.print(f"best: trial {result['best']['number']} ({result['objective']} "
+                      f"{result['best']['value']:.4f}); recipe {result['best_recipe']}")
+    if result["importances"]:
+        console.print("importance: " + ", ".join(f"{k} {v:.2f}" for k, v in result["importances"].items()))
+    console.print(f"study: {params.output}/study.json")
+
+
 VERBS = [
     Verb("finetune", FinetuneParams, finetune_verb, render_finetune, panel="improve", json=True),
     Verb("distill", DistillParams, distill_verb, render_distill, panel="improve", json=True, engine_options=True),
+    Verb("tune", TuneParams, tune_verb, render_tune, panel="improve", json=True),
 ]

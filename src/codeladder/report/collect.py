@@ -17,6 +17,7 @@ from pathlib import Path
 
 from codeladder.analysis.load import Run, find_runs, load_runs, short_model, sorted_tasks
 from codeladder.errors import LadderError
+from codeladder.report.study import is_study, read_study, study_tables
 from codeladder.report.svg import LineageNode, Point
 from codeladder.report.tables import Table, leaderboard, pass_at_1, strategy_tables, throughput
 from codeladder.scoring import pass_at_k
@@ -36,6 +37,7 @@ class ReportData:
     heat_maps: dict[str, tuple[list[tuple[str, dict[str, tuple[int, int]]]], list[str]]]
     lineages: list[tuple[str, list[LineageNode]]]
     without_lineage: list[str] = field(default_factory=list)
+    studies: list[Table] = field(default_factory=list)  # ``ladder tune`` studies given as inputs
     generated_at: str = ""
 
 
@@ -143,12 +145,14 @@ def _heat_maps(runs: list[Run]) -> dict:
 
 
 def collect(inputs: list[str], bench_files: list[str] | None = None, title: str = "codeladder report") -> ReportData:
-    run_paths, bench_paths = split_inputs(inputs, bench_files or [])
+    study_paths = [Path(p) for p in inputs if is_study(Path(p))]
+    run_paths, bench_paths = split_inputs([p for p in inputs if Path(p) not in study_paths], bench_files or [])
     runs = load_runs(run_paths) if run_paths else []
     bench = [row for path in bench_paths for row in read_bench(path)]
-    if not runs and not bench:
-        raise LadderError("nothing to report: pass run folders written by `ladder eval` (or a folder holding them) "
-                          "and/or `ladder bench --json` files")
+    studies = [table for path in study_paths for table in study_tables(path, read_study(path))]
+    if not runs and not bench and not studies:
+        raise LadderError("nothing to report: pass run folders written by `ladder eval` (or a folder holding them), "
+                          "`ladder bench --json` files and/or `ladder tune` study folders")
     ordered = sorted(runs, key=lambda r: (r.benchmark, -pass_at_1(r), r.label))
     lineages, without, seen = [], [], set()
     for run in ordered:
@@ -164,7 +168,7 @@ def collect(inputs: list[str], bench_files: list[str] | None = None, title: str 
         title=title, runs=ordered, bench=bench, leaderboard=leaderboard(ordered),
         throughput=throughput(bench) if bench else None, strategies=strategy_tables(ordered),
         points=[p for run in ordered for p in points_of(run)], heat_maps=_heat_maps(ordered), lineages=lineages,
-        without_lineage=without, generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        without_lineage=without, studies=studies, generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 __all__ = ["ReportData", "collect", "read_bench", "split_inputs", "points_of", "lineage_nodes"]

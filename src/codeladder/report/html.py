@@ -98,13 +98,16 @@ def _lineage(data: ReportData) -> str:
 
 
 SECTIONS = (("leaderboard", "Leaderboard"), ("passk", "pass@k with 95% CI"), ("heatmap", "Per-task heat map"),
-            ("strategies", "Strategy comparison"), ("throughput", "Throughput"), ("lineage", "Model lineage"))
+            ("strategies", "Strategy comparison"), ("throughput", "Throughput"), ("lineage", "Model lineage"),
+            ("tune", "Hyperparameter studies"))
 
 
 def render_html(data: ReportData) -> str:
     bodies = {"leaderboard": table_html(data.leaderboard) if data.runs else '<p class="note">No runs given.</p>',
               "passk": _charts(data), "heatmap": _heat(data), "strategies": _strategies(data),
-              "throughput": _throughput(data), "lineage": _lineage(data)}
+              "throughput": _throughput(data), "lineage": _lineage(data),
+              "tune": "".join(table_html(t) for t in data.studies)
+              or '<p class="note">No <code>ladder tune</code> study given.</p>'}
     nav = "".join(f'<a href="#{anchor}">{_t(title)}</a>' for anchor, title in SECTIONS)
     sections = "".join(_section(anchor, title, bodies[anchor]) for anchor, title in SECTIONS)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

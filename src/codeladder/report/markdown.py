@@ -79,6 +79,7 @@ def render_markdown(data: ReportData) -> str:
          or "No model was run with two or more strategies on one benchmark.\n"),
         ("Throughput", table_md(data.throughput) if data.throughput else "No `ladder bench --json` results given.\n"),
         ("Model lineage", _lineage(data)),
+        ("Hyperparameter studies", "\n".join(table_md(t) for t in data.studies) or "No `ladder tune` study given.\n"),
     ]
     head = (f"# {md_escape(data.title)}\n\n{len(data.runs)} run(s), {len(data.bench)} throughput result(s); "
             f"generated {md_escape(data.generated_at)} by codeladder\n")

@@ -42,6 +42,7 @@ class Job:
     stage: str = "finetune"  # the lineage stage the outputs record (``ladder distill``: "distill")
     stage_extra: dict = field(default_factory=dict)  # more lineage parameters (distill: the teacher, its gate)
     report_extra: dict = field(default_factory=dict)  # more report sections a trainer adds (distill: the KD loss)
+    callbacks: list = field(default_factory=list)  # more trainer callbacks a caller adds (tune: its pruning reporter)
 
     @property
     def out(self) -> Path:

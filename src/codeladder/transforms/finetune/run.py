@@ -86,17 +86,18 @@ def write_outputs(job: Job, trainer, started: str) -> dict:
 
 
 def finetune(params: FinetuneParams, show_progress: bool = False, *, stage: str = "finetune",
-             stage_extra: dict | None = None, train: Callable | None = None) -> dict:
+             stage_extra: dict | None = None, train: Callable | None = None, callbacks: list | None = None) -> dict:
     """Run ``ladder finetune``; returns the report written to ``OUT/train_report.json``.
 
     ``ladder distill`` calls this too: ``stage`` and ``stage_extra`` name its lineage stage and add the teacher
-    to it; ``train`` (a ``Job -> trainer`` function) replaces the method's trainer (the logit-distillation one).
+    to it; ``train`` (a ``Job -> trainer`` function) replaces the method's trainer (the logit-distillation one);
+    ``callbacks`` go to the trainer beside the meter and the alerts (``ladder tune``'s pruning reporter).
     """
     from codeladder.registry import registry
     from codeladder.transforms.finetune.stopper import alerts_of
 
     job = prepare(params, show_progress)
-    job.stage, job.stage_extra = stage, dict(stage_extra or {})
+    job.stage, job.stage_extra, job.callbacks = stage, dict(stage_extra or {}), list(callbacks or [])
     quiet_libraries()
     started = now()
     resumed_from = last_checkpoint(job) if params.resume else None

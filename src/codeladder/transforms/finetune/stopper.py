@@ -75,7 +75,7 @@ def alerts_of(trainer) -> Alerts | None:
 
 def training_callbacks(job) -> list:
     """What every trainer of a run carries: the progress meter and the alerts."""
-    return [Meter(job.device, job.show), Alerts(job.params.stop_if)]
+    return [Meter(job.device, job.show), Alerts(job.params.stop_if), *job.callbacks]
 
 
 __all__ = ["Alerts", "alerts_of", "training_callbacks"]
