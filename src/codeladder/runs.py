@@ -231,3 +231,14 @@ class RunDir:
                 raise LadderError(f"{self.path}: holds a run with {key}={previous[key]!r}, not {config[key]!r}; "
                                   "pass another --output, or --overwrite to start again")
         write_json_atomic(config_path, config)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine still exists (another user's counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

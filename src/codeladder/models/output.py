@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from codeladder.errors import LadderError
+from codeladder.runs import pid_alive
 
 LINEAGE = "ladder.json"
 GGUF_MAGIC = b"GGUF"
@@ -49,16 +50,6 @@ def _replaced_path(out: Path) -> Path:
     return out.parent / f".{out.name}.replaced-{os.getpid()}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -74,7 +65,7 @@ def clean_stale(out: Path) -> None:
     pattern = re.compile(rf"\.{re.escape(out.name)}\.(partial|replaced)-(\d+)")
     for sibling in out.parent.iterdir():
         match = pattern.match(sibling.name)
-        if not match or int(match.group(2)) == os.getpid() or _pid_alive(int(match.group(2))):
+        if not match or int(match.group(2)) == os.getpid() or pid_alive(int(match.group(2))):
             continue
         if match.group(1) == "replaced" and not os.path.lexists(out):
             os.rename(sibling, out)

@@ -23,7 +23,7 @@ import socket
 from pathlib import Path
 
 from codeladder.errors import LadderError
-from codeladder.runs import write_text_atomic
+from codeladder.runs import pid_alive, write_text_atomic
 from codeladder.tune.outputs import write_outputs
 from codeladder.tune.params import TuneParams
 from codeladder.tune.space import read_space, scout_space
@@ -122,16 +122,6 @@ def _worker_index(study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def fail_dead_trials(study) -> list[int]:
     """RUNNING trials of this host whose process is gone (a ``kill -9``): failed now, not counted."""
     from optuna.trial import TrialState
@@ -141,7 +131,7 @@ def fail_dead_trials(study) -> list[int]:
     study_id = storage.get_study_id_from_name(study.study_name)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = trial.user_attrs.get("pid")
-        if trial.user_attrs.get("host") == host and isinstance(pid, int) and pid != os.getpid() and not _alive(pid):
+        if trial.user_attrs.get("host") == host and isinstance(pid, int) and pid != os.getpid() and not pid_alive(pid):
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
             storage.set_trial_user_attr(trial_id, "failed_because", "its process was gone when the study resumed")
             storage.set_trial_state_values(trial_id, TrialState.FAIL)
