@@ -18,14 +18,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Optional
+from typing import Any, ClassVar, Optional
 
-from pydantic import BeforeValidator
 
 from codeladder.errors import LadderError
-from codeladder.params import OUTPUT, VerbParams, comma_words, option
-from codeladder.transforms.finetune.alerts import alert_rules
-from codeladder.transforms.finetune.params import FinetuneParams, PRECISIONS, SCHEDULES, STOP_IF_HELP, TEMPLATES
+from codeladder.params import OUTPUT, VerbParams, option
+from codeladder.transforms.finetune.params import FinetuneParams, TEMPLATES
 
 MODES = ("sequence", "logits")
 TEACHER_MODES = ("auto", "chat", "completion")
@@ -37,6 +35,9 @@ TRAINING = {"method": "method", "merge": "merge", "resume": "resume", "rank": "r
             "epochs": "epochs", "max_steps": "max_steps", "max_length": "max_length", "batch_size": "batch_size",
             "grad_accum": "grad_accum", "template": "template", "precision": "precision", "device": "device",
             "val_split": "val_split", "seed": "seed", "save_steps": "save_steps", "stop_if": "stop_if"}
+
+
+_FINETUNE = FinetuneParams.model_fields  # the student's training options, declared once (in FinetuneParams)
 
 
 class DistillParams(VerbParams):
@@ -75,29 +76,27 @@ class DistillParams(VerbParams):
     lmbda: float = option(0.0, "logits: share of steps on the student's own answers (GKD on-policy)", ge=0, le=1)
     beta: float = option(0.0, "logits: generalized JSD interpolation (0: forward KL, 1: reverse KL)", ge=0, le=1)
     method: str = option("lora", "how the student is trained", choices=("lora", "qlora", "full"))
-    merge: bool = option(False, "also write OUT/merged/, the adapter folded into the student (LoRA methods)")
+    merge: bool = _FINETUNE["merge"]
     resume: bool = option(False, "continue after a crash: the kept answers are reused, training resumes")
-    rank: int = option(16, "LoRA rank r", ge=1, le=4096)
-    lora_alpha: float = option(32.0, "LoRA alpha (scale = alpha / r)", gt=0)
-    lora_dropout: float = option(0.05, "LoRA dropout", ge=0, lt=1)
-    target_modules: Annotated[tuple[str, ...], BeforeValidator(comma_words)] = option(
-        (), "LoRA targets, comma-separated (default: every linear projection of attention and MLP)")
-    lr: Optional[float] = option(None, "learning rate (default: 2e-4 lora/qlora, 2e-5 full)", gt=0)
-    schedule: str = option("cosine", "learning-rate schedule", choices=SCHEDULES)
+    rank: int = _FINETUNE["rank"]
+    lora_alpha: float = _FINETUNE["alpha"]
+    lora_dropout: float = _FINETUNE["dropout"]
+    target_modules: _FINETUNE["target_modules"].annotation = _FINETUNE["target_modules"]
+    lr: Optional[float] = _FINETUNE["lr"]
+    schedule: str = _FINETUNE["schedule"]
     epochs: int = option(3, "epochs over the kept answers", ge=1)
-    max_steps: Optional[int] = option(None, "stop after this many optimizer steps", ge=1)
-    max_length: int = option(1024, "tokens per row (longer rows are cut at the end)", ge=8)
-    batch_size: int = option(4, "rows per training batch", ge=1)
-    grad_accum: int = option(1, "gradient accumulation steps", ge=1, flags=("--grad-accum",))
+    max_steps: Optional[int] = _FINETUNE["max_steps"]
+    max_length: int = _FINETUNE["max_length"]
+    batch_size: int = _FINETUNE["batch_size"]
+    grad_accum: int = _FINETUNE["grad_accum"]
     template: str = option("auto", "the student's rows: auto (its chat template where it has one), chat, raw",
                            choices=TEMPLATES)
-    precision: str = option("auto", "auto: bf16 where the device has it, else fp32", choices=PRECISIONS)
+    precision: str = _FINETUNE["precision"]
     device: str = option("auto", "auto, cpu, cuda or cuda:N (training, and a local teacher)")
     val_split: float = option(0.1, "share of kept answers held out for the validation loss", ge=0, lt=1)
     seed: int = option(0, "seed for the teacher's sampling, the split and the training", ge=0)
-    save_steps: int = option(50, "write a resumable checkpoint every N optimizer steps", ge=1)
-    stop_if: Annotated[tuple[str, ...], BeforeValidator(alert_rules)] = option((), STOP_IF_HELP,
-                                                                             flags=("--stop-if",))
+    save_steps: int = _FINETUNE["save_steps"]
+    stop_if: _FINETUNE["stop_if"].annotation = _FINETUNE["stop_if"]
     backend_options: dict[str, Any] = option({}, "the teacher backend's own options (its params class validates "
                                                  "them)")
 

@@ -11,7 +11,7 @@ reference at all (a loss stuck at ln 2 with zero margins is an error).
 from __future__ import annotations
 
 from codeladder.transforms.finetune import guards
-from codeladder.transforms.finetune.config import (Job, last_checkpoint, load_model, lora_config,
+from codeladder.transforms.finetune.config import (Job, load_model, lora_config,
                                                    training_arguments)
 from codeladder.transforms.finetune.data import dpo_record, prepared_rows, to_dataset
 from codeladder.transforms.finetune.meter import quiet_trainer
@@ -38,12 +38,9 @@ def build_trainer(job: Job):
 
 
 def train_dpo(job: Job):
-    trainer = build_trainer(job)
-    resume = last_checkpoint(job) if job.params.resume else None
-    if resume:
-        say(f"resuming from {resume}", job.show)
-    trainer.train(resume_from_checkpoint=resume)
-    return trainer
+    from codeladder.transforms.finetune.sft import train_built
+
+    return train_built(job, build_trainer(job))
 
 
 __all__ = ["build_trainer", "train_dpo"]

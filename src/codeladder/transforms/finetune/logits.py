@@ -20,10 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from codeladder.errors import LadderError
-from codeladder.transforms.finetune.config import Job, last_checkpoint, load_model, lora_config
+from codeladder.transforms.finetune.config import Job, load_model, lora_config
 from codeladder.transforms.finetune.config import training_arguments
 from codeladder.transforms.finetune.data import sft_record, prepared_rows, to_dataset
-from codeladder.transforms.finetune.report import say
 
 
 def check_shared_tokenizer(teacher: str | Path, student: str | Path) -> dict:
@@ -151,11 +150,9 @@ def logit_trainer(teacher: str | Path, alpha: float, temperature: float, lmbda: 
     """A ``Job -> trainer`` function for :func:`codeladder.transforms.finetune.run.finetune`."""
 
     def train(job: Job):
-        trainer = build_trainer(job, teacher, alpha, temperature, lmbda, beta, max_new_tokens)
-        resume = last_checkpoint(job) if job.params.resume else None
-        if resume:
-            say(f"resuming from {resume}", job.show)
-        trainer.train(resume_from_checkpoint=resume)
+        from codeladder.transforms.finetune.sft import train_built
+
+        trainer = train_built(job, build_trainer(job, teacher, alpha, temperature, lmbda, beta, max_new_tokens))
         job.report_extra["distill_logits"] = {
             "teacher": str(teacher), "alpha": alpha, "temperature": temperature, "lmbda": lmbda, "beta": beta,
             "loss": "alpha * T^2 * generalized JSD(teacher_T, student_T; beta) + (1 - alpha) * cross-entropy",

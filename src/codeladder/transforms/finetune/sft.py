@@ -64,9 +64,9 @@ def run_guards(job: Job, trainer, tokenizer, records: list[dict], expected: dict
         say(f"warning: {warning}", show)
 
 
-def train_sft(job: Job):
-    """Train; returns the trainer (its model and ``state.log_history`` hold the results)."""
-    trainer = build_trainer(job)
+def train_built(job: Job, trainer):
+    """Train a built trainer, from the last checkpoint with ``--resume``; returns it (its model and
+    ``state.log_history`` hold the results)."""
     resume = last_checkpoint(job) if job.params.resume else None
     if resume:
         say(f"resuming from {resume}", job.show)
@@ -74,4 +74,8 @@ def train_sft(job: Job):
     return trainer
 
 
-__all__ = ["build_trainer", "run_guards", "train_sft"]
+def train_sft(job: Job):
+    return train_built(job, build_trainer(job))
+
+
+__all__ = ["build_trainer", "run_guards", "train_built", "train_sft"]
