@@ -126,3 +126,16 @@ def test_a_bad_space_and_a_changed_study_are_refused(tiny_model, rows, tmp_path)
     ladder(*tune_args(tiny_model, rows, study, "--budget", "1"))
     done = ladder(*tune_args(tiny_model, rows, study, "--budget", "2", "--method", "qlora"), check=False)
     assert done.returncode == 2 and "was made with other inputs" in done.stderr
+
+
+def test_pass_at_1_on_a_training_split_is_an_objective(tiny_model, rows, tmp_path):
+    study = tmp_path / "p1"
+    summary = json.loads(ladder(*tune_args(tiny_model, rows, study, "--budget", "1", "--objective", "pass@1",
+                                           "--eval-benchmark", "mbpp-train", "--eval-limit", "2"), "--json").stdout)
+    trial = summary["trials"][0]
+    assert summary["direction"] == "maximize" and trial["state"] == "COMPLETE"
+    run = study / "trials" / "trial-0000" / "eval"
+    eval_summary = json.loads((run / "summary.json").read_text())
+    assert eval_summary["benchmark"] == "mbpp-train" and eval_summary["num_tasks"] == 2
+    assert trial["value"] == eval_summary["pass_at_k"]["1"]
+    assert eval_summary["model"].endswith("trial-0000/merged")
