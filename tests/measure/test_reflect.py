@@ -135,6 +135,9 @@ def test_reflexion_is_refused_where_it_cannot_work(tiny_model, tmp_path):
     done = ladder("eval", "humaneval", "--strategy", "reflexion", "--limit", "1", "--output", str(tmp_path / "s"),
                   check=False)
     assert done.returncode == 2 and "reflexion" in done.stderr and "Traceback" not in done.stderr
+    done = ladder("data", "sft", "mbpp-train", "--strategy", "reflexion", "-o", str(tmp_path / "rows.jsonl"),
+                  check=False)  # one-turn consumers of a strategy refuse a multi-turn one
+    assert done.returncode == 2 and "only `ladder eval` runs" in done.stderr and not (tmp_path / "rows.jsonl").exists()
 
 
 def test_rounds_are_part_of_the_template_hash():

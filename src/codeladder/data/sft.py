@@ -45,7 +45,7 @@ def make_sft(params: SftParams) -> dict:
     from codeladder.benchmarks import get_benchmark
     from codeladder.data.decontaminate import DecontaminateParams, decontaminate
     from codeladder.data.pairs import check_output, meta_path
-    from codeladder.prompts import get_strategy
+    from codeladder.prompts import single_turn_strategy
 
     out = Path(params.output)
     check_output(out, params.overwrite)
@@ -56,7 +56,7 @@ def make_sft(params: SftParams) -> dict:
     tasks = [t for t in bench.load() if (t.reference or "").strip()][: params.limit]
     if not tasks:
         raise LadderError(f"data sft {params.benchmark}: no task has a reference solution to train on")
-    strategy = get_strategy(params.strategy)
+    strategy = single_turn_strategy(params.strategy)
     with tempfile.TemporaryDirectory(prefix="ladder-sft-") as tmp:
         raw = Path(tmp) / "rows.jsonl"
         raw.write_text("".join(json.dumps(_row(strategy, t)) + "\n" for t in tasks))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 
+from codeladder.errors import LadderError
 from codeladder.prompts.base import Prompt, Strategy
 from codeladder.prompts.extract import extract_code
 from codeladder.registry import new_registry
@@ -33,4 +34,14 @@ def get_strategy(name: str, shots: int = 1, rounds: int = 2) -> Strategy:
     return made(**{key: value for key, value in {"shots": shots, "rounds": rounds}.items() if key in accepted})
 
 
-__all__ = ["Prompt", "Strategy", "STRATEGIES", "get_strategy", "extract_code"]
+def single_turn_strategy(name: str, shots: int = 1) -> Strategy:
+    """A strategy whose prompt is answered in one turn (distill's teacher, SFT rows); a multi-turn one is refused,
+    since only ``ladder eval`` runs its loop."""
+    strategy = get_strategy(name, shots)
+    if getattr(strategy, "rounds", 0):
+        raise LadderError(f"--strategy {name}: a multi-turn strategy that only `ladder eval` runs; here a prompt is "
+                          "answered in one turn: choose standard, few-shot, cot, scot or cgo")
+    return strategy
+
+
+__all__ = ["Prompt", "Strategy", "STRATEGIES", "get_strategy", "single_turn_strategy", "extract_code"]

@@ -62,7 +62,7 @@ def load_prompts(source: str, strategy: str, limit: int | None, allow_test_split
 
 def _benchmark_prompts(name: str, strategy_name: str, limit: int | None, allow_test_split: bool) -> Prompts:
     from codeladder.benchmarks import get_benchmark
-    from codeladder.prompts import get_strategy
+    from codeladder.prompts import single_turn_strategy
 
     bench = get_benchmark(name)
     contaminated = bench.split == "test"
@@ -70,7 +70,7 @@ def _benchmark_prompts(name: str, strategy_name: str, limit: int | None, allow_t
         raise LadderError(f"--prompts {name}: a benchmark's test split; distilling on it trains the student on the "
                           "problems it is scored on. Use a training pool (mbpp-train) or your own prompts, or pass "
                           "--allow-test-split (the output is then marked contaminated)")
-    strategy = get_strategy(strategy_name)
+    strategy = single_turn_strategy(strategy_name)
     tasks = bench.load()[:limit] if limit else bench.load()
     items = [Item(t.task_id, strategy.build(t), t.entry_point, task=t,
                   function_prompt=t.prompt if t.style == "function" else "") for t in tasks]
