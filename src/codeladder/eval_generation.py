@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codeladder.backends import Prompt, Request, open_engine
+from codeladder.backends import Prompt, Request, answers_with_solutions, open_engine
 from codeladder.benchmarks import Benchmark, Task
 from codeladder.errors import LadderError
 from codeladder.measure.reflect import Reflector, sample_fields
@@ -53,8 +53,8 @@ def generate_samples(config: EvalParams, bench: Benchmark, tasks: list[Task], ru
     if not todo:
         return json.loads(backend_file.read_text()) if backend_file.exists() else {}
     strategy = get_strategy(config.strategy, config.shots, config.reflexion_rounds)
-    if config.backend_name == "reference":
-        backend = open_engine(None, "reference", solutions={t.task_id: t.reference for t in tasks})
+    if answers_with_solutions(config.backend_name):
+        backend = open_engine(None, config.backend_name, solutions={t.task_id: t.reference for t in tasks})
     else:
         bench.use_model(config.model)  # e.g. the FIM tokens infilling needs: refused before the model loads
         backend = open_engine(config.model, config.backend_name, defaults={"logits_all": config.rerank == "logprob"},
@@ -97,17 +97,20 @@ def _check_strategy(strategy, bench: Benchmark, tasks: list[Task], chat: bool, b
     if not chat:
         raise LadderError("--strategy reflexion: the feedback is a conversation; it needs chat mode (a model with a "
                           "chat template, or --mode chat)")
-    if backend.name == "reference" or (tasks and bench.own_prompt(tasks[0], strategy.name) is not None):
-        raise LadderError(f"--strategy reflexion: {bench.name if backend.name != 'reference' else 'the reference'} "
-                          "does not take it; use it with a model on a benchmark of tasks with tests (HumanEval, MBPP)")
+    canonical = answers_with_solutions(backend.name)
+    if canonical or (tasks and bench.own_prompt(tasks[0], strategy.name) is not None):
+        raise LadderError(f"--strategy reflexion: {f'--backend {backend.name}' if canonical else bench.name} does not "
+                          "take it; use it with a model on a benchmark of tasks with tests (HumanEval, MBPP)")
 
 
 def _extractor(bench: Benchmark, chat: bool, backend) -> Callable[[Task, str], tuple[str, str]]:
     """The code in an answer and how it was found: the reference as it is, else the benchmark's own extraction,
     the chat extractor or the completion extractor."""
+    canonical = answers_with_solutions(backend.name)
+
     def extract(task: Task, text: str) -> tuple[str, str]:
-        if backend.name == "reference":
-            return text, "reference"
+        if canonical:
+            return text, backend.name
         if (own := bench.extract(task, text, chat)) is not None:
             return own
         if chat:

@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Optional
 from pydantic import BeforeValidator, model_validator
 
 import codeladder
-from codeladder.backends import GenerationParams, backend_options, infer_backend
+from codeladder.backends import GenerationParams, answers_with_solutions, backend_options, infer_backend
 from codeladder.benchmarks import Benchmark, Task, get_benchmark
 from codeladder.envs import resolve as resolve_environment
 from codeladder.envs.executors import NO_RAY, RayExecutor, check_address, ray_available
@@ -107,8 +107,9 @@ class EvalParams(VerbParams):
             raise LadderError(f"--k {','.join(map(str, self.k))}: every k must be between 1 and --n ({self.n})")
         if any(k < 1 for k in self.k):
             raise LadderError(f"--k {','.join(map(str, self.k))}: every k must be at least 1")
-        if self.backend_name == "reference" and self.model:
-            raise LadderError("--backend reference takes no --model (it answers with the canonical solutions)")
+        if answers_with_solutions(self.backend_name) and self.model:
+            raise LadderError(f"--backend {self.backend_name} takes no --model (it answers with the canonical "
+                              "solutions)")
         if self.rerank and self.n < 2 and not self.samples:
             raise LadderError("--rerank picks one of several samples: use --n 2 or more")
         if self.ray_address and self.executor != "ray":
@@ -254,7 +255,7 @@ def summarize(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunD
         "device": info.get("device"),
         "dtype": info.get("dtype"),
         "mode": None if info.get("chat") is None else ("chat" if info.get("chat") else "completion"),
-        "sanity_run": config.backend_name == "reference",
+        "sanity_run": answers_with_solutions(config.backend_name),
         "strategy": strategy.name,
         "template_hash": strategy.template_hash,
         "generation": {"n": config.n, "temperature": config.temperature, "top_p": config.top_p,

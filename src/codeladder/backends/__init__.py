@@ -24,7 +24,7 @@ from codeladder.registry import new_registry
 
 BACKENDS = new_registry("backend")
 BACKENDS.add("reference", "the benchmark's canonical solutions (a sanity run; no model)",
-             factory="codeladder.backends.reference:ReferenceEngine")
+             factory="codeladder.backends.reference:ReferenceEngine", canonical=True)
 BACKENDS.add("hf", "transformers model folder: batched, --device, --dtype, --draft",
              factory="codeladder.backends.hf:HFEngine", params=HFOptions,
              reference="https://huggingface.co/docs/transformers")
@@ -83,6 +83,12 @@ def open_engine(model: str | Path | None, backend: str | None = None, *,
     return entry.create(model, backend_options(name, options, defaults))
 
 
-__all__ = ["BACKENDS", "Completion", "Engine", "GenerationParams", "Prompt", "Request", "HFOptions",
-           "LlamaCppOptions", "OpenAIOptions", "backend_options", "can", "infer_backend", "open_engine",
+def answers_with_solutions(name: str) -> bool:
+    """Whether the backend answers with the tasks' own solutions (a sanity run): it is opened with them
+    (``solutions={task_id: code}``), takes no model, its text is the code as it is, and it is no teacher."""
+    return name in BACKENDS and bool(BACKENDS.get(name).data.get("canonical"))
+
+
+__all__ = ["BACKENDS", "answers_with_solutions", "Completion", "Engine", "GenerationParams", "Prompt", "Request",
+           "HFOptions", "LlamaCppOptions", "OpenAIOptions", "backend_options", "can", "infer_backend", "open_engine",
            "require_capability"]

@@ -162,7 +162,7 @@ def _same_model(ran: object, teacher: str) -> bool:
 
 def _refuse_early(params: DistillParams, ft: FinetuneParams) -> dict:
     """Everything that can be refused before the teacher answers; returns the teacher's validated options."""
-    from codeladder.backends import backend_options
+    from codeladder.backends import answers_with_solutions, backend_options
     from codeladder.models.integrity import require_model_folder
     from codeladder.transforms.finetune.run import check_paths
 
@@ -177,8 +177,9 @@ def _refuse_early(params: DistillParams, ft: FinetuneParams) -> dict:
         raise LadderError(f"-o {params.output}: holds checkpoints of an unfinished run; pass --resume to continue it, "
                           "or choose another -o")
     options = dict(params.backend_options)
-    if params.teacher_backend_name == "reference":
-        raise LadderError("--teacher-backend reference: the canonical solutions are no teacher; name a model")
+    if answers_with_solutions(params.teacher_backend_name):
+        raise LadderError(f"--teacher-backend {params.teacher_backend_name}: the canonical solutions are no teacher; "
+                          "name a model")
     takes = getattr(_backend_entry(params.teacher_backend_name).params, "model_fields", {})
     if "device" in takes and params.device != "auto":
         options.setdefault("device", params.device)
