@@ -94,13 +94,14 @@ def _prompt(bench: Benchmark, strategy, task: Task) -> Prompt:
 def _check_strategy(strategy, bench: Benchmark, tasks: list[Task], chat: bool, backend) -> None:
     if not isinstance(strategy, Reflexion):
         return
+    if answers_with_solutions(backend.name):
+        raise LadderError(f"--strategy reflexion: --backend {backend.name} answers with the solutions; use a model")
+    if bench.environment or (tasks and bench.own_prompt(tasks[0], strategy.name) is not None):
+        raise LadderError(f"--strategy reflexion: {bench.name} does not take it (its prompts are its own, or its "
+                          "examples need an evaluation environment); use HumanEval(+) or MBPP(+)")
     if not chat:
         raise LadderError("--strategy reflexion: the feedback is a conversation; it needs chat mode (a model with a "
                           "chat template, or --mode chat)")
-    canonical = answers_with_solutions(backend.name)
-    if canonical or (tasks and bench.own_prompt(tasks[0], strategy.name) is not None):
-        raise LadderError(f"--strategy reflexion: {f'--backend {backend.name}' if canonical else bench.name} does not "
-                          "take it; use it with a model on a benchmark of tasks with tests (HumanEval, MBPP)")
 
 
 def _extractor(bench: Benchmark, chat: bool, backend) -> Callable[[Task, str], tuple[str, str]]:

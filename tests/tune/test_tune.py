@@ -71,6 +71,7 @@ def test_a_study_prunes_resumes_after_kill_9_and_writes_a_recipe(tiny_model, row
     plan = json.loads(ladder("recipe", "plan", str(study / "best.yaml"), "--json").stdout)
     assert plan["runnable"] and plan["stages"][0]["config"]["lr"] == best["params"]["lr"]
     assert plan["stages"][0]["config"]["alpha"] == 2 * best["params"]["rank"]
+    assert plan["stages"][0]["config"]["epochs"] == 1  # the space's fixed value, as the trials trained
     ladder("report", str(study), "--format", "md", "-o", str(tmp_path / "r.md"))
     text = (tmp_path / "r.md").read_text()
     assert "## Hyperparameter studies" in text and "8/8 trials finished (lora, val\\_loss minimised)" in text
@@ -126,6 +127,8 @@ def test_a_bad_space_and_a_changed_study_are_refused(tiny_model, rows, tmp_path)
     ladder(*tune_args(tiny_model, rows, study, "--budget", "1"))
     done = ladder(*tune_args(tiny_model, rows, study, "--budget", "2", "--method", "qlora"), check=False)
     assert done.returncode == 2 and "was made with other inputs" in done.stderr
+    done = ladder(*tune_args(tiny_model, rows, study, "--budget", "2", "--study-name", "other"), check=False)
+    assert done.returncode == 2 and "holds study 'ladder-tune'; give study 'other' a folder of its own" in done.stderr
 
 
 def test_pass_at_1_on_a_training_split_is_an_objective(tiny_model, rows, tmp_path):

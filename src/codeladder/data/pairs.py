@@ -150,14 +150,14 @@ def _no_pairs(params: PairsParams, verdicts: dict, borderline: int) -> str:
 def make_pairs(params: PairsParams) -> dict:
     """Write the pairs and their metadata; returns the metadata."""
     from codeladder.benchmarks import get_benchmark
-    from codeladder.prompts import get_strategy
+    from codeladder.prompts import single_turn_strategy
 
     check_output(Path(params.output), params.overwrite)
     config, backend, samples, results, summary = _read_run(Path(params.run_dir))
     bench = get_benchmark(config["benchmark"], config.get("bcb_mode"))
     contaminated = _check_split(params, bench, config)
     _check_samples(params, samples)
-    strategy = get_strategy(config.get("strategy", "standard"), config.get("shots", 1))
+    strategy = single_turn_strategy(config.get("strategy", "standard"), config.get("shots", 1))
     if summary.get("template_hash") not in (None, strategy.template_hash):
         raise LadderError(f"RUN_DIR {params.run_dir}: its prompts came from strategy {strategy.name} as it was "
                           f"(template {summary['template_hash']}), which this codeladder builds differently "

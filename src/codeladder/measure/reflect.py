@@ -37,7 +37,8 @@ def feedback_program(solution: str, task: Task) -> str | None:
     examples, statement = prompt_examples(task), first_assertion(task)
     if not examples and statement is None:
         return None
-    lines = [solution, "", "import json as __ladder_json", "", "def __ladder_report(found):",
+    setup = str(task.data.get("setup") or "")  # the tests' own imports (MBPP), as `ladder eval` runs them
+    lines = [solution, "", setup, "import json as __ladder_json", "", "def __ladder_report(found):",
              f"    print({MARK!r} + __ladder_json.dumps(found), flush=True)", "    raise SystemExit(0)", ""]
     if statement is None:
         for source, want in examples:

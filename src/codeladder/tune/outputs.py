@@ -52,10 +52,9 @@ def importances(study) -> dict | None:
 def best_recipe(params: TuneParams, best: dict, study_name: str) -> str:
     import yaml
 
-    settings = {**params.fixed(), "stop_if": list(params.stop_if), **as_settings(best["params"]),
-                "method": params.method, "seed": params.seed, "merge": params.method != "dpo"}
-    if params.scout and "epochs" not in best["params"]:
-        settings["epochs"] = 1
+    trained = best.get("settings") or as_settings(best["params"])  # what the trial trained with, fixed entries too
+    settings = {**params.fixed(), "stop_if": list(params.stop_if), **trained, "method": params.method,
+                "seed": params.seed, "merge": params.method != "dpo"}
     settings = {k: v for k, v in settings.items() if v is not None and v != []}
     recipe = {"name": f"{study_name}-best",
               "description": f"ladder tune: trial {best['number']} of study {study_name!r}, {params.objective} "

@@ -52,7 +52,8 @@ def storage_url(params: TuneParams) -> str:
 def _inputs(params: TuneParams, space: dict) -> dict:
     return {"base": str(Path(params.base).resolve()), "data": str(Path(params.data).resolve()),
             "method": params.method, "objective": params.objective, "eval_benchmark": params.eval_benchmark,
-            "scout": params.scout, "space": space, "fixed": params.fixed() | {"stop_if": list(params.stop_if)}}
+            "eval_limit": params.eval_limit, "scout": params.scout, "scout_share": params.scout_share,
+            "space": space, "fixed": params.fixed() | {"stop_if": list(params.stop_if)}}
 
 
 def _check_inputs(params: TuneParams) -> None:
@@ -172,11 +173,13 @@ def tune(params: TuneParams, show_progress: bool = False) -> dict:
     params.checked()
     _check_inputs(params)
     study_dir = Path(params.output)
+    _one_study_per_folder(study_dir, params.study_name)
     study_dir.mkdir(parents=True, exist_ok=True)
     space = read_space(params.space, params.method)
     data = Path(params.data)
     if params.scout:
         space, data = scout_space(space), scout_data(params, study_dir)
+    optuna = _optuna()
     study = open_study(params, space)
     failed_now = fail_dead_trials(study)
     budget = min(params.budget, params.top) if params.from_scout else params.budget
@@ -184,6 +187,7 @@ def tune(params: TuneParams, show_progress: bool = False) -> dict:
         enqueue_from_scout(study, params)
 
     def objective(trial) -> float:
+        mine.append(trial.number)
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
         try:
@@ -193,14 +197,14 @@ def tune(params: TuneParams, show_progress: bool = False) -> dict:
             trial.set_user_attr("error", str(exc))
             raise
 
-    failures = 0
+    failures, mine = 0, []
     while True:
+        optuna.storages.fail_stale_trials(study)  # other machines' trials whose heartbeat stopped
         finished, running = _counts(study)
         if finished + running >= budget:
             break
-        before = len(study.trials)
         study.optimize(objective, n_trials=1, catch=(LadderError,), gc_after_trial=True)
-        last = study.trials[before] if len(study.trials) > before else None
+        last = study.trials[mine[-1]] if mine else None
         failures = failures + 1 if last is not None and last.state.name == "FAIL" else 0
         write_outputs(study, params, study_dir)
         if failures >= MAX_FAILURES_IN_A_ROW:
@@ -208,6 +212,16 @@ def tune(params: TuneParams, show_progress: bool = False) -> dict:
                               f"{study_dir}/study.json and the trials' train_report.json")
     result = write_outputs(study, params, study_dir)
     return {**result, "failed_on_resume": failed_now}
+
+
+def _one_study_per_folder(study_dir: Path, name: str) -> None:
+    """Trial folders are named by trial number: two studies in one folder would overwrite each other's."""
+    try:
+        held = json.loads((study_dir / "study.json").read_text()).get("study")
+    except (OSError, ValueError):
+        return
+    if held and held != name:
+        raise LadderError(f"-o {study_dir}: holds study {held!r}; give study {name!r} a folder of its own")
 
 
 def _within_budget(study, trial, budget: int) -> None:

@@ -52,9 +52,10 @@ def test_an_exploding_full_run_stops_within_one_logging_step_and_keeps_the_base(
 def test_a_rule_on_a_healthy_lora_run_keeps_the_weights_before_the_condemned_update(tiny_model, data, tmp_path):
     out = tmp_path / "lora"
     params = FinetuneParams(base=tiny_model, data=data, output=out, rank=4, alpha=8, max_steps=6, batch_size=2,
-                            val_split=0, lr=1e-2, stop_if="learning_rate < 0.0099")  # the cosine decay crosses it
+                            val_split=0, lr=1e-2, stop_if="learning_rate < 0.0099", merge=True)  # cosine crosses it
     with pytest.raises(TrainingStopped, match=r"learning_rate < 0.0099") as stopped:
         finetune(params)
+    assert f"written to {out / 'adapter'}, {out / 'merged'};" in str(stopped.value)
     alert = stopped.value.report["alert"]
     assert alert["step"] >= 2 and alert["kept_weights_of_step"] == alert["step"] - 2
     assert alert["values"]["learning_rate"] < 0.0099

@@ -161,7 +161,8 @@ def training_arguments(job: Job) -> dict:
         per_device_train_batch_size=params.batch_size, per_device_eval_batch_size=params.batch_size,
         gradient_accumulation_steps=params.grad_accum, learning_rate=params.resolved_lr(),
         lr_scheduler_type=params.schedule, warmup_steps=params.warmup_ratio, seed=params.seed, data_seed=params.seed,
-        logging_strategy="steps", logging_steps=1, eval_strategy="epoch" if job.val_rows else "no",
+        logging_strategy="steps", logging_steps=1, logging_nan_inf_filter=False,  # a NaN is logged as one
+        eval_strategy="epoch" if job.val_rows else "no",
         save_strategy="steps", save_steps=params.save_steps, save_total_limit=2, report_to="none", disable_tqdm=True,
         use_cpu=job.device == "cpu", bf16=job.bf16, fp16=False, gradient_checkpointing=False,
         dataloader_num_workers=0, max_length=params.max_length, dataset_num_proc=None)

@@ -108,15 +108,16 @@ def finetune(params: FinetuneParams, show_progress: bool = False, *, stage: str 
         job.findings.dpo = judge_dpo(reports.dpo_steps(trainer.state.log_history))
     alerts = alerts_of(trainer)
     fired = alerts.fired if alerts else None
+    kept = not fired or alerts.restore(trainer.model)
     if fired:
-        alerts.restore(trainer.model)
         job.stage_extra["stopped_by_alert"] = fired
-    outputs = write_outputs(job, trainer, started)
+    outputs = write_outputs(job, trainer, started) if kept else {}
     report = {**build_report(job, trainer, outputs), "resumed_from": resumed_from, "alert": fired}
     reports.write_report(job.out, report)
     shutil.rmtree(job.checkpoints, ignore_errors=True)
     if fired:
-        raise TrainingStopped(alerts.message(", ".join(outputs.values())), report)
+        written = [str(outputs[k]) for k in ("adapter", "merged") if k in outputs]
+        raise TrainingStopped(alerts.message(", ".join(written)), report)
     reports.say(f"verdict: {report['verdict']} ({report['verdict_reason']})", show_progress)
     return report
 
