@@ -39,7 +39,15 @@ def summary_table(summary: dict) -> Table:
     table.add_row("device / dtype", f"{summary.get('device')} / {summary.get('dtype')}")
     table.add_row("strategy", f"{summary['strategy']} ({summary['template_hash']})")
     table.add_row("isolation", summary["isolation"]["level"])
-    table.add_row("time", f"{summary['timings']['total_s']:.1f} s")
+    timings = summary["timings"]
+    table.add_row("time", f"{timings['total_s']:.1f} s (generation {timings['generation_s']:.1f} s)")
+    if summary.get("tokens"):
+        tokens = summary["tokens"]
+        table.add_row("tokens (prompt / completion)", f"{tokens['prompt']:,} / {tokens['completion']:,}")
+    if summary.get("reflexion"):
+        done = summary["reflexion"]
+        table.add_row("reflexion", f"{done['reflected']} answers reflected, {done['regenerations']} regenerations; "
+                                   f"examples passed {done['visible_passed_first']} -> {done['visible_passed_last']}")
     table.add_row("results", summary["output"])
     return table
 
