@@ -142,3 +142,23 @@ def test_pass_at_1_on_a_training_split_is_an_objective(tiny_model, rows, tmp_pat
     assert eval_summary["benchmark"] == "mbpp-train" and eval_summary["num_tasks"] == 2
     assert trial["value"] == eval_summary["pass_at_k"]["1"]
     assert eval_summary["model"].endswith("trial-0000/merged")
+
+
+OPEN = """
+import sys
+from codeladder.tune.params import TuneParams
+from codeladder.tune.space import default_space
+from codeladder.tune.study import open_study
+params = TuneParams(base=sys.argv[1], data=sys.argv[2], output=sys.argv[3])
+open_study(params, default_space("lora"))
+"""
+
+
+def test_workers_that_start_together_both_open_a_new_study(tiny_model, rows, tmp_path):
+    for attempt in range(4):  # without the creation lock, most attempts lost one worker to the schema race
+        study = tmp_path / f"race{attempt}"
+        study.mkdir()
+        workers = [subprocess.Popen([sys.executable, "-c", OPEN, str(tiny_model), str(rows), str(study)],
+                                    stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        errors = [w.communicate(timeout=120)[1] for w in workers]
+        assert [w.returncode for w in workers] == [0, 0], errors

@@ -17,9 +17,12 @@ SQLite by default). Hand-written around it, because Optuna leaves it to the call
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 from codeladder.errors import LadderError
@@ -92,12 +95,43 @@ def _pruner(optuna, params: TuneParams):
     return optuna.pruners.SuccessiveHalvingPruner()
 
 
-def open_study(params: TuneParams, space: dict):
-    optuna = _optuna()
-    url = storage_url(params)
+@contextlib.contextmanager
+def _creation_lock(params: TuneParams):
+    """Workers that start together must not both create the database schema and the study (Optuna's first
+    ``alembic_version`` row is inserted by whoever comes first; the other fails on the unique key): one at a time
+    on this machine, by a lock file in the study folder."""
+    with open(Path(params.output) / ".study.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _storage(optuna, url: str):
+    """The RDB storage; a schema another machine is creating at this moment is waited for and read again."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None  # workers wait for the lock
-    storage = optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
-                                         grace_period=GRACE_S)
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
+                                              grace_period=GRACE_S)
+        except SQLAlchemyError as exc:
+            if attempt == 4:
+                reason = " ".join(str(exc).split())[:200]
+                raise LadderError(f"--storage: the study's database cannot be opened ({reason})") from None
+            time.sleep(1 + attempt)
+
+
+def open_study(params: TuneParams, space: dict):
+    with _creation_lock(params):
+        return _open_study(params, space)
+
+
+def _open_study(params: TuneParams, space: dict):
+    optuna = _optuna()
+    storage = _storage(optuna, storage_url(params))
     direction = "minimize" if params.objective == "val_loss" else "maximize"
     probe = optuna.load_study(study_name=params.study_name, storage=storage) if params.study_name in \
         [s.study_name for s in optuna.get_all_study_summaries(storage)] else None
