@@ -16,12 +16,10 @@ STUDY_FILE, BEST_FILE = "study.json", "best.yaml"
 
 
 def _redacted(url: str) -> str:
-    """A storage URL without its password."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    """A storage URL without its password (SQLAlchemy's own rendering)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _trial_row(trial) -> dict:
