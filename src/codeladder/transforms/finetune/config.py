@@ -177,10 +177,21 @@ def last_checkpoint(job: Job) -> str | None:
     found = sorted((int(m.group(1)), p) for p in job.checkpoints.iterdir()
                    if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name)))
     for _, path in reversed(found):
-        if (path / "trainer_state.json").is_file():
+        if _complete_state(path / "trainer_state.json"):
             return str(path)
         shutil.rmtree(path, ignore_errors=True)
     return None
+
+
+def _complete_state(path: Path) -> bool:
+    """A ``kill -9`` while transformers writes ``trainer_state.json`` leaves it empty or cut: only one that parses
+    marks a complete checkpoint."""
+    import json
+
+    try:
+        return isinstance(json.loads(path.read_text()), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def quiet_libraries() -> None:
