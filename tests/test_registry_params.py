@@ -10,6 +10,7 @@ import typer
 
 from codeladder.benchmarks import Benchmark, Task, TestProgram
 from codeladder.cli import main as cli_main
+from codeladder.verbs import all_verbs
 from codeladder.errors import LadderError
 from codeladder.evaluate import EvalParams, evaluate
 from codeladder.registry import registry
@@ -86,7 +87,7 @@ def test_params_validate_the_same_way_from_python(tmp_path):
 def test_every_verb_option_comes_from_its_params_class_with_help():
     app = cli_main.build_app()
     command = typer.main.get_command(app)
-    for verb in cli_main.all_verbs():
+    for verb in all_verbs():
         sub = command
         for part in verb.name.split():  # "data pairs" is the sub-command pairs of the group data
             sub = sub.commands[part]

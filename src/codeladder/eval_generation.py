@@ -14,22 +14,18 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from codeladder.backends import Prompt, Request, answers_with_solutions, open_engine
+from codeladder.backends import Prompt, answers_with_solutions
 from codeladder.benchmarks import Benchmark, Task
 from codeladder.errors import LadderError
+from codeladder.eval_params import EvalParams
+from codeladder.measure.generate import answer_code, engine_opened, in_chunks
 from codeladder.measure.reflect import Reflector, sample_fields
-from codeladder.progress import progress_bar
-from codeladder.prompts import extract_code, get_strategy
-from codeladder.prompts.extract import extract_completion
+from codeladder.prompts import get_strategy
 from codeladder.prompts.reflexion import Reflexion
 from codeladder.runs import Appender, RunDir, write_json_atomic
 from codeladder.samples import check_k_against_samples, read_samples_file
 from codeladder.sandbox import Limits
-
-if TYPE_CHECKING:
-    from codeladder.evaluate import EvalParams
 
 
 def generate_samples(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDir, show: bool,
@@ -54,32 +50,25 @@ def generate_samples(config: EvalParams, bench: Benchmark, tasks: list[Task], ru
         return json.loads(backend_file.read_text()) if backend_file.exists() else {}
     strategy = get_strategy(config.strategy, config.shots, config.reflexion_rounds)
     if answers_with_solutions(config.backend_name):
-        backend = open_engine(None, config.backend_name, solutions={t.task_id: t.reference for t in tasks})
+        opened = engine_opened(None, config.backend_name, solutions={t.task_id: t.reference for t in tasks})
     else:
         bench.use_model(config.model)  # e.g. the FIM tokens infilling needs: refused before the model loads
-        backend = open_engine(config.model, config.backend_name, defaults={"logits_all": config.rerank == "logprob"},
-                              **config.backend_options)
-    chat = backend.uses_chat(config.mode) and not bench.completion_only
-    _check_strategy(strategy, bench, tasks, chat, backend)
-    info = {**backend.describe(), "chat": chat}
-    write_json_atomic(backend_file, info)
-    params = config.generation(chat)
-    if not chat and bench.completion_stops is not None:
-        params = dataclasses.replace(params, stop=bench.completion_stops)
-    chunk = max(1, getattr(backend, "batch_hint", 8)) * 4
-    try:
-        with contextlib.ExitStack() as stack:
-            reflector = None
-            if isinstance(strategy, Reflexion):
-                workers = config.workers or os.cpu_count() or 1
-                reflector = stack.enter_context(Reflector(strategy, limits or Limits(), workers, config.isolate))
-            _generate_chunks(todo, chunk, bench, strategy, backend, params, chat, run, show, reflector)
+        opened = engine_opened(config.model, config.backend_name,
+                               defaults={"logits_all": config.rerank == "logprob"}, **config.backend_options)
+    with opened as backend, contextlib.ExitStack() as stack:
+        chat = backend.uses_chat(config.mode) and not bench.completion_only
+        _check_strategy(strategy, bench, tasks, chat, backend)
+        write_json_atomic(backend_file, {**backend.describe(), "chat": chat})
+        params = config.generation(chat)
+        if not chat and bench.completion_stops is not None:
+            params = dataclasses.replace(params, stop=bench.completion_stops)
+        reflector = None
+        if isinstance(strategy, Reflexion):
+            workers = config.workers or os.cpu_count() or 1
+            reflector = stack.enter_context(Reflector(strategy, limits or Limits(), workers, config.isolate))
+        _generate_chunks(todo, bench, strategy, backend, params, chat, run, show, reflector)
         info = {**backend.describe(), "chat": chat}  # what it did, e.g. the requests each server answered
         write_json_atomic(backend_file, info)
-    finally:
-        close = getattr(backend, "close", None)
-        if close:
-            close()
     return info
 
 
@@ -106,7 +95,7 @@ def _check_strategy(strategy, bench: Benchmark, tasks: list[Task], chat: bool, b
 
 def _extractor(bench: Benchmark, chat: bool, backend) -> Callable[[Task, str], tuple[str, str]]:
     """The code in an answer and how it was found: the reference as it is, else the benchmark's own extraction,
-    the chat extractor or the completion extractor."""
+    else the one rule of :func:`codeladder.measure.generate.answer_code`."""
     canonical = answers_with_solutions(backend.name)
 
     def extract(task: Task, text: str) -> tuple[str, str]:
@@ -114,30 +103,28 @@ def _extractor(bench: Benchmark, chat: bool, backend) -> Callable[[Task, str], t
             return text, backend.name
         if (own := bench.extract(task, text, chat)) is not None:
             return own
-        if chat:
-            found = extract_code(text, task.entry_point, task.prompt if task.style == "function" else "")
-        else:
-            found = extract_completion(text, task.prompt)
+        found = answer_code(text, chat, task.entry_point, task.prompt if task.style == "function" else "",
+                            task.prompt)
         return found.code, found.method
     return extract
 
 
-def _generate_chunks(todo, chunk, bench, strategy, backend, params, chat, run, show, reflector=None) -> None:
+def _generate_chunks(todo, bench, strategy, backend, params, chat, run, show, reflector=None) -> None:
     extract = _extractor(bench, chat, backend)
-    with Appender(run.samples) as out, progress_bar("generating", len(todo), show) as advance:
-        for start in range(0, len(todo), chunk):
-            part = todo[start:start + chunk]
-            prompts = [_prompt(bench, strategy, t) for t, _ in part]
-            completions = backend.generate([Request(t.task_id, p) for (t, _), p in zip(part, prompts)], params)
+
+    def ask(item: tuple[Task, int]) -> tuple[str, Prompt]:
+        return item[0].task_id, _prompt(bench, strategy, item[0])
+
+    with Appender(run.samples) as out:
+        for part, prompts, completions in in_chunks(backend, todo, ask, params, show):
+            tasks = [task for task, _ in part]
             if reflector is not None:
-                tasks = [t for t, _ in part]
                 rows = [sample_fields(a) for a in reflector.run(tasks, prompts, completions, backend, params, extract)]
             else:
-                rows = [_row(completion, *extract(task, completion.text)) for (task, _), completion
-                        in zip(part, completions)]
+                rows = [_row(completion, *extract(task, completion.text)) for task, completion
+                        in zip(tasks, completions)]
             for (task, index), row in zip(part, rows):
                 out.write({"task_id": task.task_id, "sample_index": index, **row})
-            advance(len(part))
 
 
 def _row(completion, code: str, method: str) -> dict:

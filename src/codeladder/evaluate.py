@@ -7,147 +7,32 @@ continues where it stopped: finished samples and verdicts are read back, never r
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import time
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Optional
 
-from pydantic import BeforeValidator, model_validator
 
 import codeladder
-from codeladder.backends import GenerationParams, answers_with_solutions, backend_options, infer_backend
+from codeladder.backends import answers_with_solutions, backend_options
 from codeladder.benchmarks import Benchmark, Task, get_benchmark
-from codeladder.envs import resolve as resolve_environment
-from codeladder.envs.executors import NO_RAY, RayExecutor, check_address, ray_available
+from codeladder.envs.executors import RayExecutor, check_address
 from codeladder.errors import LadderError
 from codeladder.eval_generation import generate_samples
-from codeladder.progress import progress_bar
+from codeladder.eval_params import EvalConfig, EvalParams
 from codeladder.prompts import get_strategy
-from codeladder.prompts.extract import COMPLETION_STOPS
-from codeladder.params import OUTPUT, VerbParams, comma_ints, option
+from codeladder.measure.judge import judged, judging_setup, sandbox_job, sandbox_pool
 from codeladder.measure.reflect import reflexion_summary
-from codeladder.runs import Appender, RunDir, slug, write_json_atomic
+from codeladder.runs import Appender, RunDir, write_json_atomic
 from codeladder.samples import token_totals
-from codeladder.sandbox import Job, Limits, SandboxPool, Verdict
+from codeladder.sandbox import Limits, SandboxPool, Verdict
 from codeladder.scoring import mean_pass_at_k
 from codeladder.stats import pass_at_1_interval
 
 ERROR_TAIL_CHARS = 1200
-MODES = ("auto", "chat", "completion")
 
 
-class EvalParams(VerbParams):
-    """Evaluate a model (or the reference solutions, or a samples file) on a benchmark."""
-
-    verb: ClassVar[str] = "eval"
-    benchmark: str = option("humaneval", "the benchmark (see `ladder ls benchmark`)", argument=True,
-                            choices="benchmark")
-    model: Optional[str] = option(None, "model folder (hf), .gguf file (llamacpp), or the served model's name "
-                                        "(openai); none: score the reference solutions")
-    backend: Optional[str] = option(None, "engine (see `ladder ls backend`); default: inferred from --model and "
-                                          "--base-url, 'reference' without a model", choices="backend")
-    samples: Optional[str] = option(None, "score pre-generated samples: EvalPlus JSONL (solution or completion) "
-                                          "or a run's samples.jsonl")
-    strategy: str = option("standard", "prompt strategy (see `ladder ls strategy`)", choices="strategy")
-    shots: int = option(1, "exemplars for the few-shot strategy", ge=0, le=16)
-    reflexion_rounds: int = option(2, "reflexion: regenerations at most after a failed prompt example", ge=1, le=8)
-    mode: str = option("auto", "chat, completion, or auto (chat when the model has a chat template)",
-                       choices=MODES)
-    bcb_mode: str = option("complete", "BigCodeBench prompt: complete (continue the code) or instruct (from "
-                                       "the description)", choices=("complete", "instruct"))
-    n: int = option(1, "samples per task", ge=1)
-    k: Annotated[tuple[int, ...], BeforeValidator(comma_ints)] = option((1,), "pass@k values, e.g. 1,10,100")
-    temperature: float = option(0.0, "sampling temperature; 0 is greedy", ge=0)
-    top_p: float = option(1.0, "nucleus sampling: keep the smallest token set with this much probability",
-                          gt=0, le=1)
-    top_k: int = option(0, "keep only the k most likely tokens; 0 is off", ge=0)
-    seed: int = option(0, "sampling seed (sample i of a task uses seed + i where the engine allows)", ge=0)
-    max_new_tokens: int = option(512, "tokens to generate per sample at most", ge=1)
-    limit: Optional[int] = option(None, "only the first N tasks", ge=1)
-    timeout: Optional[float] = option(None, "seconds per sample (default: per benchmark)", gt=0, le=3600)
-    memory_mb: Optional[int] = option(None, "MiB of memory per sample (default 2048; 4096 for *-plus and "
-                                            "BigCodeBench)", flags=("--memory",), ge=64)
-    workers: Optional[int] = option(None, "parallel sandbox workers (default: CPU cores; with --executor ray: per "
-                                             "node, default its Ray CPUs)", ge=1)
-    output: Optional[str] = option(None, "run folder (default runs/BENCHMARK/TAG)", flags=OUTPUT)
-    overwrite: bool = option(False, "start the run folder again (removes only the files codeladder wrote there)")
-    rerank: Optional[str] = option(None, "pick one of N samples per task (see `ladder ls rerank`)",
-                                   choices="rerank")
-    isolate: bool = option(True, "run samples in Linux namespaces (no network, read-only filesystem)")
-    executor: str = option("local", "where samples run: local (this machine's sandbox pool) or ray (the same pool on "
-                                    "every node of a Ray cluster: the ray extra, see docs/sandbox.md)",
-                           choices=("local", "ray"))
-    ray_address: Optional[str] = option(None, "the Ray cluster (--executor ray): HOST:PORT of the head, "
-                                              "ray://HOST:PORT or auto (default: $RAY_ADDRESS, else a Ray instance "
-                                              "on this machine)")
-    env: Optional[str] = option(None, "evaluation environment whose interpreter runs the samples: a folder or a name "
-                                      "from `ladder env create` (default: the benchmark's own when it was made; "
-                                      "'none': this interpreter)")
-    data_version: Optional[str] = option(None, "the benchmark's data version (BigCodeBench: v0.1.4, the default, "
-                                               "or v0.1.0)")
-    data: Optional[str] = option(None, "LiveCodeBench: the folder of your code_generation_lite release files")
-    release: str = option("v6", "LiveCodeBench: vN (testN.jsonl) or release_vN (v1 … vN together)")
-    since: Optional[str] = option(None, "LiveCodeBench: only problems from this contest date on (YYYY-MM-DD)")
-    until: Optional[str] = option(None, "LiveCodeBench: only problems up to this contest date (YYYY-MM-DD)")
-    cutoff: Optional[str] = option(None, "LiveCodeBench: only problems published after this date (YYYY-MM-DD)")
-    after_cutoff: bool = option(False, "LiveCodeBench: only problems after the model's training cutoff (from its "
-                                       "lineage's training_cutoff, else --cutoff)")
-    backend_options: dict[str, Any] = option({}, "the backend's own options (its params class validates them)")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "EvalParams":
-        if self.samples and self.model:
-            raise LadderError("--samples and --model exclude each other: score a file, or generate with a model")
-        if self.samples and not Path(self.samples).is_file():
-            raise LadderError(f"--samples {self.samples}: no such file")
-        if not self.samples and any(k > self.n for k in self.k):
-            raise LadderError(f"--k {','.join(map(str, self.k))}: every k must be between 1 and --n ({self.n})")
-        if any(k < 1 for k in self.k):
-            raise LadderError(f"--k {','.join(map(str, self.k))}: every k must be at least 1")
-        if answers_with_solutions(self.backend_name) and self.model:
-            raise LadderError(f"--backend {self.backend_name} takes no --model (it answers with the canonical "
-                              "solutions)")
-        if self.rerank and self.n < 2 and not self.samples:
-            raise LadderError("--rerank picks one of several samples: use --n 2 or more")
-        if self.ray_address and self.executor != "ray":
-            raise LadderError("--ray-address is for --executor ray")
-        if self.executor == "ray" and not ray_available():
-            raise LadderError(NO_RAY)
-        return self
-
-    @property
-    def backend_name(self) -> str:
-        if self.samples:
-            return "samples"
-        return self.backend or infer_backend(self.model, self.backend_options.get("base_url"))
-
-    def generation(self, chat: bool) -> GenerationParams:
-        return GenerationParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p,
-                                top_k=self.top_k, seed=self.seed, stop=() if chat else COMPLETION_STOPS,
-                                mode=self.mode, logprobs=self.rerank == "logprob")
-
-    def run_key(self, bench: Benchmark) -> dict:
-        """Settings that change the samples; a run folder holds one combination of them (an edited
-        --samples file counts as another run: its checksum is part of the key)."""
-        return {"benchmark": self.benchmark, "backend": self.backend_name, "model": self.model,
-                "samples": self.samples, "samples_sha256": _file_sha256(self.samples), "strategy": self.strategy,
-                "shots": self.shots, "mode": self.mode, "bcb_mode": self.bcb_mode if bench.modes else None,
-                "n": self.n, "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
-                "seed": self.seed, "max_new_tokens": self.max_new_tokens,
-                **({"data_version": bench.data_version} if bench.versions else {}),
-                **({"reflexion_rounds": self.reflexion_rounds} if self.strategy == "reflexion" else {}),
-                **({"window": bench.window()} if bench.window() else {})}
-
-    def default_output(self) -> Path:
-        source = self.samples or self.model or self.backend_name
-        tag = f"{slug(Path(source).name or source)}-{self.strategy}-n{self.n}-t{self.temperature:g}-s{self.seed}"
-        return Path("runs") / self.benchmark / tag
-
-
-EvalConfig = EvalParams  # the name earlier releases documented
 
 
 def _lineage(model: str | None) -> dict | None:
@@ -168,23 +53,9 @@ def _cutoff(config: EvalParams) -> str | None:
     return config.cutoff or (found if config.after_cutoff else None)
 
 
-def _file_sha256(path: str | None) -> str | None:
-    if not path or not Path(path).is_file():
-        return None
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def _error_text(detail: str, output_tail: str) -> str:
     text = detail if not output_tail else f"{detail}\n--- output ---\n{output_tail}"
     return text[-ERROR_TAIL_CHARS:]
-
-
-def _open_pool(config: EvalParams, limits: Limits, python: str | None) -> SandboxPool | RayExecutor:
-    if config.executor == "local":
-        return SandboxPool(workers=config.workers or os.cpu_count() or 1, limits=limits, isolate=config.isolate,
-                           python=python)
-    return RayExecutor(config.ray_address or os.environ.get("RAY_ADDRESS"), config.workers, limits, config.isolate,
-                       python)
 
 
 def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDir, pool: SandboxPool | RayExecutor,
@@ -207,18 +78,13 @@ def _execute(config: EvalParams, bench: Benchmark, tasks: list[Task], run: RunDi
                 row["failed_phase"] = verdict.extra["phase"]
         return row
 
-    with Appender(run.results) as out, progress_bar("executing", len(pending), show) as advance:
-        jobs, by_key = [], {}
-        for sample in pending:  # code that does not parse is judged syntax_error by the sandbox, with the reason
-            key = f"{sample['task_id']}#{sample['sample_index']}"
-            by_key[key] = sample
-            program = bench.test_program(by_id[sample["task_id"]], sample["extracted"])
-            timeout = max(pool.limits.timeout_s, program.timeout_s) if program.timeout_s else None
-            jobs.append(Job(key, program.code, program.payload, timeout, checker=program.checker,
-                            loopback=program.loopback))
-        for verdict in pool.run(jobs):
+    by_key = {f"{s['task_id']}#{s['sample_index']}": s for s in pending}
+    # code that does not parse is judged syntax_error by the sandbox, with the reason
+    jobs = [sandbox_job(key, bench.test_program(by_id[s["task_id"]], s["extracted"]), pool.limits)
+            for key, s in by_key.items()]
+    with Appender(run.results) as out:
+        for verdict in judged(pool, jobs, show):
             out.write(result_row(by_key[verdict.key], verdict))
-            advance(1)
         return pool.isolation
 
 
@@ -324,12 +190,11 @@ def evaluate(config: EvalParams, show_progress: bool = False) -> dict:
 def _evaluate_in(run: RunDir, config: EvalParams, bench: Benchmark, tasks: list[Task], show_progress: bool,
                  tasks_in_benchmark: int) -> dict:
     run.summary.unlink(missing_ok=True)  # a run being extended must not look finished if it stops half-way
-    limits = Limits(timeout_s=config.timeout or bench.default_timeout_s,
-                    memory_mb=config.memory_mb or bench.default_memory_mb)
-    environment = resolve_environment(bench.environment, config.env)
     started = time.perf_counter()
-    bench.prepare(config.workers or os.cpu_count() or 1, show_progress)  # e.g. EvalPlus's expected outputs
-    pool = _open_pool(config, limits, environment.python if environment else None)
+    limits, environment = judging_setup(bench, config.timeout, config.memory_mb, config.env, config.workers,
+                                        show_progress)
+    pool = sandbox_pool(limits, config.workers, environment.python if environment else None, config.isolate,
+                        config.executor, config.ray_address)
     with contextlib.ExitStack() as stack:
         if config.executor == "local":  # its workers start while the samples are read or generated
             stack.enter_context(pool)

@@ -33,7 +33,8 @@ OWNERS = {
     "quantize": "codeladder.transforms.quantize",
     "export": "codeladder.models.export_types",
     "train": "codeladder.transforms.finetune",
-    "stage": "codeladder.pipeline.stages",
+    "stage": "codeladder.verbs",
+    "verb": "codeladder.verbs",
     "claim": "codeladder.contracts",
     "model": "codeladder.models.fetch",
 }

@@ -43,7 +43,8 @@ def pipeline(tmp_path_factory) -> Path:
     from codeladder.measure.parity import ParityParams, parity_verb
     from codeladder.models.export_types import ExportParams, export_model
     from codeladder.models.tiny import TinySpec, build_tiny_model
-    from codeladder.transforms.merge.params import MergeModelsParams, merge_verb
+    from codeladder.transforms.merge.engine import merge_verb
+    from codeladder.transforms.merge.params import MergeModelsParams
     from codeladder.transforms.prune import PruneParams, prune_verb
     from codeladder.transforms.quantize import QuantizeParams, quantize_verb
 

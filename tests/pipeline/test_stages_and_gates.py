@@ -7,20 +7,19 @@ import sys
 
 import pytest
 
-from codeladder.cli.main import all_verbs
+from codeladder.verbs import all_verbs
 from codeladder.pipeline.gates import metrics, parse_gate, read_results
 from codeladder.pipeline.library import shipped
 from codeladder.pipeline import RecipePlanParams, plan_recipe
 from codeladder.registry import registry
 
 
-def test_every_stage_is_the_cli_verb_with_its_params_class():
+def test_every_stage_is_a_verb_of_the_table_with_its_params_class():
     verbs = {verb.name: verb for verb in all_verbs()}
     for entry in registry("stage").entries():
-        cli_name = {"dpo": "finetune", "compare": "analyze compare"}.get(entry.name, entry.name)
-        assert entry.params is verbs[cli_name].params, entry.name
-        if entry.name != "eval":  # the CLI's eval adds only its progress display around the same evaluate()
-            assert entry.load() is verbs[cli_name].run, entry.name
+        verb = entry.data["verb"]
+        assert verbs[verb.name] is verb and entry.params is verb.params and entry.name in verb.stages, entry.name
+        assert entry.load() is verb.load(), entry.name
 
 
 def test_the_pipeline_imports_no_cli_and_no_torch():

@@ -13,7 +13,8 @@ from conftest import ladder
 def pipeline(tmp_path_factory) -> Path:
     from codeladder.evaluate import EvalParams, evaluate
     from codeladder.models.tiny import TinySpec, build_tiny_model
-    from codeladder.transforms.merge.params import MergeModelsParams, merge_verb
+    from codeladder.transforms.merge.engine import merge_verb
+    from codeladder.transforms.merge.params import MergeModelsParams
 
     root = tmp_path_factory.mktemp("release")
     here = os.getcwd()

@@ -12,7 +12,8 @@ from codeladder.errors import LadderError
 from codeladder.measure.check import check_model
 from codeladder.models.tiny import TinySpec, build_tiny_model
 from codeladder.transforms.merge import merge_models
-from codeladder.transforms.merge.base import Chunk, MergeParams
+from codeladder.transforms.merge.base import Chunk
+from codeladder.transforms.merge.params import DareParams as MergeParams
 from codeladder.transforms.merge.dare import DareLinear, DareTies
 from codeladder.transforms.merge.slerp import slerp_coefficients
 from codeladder.transforms.merge.ties import Ties

@@ -2,7 +2,8 @@
 registries at start-up, so a new entry appears in ``--help`` by itself) and its source file.
 
 The CLI holds no logic: a command builds the params object (which validates), calls the verb's library
-function with it and hands the result to the verb's renderer.
+function with it (verbs are declared once, in :mod:`codeladder.verbs`) and hands the result to the renderer of the
+verb's panel module (``cli/measure.py``, ...).
 """
 
 from __future__ import annotations
@@ -11,38 +12,13 @@ import inspect
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
 import typer
 from pydantic.fields import FieldInfo
 
 from codeladder.params import VerbParams, choice_names, meta
-
-PANELS = ("measure", "models", "improve", "pipeline", "ship", "inspect")
-
-
-@dataclass(frozen=True)
-class Verb:
-    name: str
-    params: type[VerbParams]
-    run: Callable[[Any], Any]
-    render: Callable[[Any, Any, bool], int | None]  # (result, params, as_json) -> exit code or None
-    panel: str
-    json: bool = False  # a --json flag: print the result as JSON instead of a table
-    engine_options: bool = False  # take the backends' own options (--device, --n-ctx, --base-url, ...)
-
-    @property
-    def source(self) -> str:
-        """The library file that implements the verb (where its params class lives)."""
-        return _relative(inspect.getsourcefile(self.params) or "")
-
-
-def _relative(path: str) -> str:
-    parts = Path(path).parts
-    return "/".join(parts[parts.index("codeladder") - 1:]) if "codeladder" in parts else path
-
+from codeladder.verbs import GROUPS, Verb
 
 def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
@@ -126,20 +102,20 @@ def _help(verb: Verb) -> str:
     return f"{doc}\n\nSource: {verb.source}"
 
 
+Render = Callable[[Any, Any, bool], "int | None"]  # (result, params, as_json) -> exit code or None
+
+
 def _group(app: typer.Typer, name: str, panel: str) -> typer.Typer:
     """The sub-command group ``name`` (``ladder data …``), made on first use."""
     for info in app.registered_groups:
         if info.name == name:
             return info.typer_instance
     group = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-    app.add_typer(group, name=name, help=GROUP_HELP.get(name, ""), rich_help_panel=panel)
+    app.add_typer(group, name=name, help=GROUPS.get(name, ""), rich_help_panel=panel)
     return group
 
 
-GROUP_HELP: dict[str, str] = {}  # a group's one-line help (``ladder data --help``), set by its panel module
-
-
-def add_verb(app: typer.Typer, verb: Verb) -> None:
+def add_command(app: typer.Typer, verb: Verb, render: Render) -> None:
     """Add the verb's command; a name with a space (``"data pairs"``) goes into its group's sub-command."""
     if " " in verb.name:
         group_name, _, name = verb.name.partition(" ")
@@ -162,19 +138,18 @@ def add_verb(app: typer.Typer, verb: Verb) -> None:
             defaults = {n: f.get_default() for n, (f, _) in engine_option_fields().items()}
             values["backend_options"] = {n: v for n, v in options.items() if v != defaults.get(n)}
         params = verb.params(**{k: v for k, v in values.items() if v is not None or k in _nullable(verb.params)})
-        code = verb.render(verb.run(params), params, as_json)
+        code = render(verb.call(params, show_progress=True), params, as_json)
         if code:
             raise typer.Exit(code)
 
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in parameters}
     command.__name__ = name.replace("-", "_")
-    summary = (inspect.cleandoc(verb.params.__doc__ or "").splitlines() or [""])[0]
-    app.command(name, help=_help(verb), short_help=summary, rich_help_panel=verb.panel)(command)
+    app.command(name, help=_help(verb), short_help=verb.summary, rich_help_panel=verb.panel)(command)
 
 
 def _nullable(params: type[VerbParams]) -> set[str]:
     return {n for n, f in params.model_fields.items() if _unwrap_optional(f.annotation)[1]}
 
 
-__all__ = ["Verb", "PANELS", "add_verb", "engine_option_fields"]
+__all__ = ["Render", "add_command", "engine_option_fields"]

@@ -1,12 +1,14 @@
 """``ladder``: the Typer app, generated from each verb's params class; it holds no logic of its own.
 
-Verbs are grouped into panels by flow (measure, models, improve, inspect); each verb's help names the file
-that implements it. Errors are one line: a LadderError as ``error: ...`` (exit 2), a usage error likewise,
+Every command comes from the verb table (:mod:`codeladder.verbs`), grouped into panels by flow (measure, models,
+improve, pipeline, ship, inspect), rendered by its panel's module; each verb's help names the file that
+implements it. Errors are one line: a LadderError as ``error: ...`` (exit 2), a usage error likewise,
 anything unexpected as one line naming the exception (``LADDER_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -14,7 +16,7 @@ from pathlib import Path
 import typer
 
 from codeladder import quiet_library_noise
-from codeladder.cli.output import err_console
+from codeladder.cli.output import err_console, render_plain
 from codeladder.errors import LadderError
 
 INTERRUPTED = 130
@@ -35,24 +37,22 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """codeladder: evaluate and improve open code LLMs, with every step measured."""
 
 
-def all_verbs() -> list:
-    """Every verb, panel by panel (measure, models, improve, inspect)."""
-    from codeladder.cli import (analysis_verbs, contracts_verbs, data_verbs, env_verbs, improve, inspect_verbs, measure,
-                                models, pipeline_verbs, ship_verbs, train)
-
-    modules = (measure, env_verbs, models, improve, train, data_verbs, pipeline_verbs, contracts_verbs, ship_verbs,
-               inspect_verbs, analysis_verbs)
-    return [verb for module in modules for verb in module.VERBS]
+def renderer(verb):
+    """The verb's renderer from its panel's module (``cli/measure.py``, ...); a verb without one (a plug-in's)
+    prints its result as JSON."""
+    module = importlib.import_module(f"codeladder.cli.{verb.panel}")
+    return module.RENDERERS.get(verb.name, render_plain)
 
 
 def build_app() -> typer.Typer:
-    """The app as the registries stand now (plugins included), so a new entry shows in --help by itself."""
-    from codeladder.cli.build import add_verb
+    """The app as the verb table stands now (plugins included), so a new entry shows in --help by itself."""
+    from codeladder.cli.build import add_command
+    from codeladder.verbs import all_verbs
 
     app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
     app.callback()(_root)
     for verb in all_verbs():
-        add_verb(app, verb)
+        add_command(app, verb, renderer(verb))
     return app
 
 

@@ -1,4 +1,5 @@
-"""The measure panel: eval, run, bench, parity, perplexity (params classes in evaluate.py and measure/)."""
+"""The measure panel's renderers: eval, run, bench, parity, perplexity, env create|ls|check (the verbs are in
+codeladder/verbs.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from codeladder.cli.build import Verb
-from codeladder.cli.output import console, err_console, print_json
-from codeladder.evaluate import EvalParams, evaluate
-from codeladder.measure.bench import BenchParams, bench_verb
-from codeladder.measure.parity import ParityParams, parity_verb
-from codeladder.measure.perplexity import PerplexityParams, perplexity_verb
-from codeladder.measure.run import RunParams, run_verb
+from codeladder.cli.output import checks_table, console, err_console, key_value_table, print_json
+from codeladder.envs.manage import EnvCheckParams, EnvCreateParams, EnvLsParams
+from codeladder.evaluate import EvalParams
+from codeladder.measure.bench import BenchParams
+from codeladder.measure.parity import ParityParams
+from codeladder.measure.perplexity import PerplexityParams
+from codeladder.measure.run import RunParams
 
 
 def _percent(value: float) -> str:
@@ -50,10 +51,6 @@ def summary_table(summary: dict) -> Table:
                                    f"examples passed {done['visible_passed_first']} -> {done['visible_passed_last']}")
     table.add_row("results", summary["output"])
     return table
-
-
-def run_eval(params: EvalParams) -> dict:
-    return evaluate(params, show_progress=True)
 
 
 def isolation_warning(isolation: dict) -> str | None:
@@ -130,10 +127,40 @@ def render_perplexity(result: dict, params: PerplexityParams, as_json: bool) -> 
           f"stride {params.stride})")
 
 
-VERBS = [
-    Verb("eval", EvalParams, run_eval, render_eval, panel="measure", json=True, engine_options=True),
-    Verb("run", RunParams, run_verb, render_run, panel="measure", engine_options=True),
-    Verb("bench", BenchParams, bench_verb, render_bench, panel="measure", json=True),
-    Verb("parity", ParityParams, parity_verb, render_parity, panel="measure", json=True),
-    Verb("perplexity", PerplexityParams, perplexity_verb, render_perplexity, panel="measure", json=True),
-]
+def render_env_create(meta: dict, params: EnvCreateParams, as_json: bool) -> None:
+    if as_json:
+        print_json({k: v for k, v in meta.items() if k != "packages"})
+        return
+    requirements = meta["requirements"]
+    rows = [("path", meta["path"]), ("python", meta["python_version"]),
+            ("requirements", f"{requirements['kind']} ({requirements['file']})"),
+            ("packages", f"{len(meta['packages'])}, sha256 {meta['packages_sha256'][:16]}…"),
+            ("size", f"{meta['size_mb']} MiB"), ("time", f"{meta['install_s']:.0f} s"),
+            *[("not provided", limit) for limit in meta.get("limits", [])]]
+    console.print(key_value_table(f"ladder env create {meta['name']}", rows))
+
+
+def render_env_ls(rows: list[dict], params: EnvLsParams, as_json: bool) -> None:
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="ladder env ls")
+    for column in ("name", "status", "python", "requirements", "packages", "path"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["status"], str(row.get("python_version") or ""),
+                      str(row.get("requirements") or ""), str(row.get("packages") or ""), row["path"])
+    console.print(table)
+
+
+def render_env_check(report: dict, params: EnvCheckParams, as_json: bool) -> int:
+    if as_json:
+        print_json(report)
+    else:
+        console.print(checks_table(f"ladder env check {report['name']} ({report['path']})", report["checks"]))
+    return 0 if report["ok"] else 1
+
+
+RENDERERS = {"eval": render_eval, "run": render_run, "bench": render_bench, "parity": render_parity,
+             "perplexity": render_perplexity, "env create": render_env_create, "env ls": render_env_ls,
+             "env check": render_env_check}

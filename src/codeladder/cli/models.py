@@ -1,4 +1,4 @@
-"""The models panel: tiny, fetch, import, check, export (params classes in models/ and measure/)."""
+"""The models panel's renderers: tiny, fetch, import, check, export (the verbs are in codeladder/verbs.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from pathlib import Path
 
 from rich.table import Table
 
-from codeladder.cli.build import Verb
 from codeladder.cli.output import console, print_json
-from codeladder.models.export_types import ExportParams, export_model
-from codeladder.models.fetch import FetchParams, fetch_verb
-from codeladder.models.io import ImportParams, import_verb
-from codeladder.measure.check import CheckParams, CheckReport, check_verb, report_json
-from codeladder.models.tiny import TinyParams, tiny
+from codeladder.models.export_types import ExportParams
+from codeladder.models.fetch import FetchParams
+from codeladder.models.io import ImportParams
+from codeladder.measure.check import CheckParams, CheckReport, report_json
+from codeladder.models.tiny import TinyParams
 
 
 def render_tiny(path: Path, params: TinyParams, as_json: bool) -> None:
@@ -53,10 +52,5 @@ def render_check(report: CheckReport, params: CheckParams, as_json: bool) -> int
     return 0 if report.ok else 1
 
 
-VERBS = [
-    Verb("tiny", TinyParams, tiny, render_tiny, panel="models"),
-    Verb("fetch", FetchParams, fetch_verb, render_fetch, panel="models"),
-    Verb("import", ImportParams, import_verb, render_import, panel="models"),
-    Verb("check", CheckParams, check_verb, render_check, panel="models", json=True),
-    Verb("export", ExportParams, export_model, render_export, panel="models", json=True),
-]
+RENDERERS = {"tiny": render_tiny, "fetch": render_fetch, "import": render_import, "check": render_check,
+             "export": render_export}

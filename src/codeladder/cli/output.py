@@ -14,8 +14,20 @@ console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
+SHOWN = 8  # line numbers listed before "…"
+
+
+def line_list(lines: list[int]) -> str:
+    return ", ".join(map(str, lines[:SHOWN])) + (", …" if len(lines) > SHOWN else "")
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def render_plain(result: Any, params: Any, as_json: bool) -> None:
+    """A verb's result as JSON (what a verb without a renderer of its own prints)."""
+    print_json(result if isinstance(result, (dict, list, str, int, float, bool)) or result is None else str(result))
 
 
 def key_value_table(title: str, rows: list[tuple[str, str]]) -> Table:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codeladder.errors import LadderError
+from codeladder.prompts.messages import check_messages
 
 SHAPES = "'messages', 'prompt'+'completion', 'prompt'+'chosen'+'rejected', or 'text'"
-ROLES = ("system", "user", "assistant", "tool")
 
 
 @dataclass(frozen=True)
@@ -33,20 +33,8 @@ class Row:
 
 
 def _messages(value: object, where: str, name: str) -> dict[str, str]:
-    if not isinstance(value, list) or not value:
-        raise LadderError(f"{where}: field {name!r} must be a non-empty list of {{role, content}} messages")
-    texts = {}
-    for number, message in enumerate(value):
-        field = f"{name}[{number}]"
-        if not isinstance(message, dict):
-            raise LadderError(f"{where}: field {field!r} must be an object with 'role' and 'content'")
-        if message.get("role") not in ROLES:
-            raise LadderError(f"{where}: field {field + '.role'!r} must be one of {', '.join(ROLES)}, "
-                              f"not {message.get('role')!r}")
-        if not isinstance(message.get("content"), str):
-            raise LadderError(f"{where}: field {field + '.content'!r} must be a string")
-        texts[f"{field}.content"] = message["content"]
-    return texts
+    return {f"{name}[{number}].content": m["content"]
+            for number, m in enumerate(check_messages(value, where, name))}
 
 
 def _text_or_messages(row: dict, name: str, where: str) -> dict[str, str]:

@@ -109,7 +109,7 @@ def _pip_install(python: Path, requirements: Path, no_binary: tuple[str, ...], l
         raise LadderError(f"pip install failed ({(errors or ['exit code %d' % code])[-1][:300]}); full log: {log}")
 
 
-def create_env(params: EnvCreateParams, show: bool = False) -> dict:
+def create_env(params: EnvCreateParams, show_progress: bool = False) -> dict:
     """Make (or complete) the environment; returns the metadata written to ``DIR/codeladder-env.json``."""
     spec = get_spec(params.name)
     target = Path(params.path).expanduser() if params.path else envs_root() / params.name
@@ -130,7 +130,7 @@ def create_env(params: EnvCreateParams, show: bool = False) -> dict:
     listed = target / REQUIREMENTS
     listed.write_text("\n".join(lines) + "\n")
     requirements["sha256"] = packages_sha256(lines)
-    _pip_install(interpreter(target), listed, spec.no_binary, target / INSTALL_LOG, len(lines), show)
+    _pip_install(interpreter(target), listed, spec.no_binary, target / INSTALL_LOG, len(lines), show_progress)
     data_files = [install_data_files(files, target) for files in spec.data_files]
     packages = installed_packages(target)
     meta = {"name": spec.name, "path": str(target.resolve()), "python": str(interpreter(target)),

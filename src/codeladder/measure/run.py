@@ -11,6 +11,7 @@ from pydantic import model_validator
 
 from codeladder.backends import GenerationParams, Prompt, Request, backend_options, infer_backend, open_engine
 from codeladder.errors import LadderError
+from codeladder.prompts.messages import prompt_of
 from codeladder.params import OUTPUT, VerbParams, option
 from codeladder.runs import check_output_file, read_input_jsonl, write_text_atomic
 
@@ -56,22 +57,7 @@ def run_verb(params: RunParams) -> list[dict]:
 
 def read_batch(path: str | Path) -> list[Prompt]:
     """JSONL: ``{"prompt": text}`` for completion, or ``{"messages": [...]}`` for chat."""
-    prompts = []
-    for number, row in read_input_jsonl(path, "--batch-jsonl"):
-        if "messages" in row:
-            messages = row["messages"]
-            if not (isinstance(messages, list) and messages and all(
-                    isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                    for m in messages)):
-                raise LadderError(f"{path}:{number}: 'messages' must be a non-empty list of "
-                                  '{"role": str, "content": str}')
-            prompts.append(Prompt(text="", messages=messages))
-        elif "prompt" in row:
-            if not isinstance(row["prompt"], str):
-                raise LadderError(f"{path}:{number}: 'prompt' must be a string")
-            prompts.append(Prompt(text=row["prompt"], messages=[{"role": "user", "content": row["prompt"]}]))
-        else:
-            raise LadderError(f"{path}:{number}: needs a 'prompt' or a 'messages' field")
+    prompts = [prompt_of(row, f"{path}:{number}") for number, row in read_input_jsonl(path, "--batch-jsonl")]
     if not prompts:
         raise LadderError(f"--batch-jsonl {path}: holds no prompts")
     return prompts

@@ -1,7 +1,8 @@
 """Recipes: a climb up the ladder as one YAML file of stages (verbs with their typed params), gates between
 them, a run folder with ``lineage.json``, and resume after a crash.
 
-- :mod:`.stages`: the ``stage`` registry (verb -> params class, library function, inputs, order);
+- :mod:`.stages`: what a stage kind declares (inputs, output, order, result fields); the stages themselves are
+  the verb table's entries (:mod:`codeladder.verbs`) that name one;
 - :mod:`.schema`: a recipe validated with each verb's own params class, errors naming file, line, stage, field;
 - :mod:`.order`: distill -> finetune -> dpo -> merge -> prune -> quantize;
 - :mod:`.gates`: ``humaneval.pass@1 >= 0.55`` on a stage's own result files;

@@ -126,7 +126,7 @@ def _run_stage(stage: Stage, rec: dict, record: RunRecord, values: dict, console
     started = time.monotonic()
     try:
         with _crash_scope(stage.name):
-            stage.entry.load()(params)
+            stage.entry.data["verb"].call(params, show_progress=True)
     except BaseException as exc:
         interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
         rec.update(status="interrupted" if interrupted else "failed", seconds=round(time.monotonic() - started, 3),

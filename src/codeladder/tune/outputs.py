@@ -65,14 +65,13 @@ def best_recipe(params: TuneParams, best: dict, study_name: str) -> str:
 
 
 def write_outputs(study, params: TuneParams, study_dir: Path) -> dict:
-    from codeladder.tune.study import storage_url
 
     trials = [_trial_row(t) for t in study.get_trials(deepcopy=False)]
     done = [t for t in trials if t["state"] == "COMPLETE" and t["value"] is not None]
     maximize = study.direction.name == "MAXIMIZE"
     best = (max if maximize else min)(done, key=lambda t: t["value"]) if done else None
     states = {state: sum(t["state"] == state for t in trials) for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")}
-    result = {"study": study.study_name, "storage": _redacted(storage_url(params)), "objective": params.objective,
+    result = {"study": study.study_name, "storage": _redacted(params.storage_url()), "objective": params.objective,
               "direction": "maximize" if maximize else "minimize", "method": params.method,
               "budget": params.budget, "finished": states["COMPLETE"] + states["PRUNED"], "states": states,
               "scout": params.scout, "from_scout": study.user_attrs.get("from_scout"),

@@ -75,5 +75,9 @@ class TuneParams(VerbParams):
     def fixed(self) -> dict:
         return {name: getattr(self, name) for name in FIXED}
 
+    def storage_url(self) -> str:
+        """Where the study lives: --storage, or a SQLite file in the study folder."""
+        return self.storage or f"sqlite:///{(Path(self.output) / 'study.db').resolve()}"
+
 
 __all__ = ["TuneParams", "METHODS", "OBJECTIVES", "PRUNERS", "FIXED"]

@@ -48,10 +48,6 @@ def _optuna():
     return optuna
 
 
-def storage_url(params: TuneParams) -> str:
-    return params.storage or f"sqlite:///{(Path(params.output) / 'study.db').resolve()}"
-
-
 def _inputs(params: TuneParams, space: dict) -> dict:
     return {"base": str(Path(params.base).resolve()), "data": str(Path(params.data).resolve()),
             "method": params.method, "objective": params.objective, "eval_benchmark": params.eval_benchmark,
@@ -131,7 +127,7 @@ def open_study(params: TuneParams, space: dict):
 
 def _open_study(params: TuneParams, space: dict):
     optuna = _optuna()
-    storage = _storage(optuna, storage_url(params))
+    storage = _storage(optuna, params.storage_url())
     direction = "minimize" if params.objective == "val_loss" else "maximize"
     probe = optuna.load_study(study_name=params.study_name, storage=storage) if params.study_name in \
         [s.study_name for s in optuna.get_all_study_summaries(storage)] else None
@@ -272,4 +268,4 @@ def _fail_reason(trial) -> str:
     return str(trial.user_attrs.get("error") or trial.system_attrs.get("fail_reason") or "no reason recorded")
 
 
-__all__ = ["tune", "open_study", "fail_dead_trials", "storage_url", "enqueue_from_scout"]
+__all__ = ["tune", "open_study", "fail_dead_trials", "enqueue_from_scout"]

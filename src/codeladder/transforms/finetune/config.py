@@ -17,7 +17,7 @@ from pathlib import Path
 
 from codeladder import quiet_library_noise
 from codeladder.errors import LadderError
-from codeladder.transforms.finetune.data import Rows
+from codeladder.transforms.finetune.data import Rows, load_tokenizer
 from codeladder.transforms.finetune.guards import Findings
 from codeladder.transforms.finetune.params import FinetuneParams
 
@@ -92,12 +92,6 @@ def check_packing(params: FinetuneParams, device: str) -> None:
     if not device.startswith("cuda") or importlib.util.find_spec("flash_attn") is None:
         raise LadderError("--packing: packed rows are not isolated with sdpa/eager attention (the second row's logits "
                           "change by ~0.5); it needs a CUDA device with flash-attn installed. Train without --packing")
-
-
-def load_tokenizer(base: Path):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(base))
 
 
 def load_model(job: Job):

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeladder.errors import LadderError
+from codeladder.prompts.messages import check_messages
 
-ROLES = ("system", "user", "assistant", "tool")
 SFT_SHAPES = "a 'prompt' and 'completion' string, or 'messages' (a list of {role, content})"
 DPO_SHAPES = ("'prompt', 'chosen' and 'rejected', each a string, or TRL's conversational rows (a list of "
               "{role, content} each, chosen/rejected ending in an assistant turn)")
@@ -50,13 +50,7 @@ def _string(path: Path, line: int, row: dict, name: str, allow_empty: bool = Fal
 
 def _turns(path: Path, line: int, value: object, name: str) -> list[dict]:
     """A list of ``{role, content}`` turns (field ``name``), validated."""
-    if not isinstance(value, list) or not value:
-        raise LadderError(f"{_where(path, line)}: field '{name}' must be a non-empty list of turns")
-    for index, turn in enumerate(value):
-        if not isinstance(turn, dict) or turn.get("role") not in ROLES or not isinstance(turn.get("content"), str):
-            raise LadderError(f"{_where(path, line)}: field '{name}[{index}]' must be {{\"role\": one of "
-                              f"{', '.join(ROLES)}, \"content\": a string}}")
-    return [{"role": t["role"], "content": t["content"]} for t in value]
+    return check_messages(value, _where(path, line), name)
 
 
 def _answer_turns(path: Path, line: int, row: dict, name: str) -> list[dict]:
@@ -198,14 +192,16 @@ def to_dataset(records: list[dict]):
     return Dataset.from_list(records)
 
 
-__all__ = ["Rows", "read_rows", "split_rows", "use_chat", "sft_record", "dpo_record", "to_dataset"]
+def load_tokenizer(base: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(base))
 
 
 def prepared_rows(job, record) -> tuple:
     """(tokenizer, chat, train, val): the run's rows as ``record`` prepares them (chat template or not), checked
     for double templating before any model loads. One place for SFT, DPO and logit distillation."""
     from codeladder.transforms.finetune import guards
-    from codeladder.transforms.finetune.config import load_tokenizer
 
     tokenizer = load_tokenizer(job.params.base)
     chat = use_chat(job.params.template, tokenizer, job.rows.kind, job.rows.path)
@@ -213,3 +209,7 @@ def prepared_rows(job, record) -> tuple:
     val = [record(row, chat) for row in job.val_rows]
     guards.check_templating(train + val, tokenizer, chat)
     return tokenizer, chat, train, val
+
+
+__all__ = ["Rows", "read_rows", "split_rows", "use_chat", "sft_record", "dpo_record", "to_dataset", "load_tokenizer",
+           "prepared_rows"]

@@ -3,22 +3,25 @@ tests), the teacher's answers through any backend (:func:`codeladder.backends.op
 eval`` opens it), and the filter: every answer whose prompt has tests is executed in the real sandbox and kept
 only when it passes.
 
-The parts are the project's own (strategies, extraction, ``Benchmark.test_program``, ``SandboxPool``); written
-here is only the wiring, the JSONL prompt format and the reasons each dropped answer gets. A benchmark's task
+Generating and judging are :mod:`codeladder.measure`'s (``generate``: the chunked loop and extraction ``ladder eval``
+uses; ``judge``: limits, environment, sandbox jobs and pool); written here is only the wiring, the tests of a
+JSONL prompt and the reasons each dropped answer gets. A benchmark's task
 is tested exactly as ``ladder eval`` tests it; a JSONL prompt's ``tests`` (assert statements) run in the
 trusted checker against proxies of the functions they call, or in one process when they need more.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codeladder.backends import GenerationParams, Prompt, Request, open_engine
+from codeladder.backends import GenerationParams, Prompt
 from codeladder.errors import LadderError
+from codeladder.measure.generate import answer_code, engine_opened, in_chunks
+from codeladder.measure.judge import judged, judging_setup, sandbox_job, sandbox_pool
 
 UNTESTED = "untested"  # an answer to a prompt without tests: kept, and counted apart
+JSONL_TIMEOUT_S = 5.0  # a JSONL prompt's tests, per answer, unless --timeout says otherwise
 
 
 @dataclass
@@ -82,21 +85,13 @@ def _jsonl_prompts(path: Path) -> list[Item]:
     """Rows ``{"prompt": str}`` or ``{"messages": [...]}``, optional ``"tests"`` (a string or a list of assert
     strings), ``"id"`` and ``"entry_point"``."""
     from codeladder.benchmarks.base import entry_point_from_assert
+    from codeladder.prompts.messages import prompt_of
     from codeladder.runs import read_input_jsonl
 
     items, seen = [], set()
     for number, row in read_input_jsonl(path, "--prompts"):
         where = f"{path}:{number}"
-        if isinstance(row.get("messages"), list) and row["messages"] and all(
-                isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                for m in row["messages"]):
-            prompt = Prompt(text=row["prompt"] if isinstance(row.get("prompt"), str) else "",
-                            messages=[{"role": m["role"], "content": m["content"]} for m in row["messages"]])
-        elif isinstance(row.get("prompt"), str) and row["prompt"].strip():
-            prompt = Prompt(text=row["prompt"], messages=[{"role": "user", "content": row["prompt"]}])
-        else:
-            raise LadderError(f"{where}: needs a non-empty 'prompt' string or 'messages' (a list of "
-                              '{"role": str, "content": str})')
+        prompt = prompt_of(row, where)
         tests = row.get("tests", "")
         if isinstance(tests, list) and all(isinstance(t, str) for t in tests):
             tests = "\n".join(tests)
@@ -144,11 +139,10 @@ class Generation:
 def answer(prompts: Prompts, teacher: str, backend: str | None, options: dict, gen: Generation,
            show: bool) -> tuple[list[dict], dict, bool]:
     """(one record per answer, the engine's description, whether it answered in chat mode)."""
-    from codeladder.progress import progress_bar
-    from codeladder.prompts.extract import COMPLETION_STOPS, extract_code, extract_completion
+    from codeladder.prompts.extract import COMPLETION_STOPS
 
-    engine = open_engine(teacher, backend, **options)
-    try:
+    records = []
+    with engine_opened(teacher, backend, **options) as engine:
         chat = engine.uses_chat(gen.mode)
         if not chat and (bad := next((i for i in prompts.items if not i.prompt.text), None)):
             raise LadderError(f"--prompts {prompts.source}: {bad.id} has only 'messages', and the teacher answers "
@@ -156,32 +150,20 @@ def answer(prompts: Prompts, teacher: str, backend: str | None, options: dict, g
         params = GenerationParams(max_new_tokens=gen.max_new_tokens, temperature=gen.temperature, seed=gen.seed,
                                   stop=() if chat else COMPLETION_STOPS, mode=gen.mode)
         todo = [(item, index) for item in prompts.items for index in range(gen.n)]
-        chunk = max(1, getattr(engine, "batch_hint", 8)) * 4
-        records = []
-        with progress_bar("teacher answering", len(todo), show) as advance:
-            for start in range(0, len(todo), chunk):
-                part = todo[start:start + chunk]
-                done = engine.generate([Request(item.id, item.prompt) for item, _ in part], params)
-                for (item, index), completion in zip(part, done):
-                    found = (extract_code(completion.text, item.entry_point, item.function_prompt) if chat
-                             else extract_completion(completion.text, item.prompt.text))
-                    records.append({"id": item.id, "sample": index, "answer": completion.text, "code": found.code,
-                                    "extraction": found.method})
-                advance(len(part))
+        for part, _, completions in in_chunks(engine, todo, lambda job: (job[0].id, job[0].prompt), params, show,
+                                              "teacher answering"):
+            for (item, index), completion in zip(part, completions):
+                found = answer_code(completion.text, chat, item.entry_point, item.function_prompt, item.prompt.text)
+                records.append({"id": item.id, "sample": index, "answer": completion.text, "code": found.code,
+                                "extraction": found.method})
         info = {**engine.describe(), "chat": chat}
-    finally:
-        close = getattr(engine, "close", None)
-        if close:
-            close()
     return records, info, chat
 
 
 def judge(prompts: Prompts, records: list[dict], workers: int | None, timeout: float | None, show: bool) -> dict:
     """Each record gets ``kept`` and ``reason`` (``passed``, ``untested``, or why it was dropped); returns the
     sandbox's isolation record."""
-    from codeladder.progress import progress_bar
     from codeladder.prompts.extract import parses
-    from codeladder.sandbox import Job, Limits, SandboxPool
 
     by_id = {item.id: item for item in prompts.items}
     seen: set[tuple[str, str]] = set()
@@ -198,34 +180,23 @@ def judge(prompts: Prompts, records: list[dict], workers: int | None, timeout: f
         elif not parses(record["code"]):
             record.update(kept=False, reason="syntax_error")
         else:
-            program = _test_program(item, prompts.bench, record["code"])
             name = f"{record['id']}#{record['sample']}"
             pending[name] = record
-            timeout_s = max(timeout or 0, program.timeout_s or 0) or None
-            jobs.append(Job(name, program.code, program.payload, timeout_s, checker=program.checker,
-                            loopback=program.loopback))
+            jobs.append((name, _test_program(item, prompts.bench, record["code"])))
         seen.add(key)
     if not jobs:
         return {"level": "none (no answer had tests to run)"}
     bench = prompts.bench
-    limits = Limits(timeout_s=timeout or (bench.default_timeout_s if bench else 5.0),
-                    memory_mb=bench.default_memory_mb if bench else 2048)
-    python = None
-    if bench is not None:
-        from codeladder.envs import resolve as resolve_environment
-
-        bench.prepare(workers, show)
-        environment = resolve_environment(bench.environment, None)  # BigCodeBench's libraries, as `ladder eval`
-        python = environment.python if environment else None
-    with SandboxPool(workers=workers or os.cpu_count() or 1, limits=limits, python=python) as pool, \
-            progress_bar("testing answers", len(jobs), show) as advance:
-        for verdict in pool.run(jobs):
+    limits, environment = judging_setup(bench, timeout or (None if bench else JSONL_TIMEOUT_S), None, None, workers,
+                                        show)
+    jobs = [sandbox_job(key, program, limits) for key, program in jobs]
+    with sandbox_pool(limits, workers, environment.python if environment else None) as pool:
+        for verdict in judged(pool, jobs, show, "testing answers"):
             record = pending[verdict.key]
             record.update(kept=verdict.passed, reason="passed" if verdict.passed else verdict.status,
                           checker=verdict.checker)
             if not verdict.passed:
                 record["error"] = (verdict.detail or verdict.output_tail)[-300:]
-            advance(1)
         return pool.isolation
 
 

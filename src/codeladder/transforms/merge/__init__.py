@@ -28,7 +28,7 @@ MERGE.add("dare_ties", "drop task-vector entries at random and rescale (DARE), t
 MERGE.add("dare_linear", "drop task-vector entries at random and rescale (DARE), then sum",
           f"{_HERE}.dare:DareLinear", reference="https://arxiv.org/abs/2311.03099", params=DareParams)
 
-_LAZY = {"merge_models": "engine", "describe": "engine", "MergeReport": "engine", "MergeParams": "base",
+_LAZY = {"merge": "engine", "merge_models": "engine", "describe": "engine", "MergeReport": "engine",
          "Chunk": "base", "MergeMethod": "base"}
 
 

@@ -22,15 +22,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from codeladder.transforms.merge.params import MethodParams
+
 CHUNK_ELEMENTS = 1 << 21  # per input, per chunk: 8 MB in float32
-
-
-@dataclass(frozen=True)
-class MergeParams:
-    weights: tuple[float, ...]
-    t: float = 0.5
-    density: float = 0.5
-    seed: int = 0
 
 
 def largest_chunk(reader, chunk_elements: int) -> int:
@@ -130,10 +124,10 @@ class MergeMethod:
     def arity(self) -> str:
         return f"at least {self.min_models} model(s)"
 
-    def prepare(self, tensor_name: str, chunks: ChunkSource, numel: int, params: MergeParams) -> dict:
+    def prepare(self, tensor_name: str, chunks: ChunkSource, numel: int, params: MethodParams) -> dict:
         return {}
 
-    def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
+    def combine(self, chunk: Chunk, stats: dict, params: MethodParams, tensor_name: str) -> MergeOutput:
         raise NotImplementedError
 
 

@@ -11,9 +11,10 @@ rescaled by exactly its inverse, so the expectation is kept exactly."""
 
 import torch
 
-from codeladder.transforms.merge.base import (Chunk, MergeMethod, MergeOutput, MergeParams, Workspace, chunk_seed,
+from codeladder.transforms.merge.base import (Chunk, MergeMethod, MergeOutput, Workspace, chunk_seed,
                                               sum_into)
 from codeladder.transforms.merge.ties import elect_and_merge
+from codeladder.transforms.merge.params import MethodParams
 
 
 def keep_levels(density: float) -> int:
@@ -33,7 +34,7 @@ def drop_and_rescale(delta: torch.Tensor, density: float, generator: torch.Gener
     return torch.mul(delta, keep, out=out if out is not None else torch.empty_like(delta)).mul_(256.0 / levels)
 
 
-def dropped(chunk: Chunk, params: MergeParams, tensor_name: str) -> list[torch.Tensor]:
+def dropped(chunk: Chunk, params: MethodParams, tensor_name: str) -> list[torch.Tensor]:
     out = []
     for index, (weight, delta) in enumerate(zip(params.weights, chunk.deltas())):
         generator = torch.Generator().manual_seed(chunk_seed(params.seed, tensor_name, chunk.rows, index))
@@ -47,7 +48,7 @@ class DareLinear(MergeMethod):
     needs_base = True
     min_models = 1
 
-    def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
+    def combine(self, chunk: Chunk, stats: dict, params: MethodParams, tensor_name: str) -> MergeOutput:
         deltas = dropped(chunk, params, tensor_name)
         total = sum_into(deltas, chunk.scratch("total"))
         return MergeOutput(torch.add(chunk.base, total, out=chunk.scratch("out")), contributions=deltas)
@@ -58,6 +59,6 @@ class DareTies(MergeMethod):
     needs_base = True
     min_models = 1
 
-    def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
+    def combine(self, chunk: Chunk, stats: dict, params: MethodParams, tensor_name: str) -> MergeOutput:
         merged, kept = elect_and_merge(dropped(chunk, params, tensor_name), chunk.work)
         return MergeOutput(torch.add(chunk.base, merged, out=chunk.scratch("out")), contributions=kept)

@@ -13,8 +13,9 @@ from codeladder.models.checkpoint import CheckpointWriter, now
 from codeladder.models.integrity import full_config, require_model_folder, require_tokenizer
 from codeladder.models.lazy import DTYPES, LazyTensors
 from codeladder.models.lineage import report_dict, to_json
-from codeladder.transforms.merge import MERGE
-from codeladder.transforms.merge.base import (CHUNK_ELEMENTS, Chunk, MergeMethod, MergeOutput, MergeParams,
+from codeladder.registry import registry
+from codeladder.transforms.merge.params import MergeModelsParams, MethodParams
+from codeladder.transforms.merge.base import (CHUNK_ELEMENTS, Chunk, MergeMethod, MergeOutput,
                                               TensorReport, Workspace, largest_chunk)
 
 FLOAT_DTYPES = ("F32", "F16", "BF16", "F64")
@@ -37,16 +38,17 @@ class MergeReport:
     tensors: dict = field(default_factory=dict)
 
 
-def _check_params(method: str, weights: tuple[float, ...], chunk_elements: int, **values) -> MergeMethod:
-    """The method (from the registry), its parameters checked by its own params class."""
-    entry = MERGE.get(method, "--method")
-    entry.params.of(weights=weights, **values)
+def _method(params: MergeModelsParams, weights: tuple[float, ...], chunk_elements: int) -> tuple[MergeMethod,
+                                                                                                MethodParams]:
+    """The method (from the registry) and its own knobs, checked by its own params class."""
+    entry = registry("merge").get(params.method, "--method")
+    knobs = entry.params.of(**{**dict(params), "weights": weights})
     engine = entry.create()
     if engine.normalizes_weights and sum(weights) == 0:
         raise LadderError("--weights: they sum to 0; a weighted average needs a non-zero total")
     if chunk_elements < 1:
         raise LadderError(f"chunk_elements {chunk_elements}: must be at least 1")
-    return engine
+    return engine, knobs
 
 
 def _check_inputs(method: MergeMethod, models: list[Path], base: Path | None, weights: tuple[float, ...]) -> dict:
@@ -86,43 +88,49 @@ def _check_shapes(readers: list[LazyTensors], labels: list[Path]) -> None:
                                   f"{labels[0]} has {info.shape}{hint}")
 
 
-def merge_models(models: list[str | Path], method: str, out: str | Path, base: str | Path | None = None,
-                 weights: tuple[float, ...] | None = None, t: float = 0.5, density: float = 0.5, seed: int = 0,
-                 tokenizer_source: str | Path | None = None, chunk_elements: int = CHUNK_ELEMENTS,
-                 show_progress: bool = False) -> dict:
-    """Merge ``models`` (optionally against ``base``) into ``out``; returns the merge report."""
-    models = [Path(m) for m in models]
-    weights = tuple(weights) if weights else tuple(1.0 for _ in models)
-    engine = _check_params(method, weights, chunk_elements, t=t, density=density, seed=seed)
-    base_path = Path(base) if base else None
+def merge_models(models: list[str | Path], method: str, out: str | Path, chunk_elements: int = CHUNK_ELEMENTS,
+                 show_progress: bool = False, **settings) -> dict:
+    """:func:`merge` from keyword arguments named as the flags are (``base``, ``weights``, ``t``, ``density``,
+    ``seed``, ``tokenizer_source``)."""
+    return merge(MergeModelsParams(models=models, method=method, output=out, **settings), chunk_elements,
+                 show_progress)
+
+
+def merge(params: MergeModelsParams, chunk_elements: int = CHUNK_ELEMENTS, show_progress: bool = False) -> dict:
+    """Merge ``params.models`` (optionally against ``params.base``) into ``params.output``; returns the report."""
+    models, base_path = [Path(m) for m in params.models], params.base
+    weights = tuple(params.weights) if params.weights else tuple(1.0 for _ in models)
+    engine, knobs = _method(params, weights, chunk_elements)
     config = _check_inputs(engine, models, base_path, weights)
     first = base_path or models[0]
     vocab_size = config.get("vocab_size") or full_config(first, config)["vocab_size"]  # transformers only if absent
-    source = _tokenizer_source(tokenizer_source, first, vocab_size)
+    source = _tokenizer_source(params.tokenizer_source, first, vocab_size)
     labels = [*models, *([base_path] if base_path else [])]
-    params = MergeParams(weights=weights, t=t, density=density, seed=seed)
     started = now()
-    with CheckpointWriter(out, tokenizer_source=source, config=config, lineage_source=first, lineage_parents=labels,
-                          inputs=labels) as writer:
+    with CheckpointWriter(params.output, tokenizer_source=source, config=config, lineage_source=first,
+                          lineage_parents=labels, inputs=labels) as writer:
         writer.fingerprint_inputs(labels)
         readers = [LazyTensors(m) for m in labels]
         try:
             _check_shapes(readers, labels)
-            report = _stream(writer, readers[:len(models)], readers[len(models):] or [None], engine, params,
+            report = _stream(writer, readers[:len(models)], readers[len(models):] or [None], engine, knobs,
                              chunk_elements, show_progress)
         finally:
             for reader in readers:
                 reader.close()
-        merged = MergeReport(method, [str(m) for m in models], str(base_path) if base_path else None, list(weights),
-                             t, density, seed, _summarize(report), report)
+        merged = MergeReport(params.method, [str(m) for m in models], str(base_path) if base_path else None,
+                             list(weights), params.t, params.density, params.seed, _summarize(report), report)
         full = report_dict(merged)
         stage_params = {k: v for k, v in full.items() if k not in ("summary", "tensors")}
         writer.finish("merge", stage_params, started_at=started, report=merged, extras={LEGACY_REPORT: to_json(full)})
     return full
 
 
+merge_verb = merge  # ``ladder merge`` (the verb table calls it with show_progress=True)
+
+
 def _stream(writer: CheckpointWriter, readers: list[LazyTensors], bases: list[LazyTensors | None],
-            engine: MergeMethod, params: MergeParams, chunk_elements: int, show_progress: bool) -> dict[str, dict]:
+            engine: MergeMethod, params: MethodParams, chunk_elements: int, show_progress: bool) -> dict[str, dict]:
     """Merge every tensor chunk by chunk straight into the writer's shards; returns per-tensor reports."""
     from codeladder.progress import progress_bar
 
@@ -210,4 +218,4 @@ def describe(report: dict, out: str | Path) -> str:
     return f"{line}; per-tensor report in {Path(out) / 'report.json'}"
 
 
-__all__ = ["merge_models", "describe", "MergeReport", "MergeParams", "Chunk"]
+__all__ = ["merge", "merge_verb", "merge_models", "describe", "MergeReport", "Chunk"]

@@ -1,6 +1,7 @@
 """The parameters each merge method takes (what ``ladder ls merge`` lists and ``--help`` shows), checked
 at the boundary (one error line naming the flag): weights finite, ``t`` in [0, 1], ``density`` in (0, 1].
-Torch-free, so listing the registry is fast."""
+A knob is declared once, in its method's class; ``MergeModelsParams`` (the verb) takes those declarations, and a
+method is handed only its own class's values. Torch-free, so listing the registry is fast."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class MethodParams(VerbParams):
 
 
 class WeightedParams(MethodParams):
-    weights: tuple[FiniteFloat, ...] = option(..., "per-model weights, e.g. 0.7,0.3 (default: 1 each)")
+    weights: Optional[Annotated[tuple[FiniteFloat, ...], BeforeValidator(comma_floats)]] = option(
+        None, "per-model weights, e.g. 0.7,0.3 (default: 1 each)")
 
 
 class LinearParams(WeightedParams):
@@ -35,15 +37,23 @@ class TaskArithmeticParams(WeightedParams):
 
 
 class SlerpParams(MethodParams):
-    t: float = option(0.5, "0 = first endpoint, 1 = second", ge=0, le=1)
+    t: float = option(0.5, "slerp: 0 = first endpoint, 1 = second", ge=0, le=1)
 
 
 class TiesParams(WeightedParams):
-    density: float = option(0.5, "share of each task vector kept", gt=0, le=1)
+    density: float = option(0.5, "ties/dare: share of each task vector kept", gt=0, le=1)
 
 
 class DareParams(TiesParams):
-    seed: int = option(0, "drop pattern seed")
+    seed: int = option(0, "dare: drop pattern seed")
+
+
+def _as_text(value):
+    """A path as the user wrote it (``./nope`` stays ``./nope`` in messages)."""
+    return str(value) if isinstance(value, Path) else value
+
+
+_KNOBS = {**SlerpParams.model_fields, **DareParams.model_fields}  # every built-in method's knobs, declared above
 
 
 class MergeModelsParams(VerbParams):
@@ -54,21 +64,13 @@ class MergeModelsParams(VerbParams):
     method: str = option(..., "merge method (see `ladder ls merge`)", choices="merge")
     output: Path = option(..., "model folder to write", flags=OUTPUT)
     base: Optional[Path] = option(None, "base model (task vectors are taken against it)")
-    weights: Optional[Annotated[tuple[FiniteFloat, ...], BeforeValidator(comma_floats)]] = option(
-        None, "per-model weights, e.g. 0.7,0.3 (default: 1 each)")
-    t: float = option(0.5, "slerp: 0 = first endpoint, 1 = second", ge=0, le=1)
-    density: float = option(0.5, "ties/dare: share of each task vector kept", gt=0, le=1)
-    seed: int = option(0, "dare: drop pattern seed")
-    tokenizer_source: Optional[Path] = option(None, "folder whose tokenizer is copied (default: base, else the "
-                                                    "first model)")
+    weights: _KNOBS["weights"].annotation = _KNOBS["weights"]
+    t: float = _KNOBS["t"]
+    density: float = _KNOBS["density"]
+    seed: int = _KNOBS["seed"]
+    tokenizer_source: Optional[Annotated[str, BeforeValidator(_as_text)]] = option(
+        None, "folder whose tokenizer is copied (default: base, else the first model)")
 
 
-def merge_verb(params: MergeModelsParams) -> dict:
-    from codeladder.transforms.merge.engine import merge_models
-
-    return merge_models(params.models, params.method, params.output, params.base, params.weights, params.t,
-                        params.density, params.seed, params.tokenizer_source, show_progress=True)
-
-
-__all__ = ["MergeModelsParams", "merge_verb", "MethodParams", "WeightedParams", "LinearParams", "TaskArithmeticParams",
+__all__ = ["MergeModelsParams", "MethodParams", "WeightedParams", "LinearParams", "TaskArithmeticParams",
            "SlerpParams", "TiesParams", "DareParams"]

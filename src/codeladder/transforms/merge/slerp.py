@@ -9,7 +9,8 @@ import math
 
 import torch
 
-from codeladder.transforms.merge.base import Chunk, ChunkSource, MergeMethod, MergeOutput, MergeParams
+from codeladder.transforms.merge.base import Chunk, ChunkSource, MergeMethod, MergeOutput
+from codeladder.transforms.merge.params import MethodParams
 
 COLINEAR = 0.9995
 
@@ -37,7 +38,7 @@ class Slerp(MergeMethod):
     def _ends(chunk: Chunk):
         return (chunk.base, chunk.models[0]) if chunk.base is not None else (chunk.models[0], chunk.models[1])
 
-    def prepare(self, tensor_name: str, chunks: ChunkSource, numel: int, params: MergeParams) -> dict:
+    def prepare(self, tensor_name: str, chunks: ChunkSource, numel: int, params: MethodParams) -> dict:
         dot = sq_a = sq_b = 0.0
         for chunk in chunks():  # float32 BLAS dots per chunk, summed in double across chunks
             a, b = (end.reshape(-1) for end in self._ends(chunk))
@@ -46,7 +47,7 @@ class Slerp(MergeMethod):
             sq_b += chunk.square(0 if chunk.base is not None else 1)
         return {"coefficients": slerp_coefficients(dot, sq_a ** 0.5, sq_b ** 0.5, params.t)}
 
-    def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
+    def combine(self, chunk: Chunk, stats: dict, params: MethodParams, tensor_name: str) -> MergeOutput:
         s_a, s_b = stats["coefficients"]
         a, b = self._ends(chunk)
         out = torch.mul(a, s_a, out=chunk.scratch("out"))

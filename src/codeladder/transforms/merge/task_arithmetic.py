@@ -2,7 +2,8 @@
 
 import torch
 
-from codeladder.transforms.merge.base import Chunk, MergeMethod, MergeOutput, MergeParams
+from codeladder.transforms.merge.base import Chunk, MergeMethod, MergeOutput
+from codeladder.transforms.merge.params import MethodParams
 
 
 class TaskArithmetic(MergeMethod):
@@ -10,7 +11,7 @@ class TaskArithmetic(MergeMethod):
     needs_base = True
     min_models = 1
 
-    def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
+    def combine(self, chunk: Chunk, stats: dict, params: MethodParams, tensor_name: str) -> MergeOutput:
         deltas = chunk.deltas()
         merged = torch.add(chunk.base, deltas[0], alpha=params.weights[0], out=chunk.scratch("out"))
         for weight, delta in zip(params.weights[1:], deltas[1:]):  # base.clone().add_(delta, alpha=w), in turn

@@ -9,8 +9,9 @@ them 2.5 of a 0.5B dare_ties merge's 14 seconds."""
 
 import torch
 
-from codeladder.transforms.merge.base import (Chunk, ChunkSource, MergeMethod, MergeOutput, MergeParams, Workspace,
+from codeladder.transforms.merge.base import (Chunk, ChunkSource, MergeMethod, MergeOutput, Workspace,
                                               magnitude_thresholds, sum_into)
+from codeladder.transforms.merge.params import MethodParams
 
 
 _PLUS, _MINUS = torch.tensor(1.0), torch.tensor(-1.0)
@@ -37,10 +38,10 @@ class Ties(MergeMethod):
     needs_base = True
     min_models = 1
 
-    def prepare(self, tensor_name: str, chunks: ChunkSource, numel: int, params: MergeParams) -> dict:
+    def prepare(self, tensor_name: str, chunks: ChunkSource, numel: int, params: MethodParams) -> dict:
         return {"thresholds": magnitude_thresholds(chunks, numel, params.density, len(params.weights))}
 
-    def combine(self, chunk: Chunk, stats: dict, params: MergeParams, tensor_name: str) -> MergeOutput:
+    def combine(self, chunk: Chunk, stats: dict, params: MethodParams, tensor_name: str) -> MergeOutput:
         weighted = []
         for index, (weight, delta, threshold) in enumerate(zip(params.weights, chunk.deltas(), stats["thresholds"])):
             large = torch.ge(chunk.magnitude(index), threshold, out=chunk.scratch("large", torch.bool))

@@ -7,6 +7,7 @@ must gather calibration activations first. Structures are the engine's, not a me
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import ClassVar, Optional
 
@@ -57,9 +58,7 @@ def prune_verb(params: PruneParams) -> dict:
 def __getattr__(name: str):
     """The engine (it imports torch) is loaded on first use, not when the registry is listed."""
     if name in ("prune_model", "PruneReport"):
-        from codeladder.transforms.prune import engine
-
-        return getattr(engine, name)
+        return getattr(importlib.import_module("codeladder.transforms.prune.engine"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

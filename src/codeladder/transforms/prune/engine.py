@@ -12,7 +12,7 @@ from codeladder.errors import LadderError
 from codeladder.models.arch import stored_items
 from codeladder.models.checkpoint import CheckpointWriter, now
 from codeladder.models.integrity import require_model_folder
-from codeladder.transforms.prune import PRUNE
+from codeladder.registry import registry
 from codeladder.transforms.prune.base import mask_lowest, prunable_layers
 
 
@@ -87,7 +87,7 @@ def prune_model(folder: str | Path, out: str | Path, method: str = "wanda", spar
     from codeladder.measure.perplexity import perplexity
 
     folder, out = Path(folder), Path(out)
-    entry = PRUNE.get(method, "--method")
+    entry = registry("prune").get(method, "--method")
     entry.params(**{k: v for k, v in dict(sparsity=sparsity, structure=structure, calibration=calibration,
                                            samples=samples).items() if k in entry.params.model_fields})
     if text_for_perplexity is not None and not text_for_perplexity.strip():

@@ -1,4 +1,5 @@
-"""The pipeline panel: ``ladder recipe ls|show|cp|plan|run|resume`` (params and logic in pipeline/verbs.py)."""
+"""The pipeline panel's renderers: ``ladder recipe ls|show|cp|plan|run|resume`` (params and logic in
+pipeline/verbs.py; the verbs are in codeladder/verbs.py)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,8 @@ import sys
 
 from rich.table import Table
 
-from codeladder.cli.build import GROUP_HELP, Verb
 from codeladder.cli.output import console, err_console, print_json
-from codeladder.pipeline.verbs import (RecipeCpParams, RecipeLsParams, RecipePlanParams, RecipeResumeParams,
-                                       RecipeRunParams, RecipeShowParams, copy_recipe, list_recipes, plan_recipe,
-                                       resume_recipe, run_recipe, show_recipe)
-
-GROUP_HELP["recipe"] = "Recipes: a whole climb (stages = verbs, gates between them) from one YAML file, resumable."
-
+from codeladder.pipeline.verbs import RecipeCpParams, RecipeLsParams, RecipePlanParams, RecipeShowParams
 
 def render_ls(rows: list[dict], params: RecipeLsParams, as_json: bool) -> None:
     if as_json:
@@ -83,19 +78,5 @@ def render_run(result: dict, params, as_json: bool) -> int:
     return 0
 
 
-def run_with_progress(params: RecipeRunParams) -> dict:
-    return run_recipe(params, show_progress=True)
-
-
-def resume_with_progress(params: RecipeResumeParams) -> dict:
-    return resume_recipe(params, show_progress=True)
-
-
-VERBS = [
-    Verb("recipe ls", RecipeLsParams, list_recipes, render_ls, panel="pipeline", json=True),
-    Verb("recipe show", RecipeShowParams, show_recipe, render_show, panel="pipeline"),
-    Verb("recipe cp", RecipeCpParams, copy_recipe, render_cp, panel="pipeline"),
-    Verb("recipe plan", RecipePlanParams, plan_recipe, render_plan, panel="pipeline", json=True),
-    Verb("recipe run", RecipeRunParams, run_with_progress, render_run, panel="pipeline", json=True),
-    Verb("recipe resume", RecipeResumeParams, resume_with_progress, render_run, panel="pipeline", json=True),
-]
+RENDERERS = {"recipe ls": render_ls, "recipe show": render_show, "recipe cp": render_cp, "recipe plan": render_plan,
+             "recipe run": render_run, "recipe resume": render_run}

@@ -1,15 +1,17 @@
-"""``ladder contracts check`` and ``ladder submit`` (params and logic in codeladder/contracts/, codeladder/ship/)."""
+"""The ship panel's renderers: ``ladder contracts check``, ``submit`` and ``compile`` (params and logic in
+codeladder/contracts/ and codeladder/ship/; the verbs are in codeladder/verbs.py)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from rich.table import Table
 
-from codeladder.cli.build import GROUP_HELP, Verb
 from codeladder.cli.output import checks_table, console, print_json
-from codeladder.contracts.check import ContractsCheckParams, contracts_check
-from codeladder.ship.submit import SubmitParams, submit_verb
+from codeladder.contracts.check import ContractsCheckParams
+from codeladder.ship.compile import CompileParams, CompileReport
+from codeladder.ship.submit import SubmitParams
 
-GROUP_HELP["contracts"] = "Executable contracts: falsifiable claims checked against result files."
 _STYLE = {"pass": "green", "fail": "bold red", "not-applicable": "yellow"}
 
 
@@ -49,5 +51,17 @@ def render_submit(result: dict, params: SubmitParams, as_json: bool) -> int:
     return 1 if result.get("failed") else 0
 
 
-VERBS = [Verb("contracts check", ContractsCheckParams, contracts_check, render_contracts, panel="ship", json=True),
-         Verb("submit", SubmitParams, submit_verb, render_submit, panel="ship", json=True)]
+def render_compile(report: CompileReport, params: CompileParams, as_json: bool) -> None:
+    if as_json:
+        print_json(asdict(report))
+        return
+    total, runtime, gguf = (f"{n / 2**20:.1f} MiB" for n in (report.total_bytes, report.runtime_bytes,
+                                                              report.gguf_bytes))
+    console.print(f"wrote {report.output}: {total} = runtime {runtime} + GGUF {gguf} ({report.gguf_type or 'GGUF'}), "
+                  f"in {report.seconds} s")
+    console.print(f"  {report.output} --prompt 'def fib(n):' -n 64    # greedy completion")
+    console.print(f"  {report.output}                                # interactive")
+    console.print(f"  {report.output} --server --port 8080           # OpenAI API at http://127.0.0.1:8080/v1")
+
+
+RENDERERS = {"contracts check": render_contracts, "submit": render_submit, "compile": render_compile}

@@ -1,0 +1,43 @@
+"""Chat messages and prompt rows as users write them in JSONL: the one check of ``[{"role", "content"}, ...]``
+(training rows, preference pairs, prompt batches) and the one reading of a ``{"prompt": str}`` or
+``{"messages": [...]}`` row into a :class:`~codeladder.backends.base.Prompt` (``ladder run --batch-jsonl``,
+``ladder distill --prompts``)."""
+
+from __future__ import annotations
+
+from codeladder.backends.base import Prompt
+from codeladder.errors import LadderError
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+def check_messages(value: object, where: str, name: str = "messages") -> list[dict]:
+    """``value`` as a non-empty list of ``{"role": one of ROLES, "content": str}`` (extra keys dropped), or one
+    line naming the field at fault."""
+    if not isinstance(value, list) or not value:
+        raise LadderError(f"{where}: field {name!r} must be a non-empty list of {{role, content}} messages")
+    for number, message in enumerate(value):
+        field = f"{name}[{number}]"
+        if not isinstance(message, dict):
+            raise LadderError(f"{where}: field {field!r} must be an object with 'role' and 'content'")
+        if message.get("role") not in ROLES:
+            raise LadderError(f"{where}: field {field + '.role'!r} must be one of {', '.join(ROLES)}, "
+                              f"not {message.get('role')!r}")
+        if not isinstance(message.get("content"), str):
+            raise LadderError(f"{where}: field {field + '.content'!r} must be a string")
+    return [{"role": m["role"], "content": m["content"]} for m in value]
+
+
+def prompt_of(row: dict, where: str) -> Prompt:
+    """A prompt row: ``messages`` (sent as they are in chat mode; ``prompt``, when also given, in completion
+    mode) or a non-empty ``prompt`` string (one user turn in chat mode)."""
+    if "messages" in row:
+        text = row.get("prompt")
+        return Prompt(text=text if isinstance(text, str) else "", messages=check_messages(row["messages"], where))
+    if isinstance(row.get("prompt"), str) and row["prompt"].strip():
+        return Prompt(text=row["prompt"], messages=[{"role": "user", "content": row["prompt"]}])
+    raise LadderError(f"{where}: needs a non-empty 'prompt' string or 'messages' (a list of "
+                      '{"role": str, "content": str})')
+
+
+__all__ = ["ROLES", "check_messages", "prompt_of"]
