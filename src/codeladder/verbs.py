@@ -164,7 +164,7 @@ _add("merge", "improve", MergeModelsParams, "codeladder.transforms.merge.engine:
      stage=StageKind(inputs=("models", "base", "tokenizer_source"), order="merge", weights=True, results=MERGE_RESULTS))
 _add("merge-adapter", "improve", MergeAdapterParams, "codeladder.transforms.adapter:merge_adapter_verb",
      stage=StageKind(inputs=("base", "adapter"), order="finetune", weights=True))
-_add("prune", "improve", PruneParams, "codeladder.transforms.prune:prune_verb",
+_add("prune", "improve", PruneParams, "codeladder.transforms.prune.engine:prune",
      stage=StageKind(inputs=("folder", "calibration", "text"), order="prune", weights=True, results=PRUNE_RESULTS))
 _add("quantize", "improve", QuantizeParams, "codeladder.transforms.quantize:quantize_verb",
      stage=StageKind(inputs=("folder", "text"), order="quantize", weights=True, output_name=quantized_name,

@@ -141,15 +141,20 @@ class QuantizeParams(VerbParams):
 
 
 def quantize_verb(params: QuantizeParams) -> dict:
-    return quantize(params.folder, params.scheme, params.output, read_text(params.text, "--text"), params.verbose)
+    """``ladder quantize``: the report, also written beside the output."""
+    return _quantize(params, read_text(params.text, "--text"))
 
 
-def quantize(folder: str | Path, scheme: str, out: str | Path, text: str | None = None, verbose: bool = False) -> dict:
-    """Quantize ``folder`` with ``scheme`` (``ladder ls quantize``) into ``out`` (a folder or a GGUF file);
-    returns the report, also written beside the output."""
+def quantize(folder: str | Path, scheme: str, out: str | Path, text: str | None = None, **settings) -> dict:
+    """Quantize ``folder`` with ``scheme`` (``ladder ls quantize``) into ``out`` (a folder or a GGUF file), with
+    ``text`` (the text itself) for the perplexity before and after; ``settings`` as the flags are named."""
+    return _quantize(QuantizeParams(folder=folder, scheme=scheme, output=out, **settings), text)
+
+
+def _quantize(params: QuantizeParams, text: str | None) -> dict:
     from codeladder.models.gguf_export import export_gguf
 
-    folder, out = Path(folder), Path(out)
+    folder, out, scheme = params.folder, params.output, params.scheme
     entry = QUANTIZE.get(scheme, "--scheme")
     if text is not None and not text.strip():
         raise LadderError("--text: the file is empty; give some text to measure perplexity on")
@@ -159,7 +164,8 @@ def quantize(folder: str | Path, scheme: str, out: str | Path, text: str | None 
     if entry.data["output"] == "folder":
         quantize_in_framework(folder, scheme, out, report, text)
     else:
-        exported = export_gguf(folder, out, scheme, verbose=verbose, stage="quantize", params={"scheme": scheme})
+        exported = export_gguf(folder, out, scheme, verbose=params.verbose, stage="quantize",
+                               params={"scheme": scheme})
         report.fallbacks = exported.fallbacks
         report.sized([out]).measured(folder, out, text)
         rewrite_gguf_report(out, report)
@@ -181,4 +187,5 @@ def describe(report: dict) -> list[tuple[str, str]]:
     return rows
 
 
-__all__ = ["QUANTIZE", "QuantizeReport", "quantize", "quantize_in_framework", "parameter_count", "describe"]
+__all__ = ["QUANTIZE", "QuantizeReport", "QuantizeParams", "quantize", "quantize_verb", "quantize_in_framework",
+           "parameter_count", "describe"]

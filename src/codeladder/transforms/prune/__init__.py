@@ -11,7 +11,7 @@ import importlib
 from pathlib import Path
 from typing import ClassVar, Optional
 
-from codeladder.params import OUTPUT, VerbParams, option, read_text
+from codeladder.params import OUTPUT, VerbParams, option
 from codeladder.registry import new_registry
 
 PRUNE = new_registry("prune")
@@ -48,19 +48,12 @@ class PruneParams(WandaParams):
     text: Optional[Path] = option(None, "text file for the perplexity before and after")
 
 
-def prune_verb(params: PruneParams) -> dict:
-    from codeladder.transforms.prune.engine import prune_model
-
-    return prune_model(params.folder, params.output, params.method, params.sparsity, params.structure,
-                       params.calibration, params.samples, read_text(params.text, "--text"))
-
-
 def __getattr__(name: str):
     """The engine (it imports torch) is loaded on first use, not when the registry is listed."""
-    if name in ("prune_model", "PruneReport"):
+    if name in ("prune", "prune_verb", "prune_model", "PruneReport"):
         return getattr(importlib.import_module("codeladder.transforms.prune.engine"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["PRUNE", "STRUCTURES", "MagnitudeParams", "WandaParams", "PruneParams", "prune_verb", "prune_model",
+__all__ = ["PRUNE", "STRUCTURES", "MagnitudeParams", "WandaParams", "PruneParams", "prune", "prune_verb", "prune_model",
            "PruneReport"]

@@ -12,7 +12,9 @@ from codeladder.errors import LadderError
 from codeladder.models.arch import stored_items
 from codeladder.models.checkpoint import CheckpointWriter, now
 from codeladder.models.integrity import require_model_folder
+from codeladder.params import read_text
 from codeladder.registry import registry
+from codeladder.transforms.prune import PruneParams
 from codeladder.transforms.prune.base import mask_lowest, prunable_layers
 
 
@@ -80,16 +82,27 @@ def input_norms(model, tokenizer, texts: list[str], max_length: int = 256) -> di
     return {name: total.sqrt() for name, total in sums.items()}
 
 
-def prune_model(folder: str | Path, out: str | Path, method: str = "wanda", sparsity: float = 0.5,
-                structure: str = "unstructured", calibration: str | Path | None = None, samples: int = 128,
-                text_for_perplexity: str | None = None) -> dict:
-    """Prune ``folder`` into ``out``; returns the report (also written as ``out/report.json``)."""
+def prune(params: PruneParams) -> dict:
+    """``ladder prune``: the report (also written as ``OUTPUT/report.json``)."""
+    return _prune(params, read_text(params.text, "--text"))
+
+
+prune_verb = prune  # the name earlier releases used
+
+
+def prune_model(folder: str | Path, out: str | Path, text_for_perplexity: str | None = None, **settings) -> dict:
+    """Prune ``folder`` into ``out`` (``settings`` as the flags are named: method, sparsity, structure,
+    calibration, samples), with ``text_for_perplexity`` (the text itself) measured before and after."""
+    return _prune(PruneParams(folder=folder, output=out, **settings), text_for_perplexity)
+
+
+def _prune(params: PruneParams, text_for_perplexity: str | None) -> dict:
     from codeladder.measure.perplexity import perplexity
 
-    folder, out = Path(folder), Path(out)
+    folder, out, method, calibration = params.folder, params.output, params.method, params.calibration
+    sparsity, structure, samples = params.sparsity, params.structure, params.samples
     entry = registry("prune").get(method, "--method")
-    entry.params(**{k: v for k, v in dict(sparsity=sparsity, structure=structure, calibration=calibration,
-                                           samples=samples).items() if k in entry.params.model_fields})
+    entry.params(**{k: v for k, v in dict(params).items() if k in entry.params.model_fields})  # its own checks
     if text_for_perplexity is not None and not text_for_perplexity.strip():
         raise LadderError("--text: the file is empty; give some text to measure perplexity on")
     config = require_model_folder(folder)
