@@ -49,6 +49,7 @@ def generate_samples(config: EvalParams, bench: Benchmark, tasks: list[Task], ru
     if not todo:
         return json.loads(backend_file.read_text()) if backend_file.exists() else {}
     strategy = get_strategy(config.strategy, config.shots, config.reflexion_rounds)
+    _check_strategy(strategy, bench, tasks, config.backend_name, config.mode)
     if answers_with_solutions(config.backend_name):
         opened = engine_opened(None, config.backend_name, solutions={t.task_id: t.reference for t in tasks})
     else:
@@ -57,7 +58,8 @@ def generate_samples(config: EvalParams, bench: Benchmark, tasks: list[Task], ru
                                defaults={"logits_all": config.rerank == "logprob"}, **config.backend_options)
     with opened as backend, contextlib.ExitStack() as stack:
         chat = backend.uses_chat(config.mode) and not bench.completion_only
-        _check_strategy(strategy, bench, tasks, chat, backend)
+        if isinstance(strategy, Reflexion) and not chat:
+            _refuse_completion()
         write_json_atomic(backend_file, {**backend.describe(), "chat": chat})
         params = config.generation(chat)
         if not chat and bench.completion_stops is not None:
@@ -80,17 +82,22 @@ def _prompt(bench: Benchmark, strategy, task: Task) -> Prompt:
     return Prompt(text=own[0], messages=[{"role": "user", "content": own[1]}])
 
 
-def _check_strategy(strategy, bench: Benchmark, tasks: list[Task], chat: bool, backend) -> None:
+def _check_strategy(strategy, bench: Benchmark, tasks: list[Task], backend_name: str, mode: str) -> None:
+    """What a strategy cannot take, refused before any model loads (chat mode "auto" is checked once it has)."""
     if not isinstance(strategy, Reflexion):
         return
-    if answers_with_solutions(backend.name):
-        raise LadderError(f"--strategy reflexion: --backend {backend.name} answers with the solutions; use a model")
+    if answers_with_solutions(backend_name):
+        raise LadderError(f"--strategy reflexion: --backend {backend_name} answers with the solutions; use a model")
     if bench.environment or (tasks and bench.own_prompt(tasks[0], strategy.name) is not None):
         raise LadderError(f"--strategy reflexion: {bench.name} does not take it (its prompts are its own, or its "
                           "examples need an evaluation environment); use HumanEval(+) or MBPP(+)")
-    if not chat:
-        raise LadderError("--strategy reflexion: the feedback is a conversation; it needs chat mode (a model with a "
-                          "chat template, or --mode chat)")
+    if mode == "completion" or bench.completion_only:
+        _refuse_completion()
+
+
+def _refuse_completion() -> None:
+    raise LadderError("--strategy reflexion: the feedback is a conversation; it needs chat mode (a model with a "
+                      "chat template, or --mode chat)")
 
 
 def _extractor(bench: Benchmark, chat: bool, backend) -> Callable[[Task, str], tuple[str, str]]:

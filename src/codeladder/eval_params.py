@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar, Optional
 from pydantic import BeforeValidator, model_validator
 
 from codeladder.benchmarks import Benchmark
+from codeladder.backends.options import GENERATION, MODES
 from codeladder.backends import GenerationParams, answers_with_solutions, infer_backend
 from codeladder.envs.executors import NO_RAY, ray_available
 from codeladder.errors import LadderError
@@ -18,7 +19,6 @@ from codeladder.params import OUTPUT, VerbParams, comma_ints, option
 from codeladder.prompts.extract import COMPLETION_STOPS
 from codeladder.runs import slug
 
-MODES = ("auto", "chat", "completion")
 
 
 def _file_sha256(path: str | None) -> str | None:
@@ -42,18 +42,16 @@ class EvalParams(VerbParams):
     strategy: str = option("standard", "prompt strategy (see `ladder ls strategy`)", choices="strategy")
     shots: int = option(1, "exemplars for the few-shot strategy", ge=0, le=16)
     reflexion_rounds: int = option(2, "reflexion: regenerations at most after a failed prompt example", ge=1, le=8)
-    mode: str = option("auto", "chat, completion, or auto (chat when the model has a chat template)",
-                       choices=MODES)
+    mode: str = GENERATION["mode"]
     bcb_mode: str = option("complete", "BigCodeBench prompt: complete (continue the code) or instruct (from "
                                        "the description)", choices=("complete", "instruct"))
     n: int = option(1, "samples per task", ge=1)
     k: Annotated[tuple[int, ...], BeforeValidator(comma_ints)] = option((1,), "pass@k values, e.g. 1,10,100")
-    temperature: float = option(0.0, "sampling temperature; 0 is greedy", ge=0)
-    top_p: float = option(1.0, "nucleus sampling: keep the smallest token set with this much probability",
-                          gt=0, le=1)
-    top_k: int = option(0, "keep only the k most likely tokens; 0 is off", ge=0)
-    seed: int = option(0, "sampling seed (sample i of a task uses seed + i where the engine allows)", ge=0)
-    max_new_tokens: int = option(512, "tokens to generate per sample at most", ge=1)
+    temperature: float = GENERATION["temperature"]
+    top_p: float = GENERATION["top_p"]
+    top_k: int = GENERATION["top_k"]
+    seed: int = GENERATION["seed"]
+    max_new_tokens: int = GENERATION["max_new_tokens"]
     limit: Optional[int] = option(None, "only the first N tasks", ge=1)
     timeout: Optional[float] = option(None, "seconds per sample (default: per benchmark)", gt=0, le=3600)
     memory_mb: Optional[int] = option(None, "MiB of memory per sample (default 2048; 4096 for *-plus and "

@@ -28,6 +28,11 @@ def option(default: Any = ..., help: str = "", *, flags: tuple[str, ...] | None 
                  **constraints)
 
 
+def with_default(field: FieldInfo, default: Any) -> Any:
+    """A field declared elsewhere (its help, flags and checks) with another default."""
+    return FieldInfo.merge_field_infos(field, default=default)
+
+
 def meta(field: FieldInfo) -> dict:
     extra = field.json_schema_extra
     return extra if isinstance(extra, dict) else {}
@@ -151,5 +156,5 @@ def read_text(path: Path | None, flag: str) -> str | None:
 
 OUTPUT = ("-o", "--output")
 
-__all__ = ["read_text", "OUTPUT", "VerbParams", "option", "meta", "flag_of", "choice_names", "comma_ints",
-           "comma_floats", "comma_words"]
+__all__ = ["read_text", "OUTPUT", "VerbParams", "option", "with_default", "meta", "flag_of", "choice_names",
+           "comma_ints", "comma_floats", "comma_words"]

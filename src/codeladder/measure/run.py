@@ -10,9 +10,10 @@ from typing import Any, ClassVar, Optional
 from pydantic import model_validator
 
 from codeladder.backends import GenerationParams, Prompt, Request, backend_options, infer_backend, open_engine
+from codeladder.backends.options import GENERATION
 from codeladder.errors import LadderError
 from codeladder.prompts.messages import prompt_of
-from codeladder.params import OUTPUT, VerbParams, option
+from codeladder.params import OUTPUT, VerbParams, option, with_default
 from codeladder.runs import check_output_file, read_input_jsonl, write_text_atomic
 
 
@@ -24,11 +25,10 @@ class RunParams(VerbParams):
     prompt: Optional[str] = option(None, "one prompt")
     batch_jsonl: Optional[Path] = option(None, 'JSONL of {"prompt": ...} or {"messages": [...]}')
     backend: Optional[str] = option(None, "engine (default: inferred from the model)", choices="backend")
-    mode: str = option("auto", "chat, completion, or auto (chat when the model has a chat template)",
-                       choices=("auto", "chat", "completion"))
-    max_new_tokens: int = option(128, "tokens to generate at most", ge=1)
-    temperature: float = option(0.0, "sampling temperature; 0 is greedy", ge=0)
-    seed: int = option(0, "sampling seed", ge=0)
+    mode: str = GENERATION["mode"]
+    max_new_tokens: int = with_default(GENERATION["max_new_tokens"], 128)
+    temperature: float = GENERATION["temperature"]
+    seed: int = GENERATION["seed"]
     output: Optional[Path] = option(None, "write the JSONL here (default: stdout)", flags=OUTPUT)
     backend_options: dict[str, Any] = option({}, "the backend's own options (its params class validates them)")
 

@@ -18,11 +18,11 @@ def check_messages(value: object, where: str, name: str = "messages") -> list[di
         raise LadderError(f"{where}: field {name!r} must be a non-empty list of {{role, content}} messages")
     for number, message in enumerate(value):
         field = f"{name}[{number}]"
-        if not isinstance(message, dict):
-            raise LadderError(f"{where}: field {field!r} must be an object with 'role' and 'content'")
-        if message.get("role") not in ROLES:
-            raise LadderError(f"{where}: field {field + '.role'!r} must be one of {', '.join(ROLES)}, "
-                              f"not {message.get('role')!r}")
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ROLES:
+            got = f"its role is {role!r}" if isinstance(message, dict) else f"not {type(message).__name__}"
+            raise LadderError(f"{where}: field {field!r} must be {{\"role\": one of {', '.join(ROLES)}, \"content\": "
+                              f"a string}} ({got})")
         if not isinstance(message.get("content"), str):
             raise LadderError(f"{where}: field {field + '.content'!r} must be a string")
     return [{"role": m["role"], "content": m["content"]} for m in value]

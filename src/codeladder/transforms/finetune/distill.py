@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 
+from codeladder.backends.options import GENERATION
 from codeladder.errors import LadderError
 from codeladder.params import OUTPUT, VerbParams, option
 from codeladder.transforms.finetune.params import FinetuneParams, TEMPLATES
 
 MODES = ("sequence", "logits")
-TEACHER_MODES = ("auto", "chat", "completion")
 DATA, ANSWERS, REPORT = "distill_data.jsonl", "teacher_answers.jsonl", "distill_report.json"
 TEACHER_INFO = "teacher.json"  # the engine that answered, for a --resume that reuses the answers
 # DistillParams field -> FinetuneParams field: the student's training settings, passed through as they are.
@@ -59,10 +59,9 @@ class DistillParams(VerbParams):
     teacher_run: Optional[Path] = option(None, "a `ladder eval` run of the teacher: its pass@1 is the gate")
     min_teacher_pass: float = option(0.5, "refuse a teacher whose pass@1 on --teacher-run is below this", ge=0, le=1)
     n: int = option(1, "answers per prompt", ge=1)
-    teacher_temperature: float = option(0.0, "the teacher's sampling temperature; 0 is greedy", ge=0)
-    max_new_tokens: int = option(512, "tokens per teacher answer at most", ge=1)
-    teacher_mode: str = option("auto", "the teacher's prompts: chat, completion, or auto (chat when it has a chat "
-                                       "template)", choices=TEACHER_MODES)
+    teacher_temperature: float = GENERATION["temperature"]  # the teacher's generation, as `ladder eval` takes it
+    max_new_tokens: int = GENERATION["max_new_tokens"]
+    teacher_mode: str = GENERATION["mode"]
     strategy: str = option("standard", "prompt strategy for a benchmark's tasks (see `ladder ls strategy`)",
                            choices="strategy")
     limit: Optional[int] = option(None, "only the first N prompts", ge=1)
