@@ -9,6 +9,19 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``ladder ARGS`` in this process: (exit code, stdout, stderr)."""
+    from codeladder.cli import main as cli_main
+
+    try:
+        cli_main.main([*args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def ladder(*args: str, cwd: Path | None = None, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the real ``ladder`` CLI in a subprocess, as a user would."""
     done = subprocess.run([sys.executable, "-m", "codeladder.cli.main", *args], capture_output=True, text=True,

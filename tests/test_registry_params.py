@@ -14,6 +14,7 @@ from codeladder.verbs import all_verbs
 from codeladder.errors import LadderError
 from codeladder.evaluate import EvalParams, evaluate
 from codeladder.registry import registry
+from conftest import run_cli
 
 
 class ToyBenchmark(Benchmark):
@@ -37,16 +38,6 @@ def toy_registered():
     registry("benchmark").add("toy-bench", "a toy benchmark registered by a test", ToyBenchmark)
     yield
     registry("benchmark").remove("toy-bench")
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        cli_main.main([*args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_a_registered_benchmark_is_listed_helped_and_evaluated(capsys, tmp_path, monkeypatch):

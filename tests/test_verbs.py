@@ -15,6 +15,7 @@ from codeladder.pipeline import RecipePlanParams, RecipeRunParams, plan_recipe, 
 from codeladder.pipeline.stages import StageKind
 from codeladder.registry import registry
 from codeladder.verbs import PANELS, Verb, add_verb, all_verbs, remove_verb
+from conftest import run_cli
 
 
 class GreetParams(VerbParams):
@@ -38,16 +39,6 @@ def toy_verb():
                          stages={"greet": StageKind(inputs=(), results=("greeting", "letters"))}))
     yield verb
     remove_verb("greet")
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        cli_main.main([*args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _command(app: typer.Typer, name: str):

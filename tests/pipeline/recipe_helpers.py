@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from codeladder.cli import main as cli_main
+from conftest import run_cli  # noqa: F401 - the pipeline tests import it from here
 
 GOOD = """\
 name: small
@@ -31,13 +31,3 @@ def write_recipe(folder: Path, text: str, name: str = "recipe.yaml") -> Path:
     path = folder / name
     path.write_text(text)
     return path
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        cli_main.main([*args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from codeladder.cli.output import console, key_value_table, line_list, print_json
+from codeladder.cli.output import console, key_value_table, line_list, print_json, print_json_or
 from codeladder.data.decontaminate import DecontaminateParams
 from codeladder.data.pairs import PairsParams, meta_path
 from codeladder.data.prep import PrepParams
@@ -150,11 +150,8 @@ def render_decontaminate(report: dict, params: DecontaminateParams, as_json: boo
 
 
 def render_sft(meta: dict, params: SftParams, as_json: bool) -> None:
-    if as_json:
-        print_json(meta)
-        return
-    console.print(f"wrote {meta['rows']} rows ({meta['tasks']} tasks of {meta['benchmark']}, "
-                  f"{len(meta['dropped_contaminated'])} dropped as contaminated) to {meta['file']}")
+    print_json_or(meta, as_json, f"wrote {meta['rows']} rows ({meta['tasks']} tasks of {meta['benchmark']}, "
+                                 f"{len(meta['dropped_contaminated'])} dropped as contaminated) to {meta['file']}")
 
 
 def render_prep(meta: dict, params: PrepParams, as_json: bool) -> None:

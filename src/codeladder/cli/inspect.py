@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from codeladder.cli.output import console, err_console, key_value_table, line_list, print_json
+from codeladder.cli.output import console, key_value_table, line_list, print_json, print_json_or
 from codeladder.data.quality import QualityParams
 from codeladder.listing import LsParams
 from codeladder.report.analysis_tables import compare_tables, failures_tables, history_tables, oracle_tables
@@ -36,11 +36,8 @@ def _renderer(to_tables):
 
 
 def render_report(result: dict, params: ReportParams, as_json: bool) -> None:
-    if as_json:
-        print_json(result)
-        return
-    err_console.print(f"wrote {result['output']} ({result['format']}, {len(result['runs'])} run(s), "
-                      f"{result['bench_results']} throughput result(s))", highlight=False, markup=False)
+    print_json_or(result, as_json, f"wrote {result['output']} ({result['format']}, {len(result['runs'])} run(s), "
+                                   f"{result['bench_results']} throughput result(s))", stderr=True)
 
 
 def render_ls(rows: list[dict], params: LsParams, as_json: bool) -> None:

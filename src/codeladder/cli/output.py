@@ -25,6 +25,14 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
+def print_json_or(result: Any, as_json: bool, line: str, stderr: bool = False) -> None:
+    """The result as JSON with --json, else one plain line (never read as rich markup)."""
+    if as_json:
+        print_json(result)
+    else:
+        (err_console if stderr else console).print(line, highlight=False, markup=False)
+
+
 def render_plain(result: Any, params: Any, as_json: bool) -> None:
     """A verb's result as JSON (what a verb without a renderer of its own prints)."""
     print_json(result if isinstance(result, (dict, list, str, int, float, bool)) or result is None else str(result))
