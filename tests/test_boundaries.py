@@ -110,3 +110,12 @@ def test_nothing_outside_cli_imports_cli_and_nothing_in_transforms_imports_the_s
                 if t.startswith("codeladder.cli") and not m.startswith("codeladder.cli")]
     assert not [(m, t) for m, targets in graph.items() for t in targets
                 if m.startswith("codeladder.transforms") and t.startswith("codeladder.sandbox")]
+
+
+def test_the_architecture_doc_names_every_package_and_module():
+    doc = (SRC.parent / "docs" / "architecture.md").read_text()
+    packages = [p.name for p in (SRC / "codeladder").iterdir() if p.is_dir() and not p.name.startswith("__")]
+    modules = [p.name for p in (SRC / "codeladder").glob("*.py") if p.name != "__init__.py"]
+    assert len(packages) >= 15 and len(modules) >= 10
+    assert [p for p in packages if f"`{p}/`" not in doc] == []
+    assert [m for m in modules if m not in doc] == []
