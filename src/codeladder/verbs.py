@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,13 +89,15 @@ class Verb:
 
     @property
     def summary(self) -> str:
-        return (inspect.cleandoc(self.params.__doc__ or "").splitlines() or [""])[0]
+        """The first sentence of the params class's docstring, on one line."""
+        paragraph = " ".join(inspect.cleandoc(self.params.__doc__ or "").split("\n\n")[0].split())
+        return re.split(r"(?<=\.)\s", paragraph, maxsplit=1)[0]
 
     @property
     def source(self) -> str:
         """The library file that implements the verb (where its params class lives)."""
-        parts = Path(inspect.getsourcefile(self.params) or "").parts
-        return "/".join(parts[parts.index("codeladder") - 1:]) if "codeladder" in parts else "/".join(parts)
+        path = Path(inspect.getsourcefile(self.params) or "")
+        return "/".join(path.parts[path.parts.index("codeladder") - 1:]) if "codeladder" in path.parts else str(path)
 
     def load(self) -> Callable:
         if callable(self.run):

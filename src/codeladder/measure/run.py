@@ -57,7 +57,8 @@ def run_verb(params: RunParams) -> list[dict]:
 
 def read_batch(path: str | Path) -> list[Prompt]:
     """JSONL: ``{"prompt": text}`` for completion, or ``{"messages": [...]}`` for chat."""
-    prompts = [prompt_of(row, f"{path}:{number}") for number, row in read_input_jsonl(path, "--batch-jsonl")]
+    prompts = [prompt_of(row, f"{path}:{number}", allow_empty=True)
+               for number, row in read_input_jsonl(path, "--batch-jsonl")]
     if not prompts:
         raise LadderError(f"--batch-jsonl {path}: holds no prompts")
     return prompts

@@ -126,7 +126,8 @@ def _run_stage(stage: Stage, rec: dict, record: RunRecord, values: dict, console
     started = time.monotonic()
     try:
         with _crash_scope(stage.name):
-            stage.entry.data["verb"].call(params, show_progress=True)
+            verb = stage.entry.data.get("verb")  # a plug-in may still add a stage straight to the registry
+            verb.call(params, show_progress=True) if verb else stage.entry.load()(params)
     except BaseException as exc:
         interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
         rec.update(status="interrupted" if interrupted else "failed", seconds=round(time.monotonic() - started, 3),

@@ -89,5 +89,12 @@ def stage_kind(entry: Entry) -> StageKind:
     return entry.data["kind"]
 
 
+def __getattr__(name: str):
+    """``STAGES``: the stage registry, for plug-ins written against earlier releases (``STAGES.add(...)``)."""
+    if name == "STAGES":
+        return registry("stage")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["PLANNED", "StageKind", "TrainKind", "stage_kind", "quantized_name", "exported_name", "EVAL_RESULTS",
            "TRAIN_RESULTS", "MERGE_RESULTS", "PRUNE_RESULTS", "QUANTIZE_RESULTS", "COMPARE_RESULTS"]

@@ -88,7 +88,7 @@ def _check_shapes(readers: list[LazyTensors], labels: list[Path]) -> None:
                                   f"{labels[0]} has {info.shape}{hint}")
 
 
-def merge_models(models: list[str | Path], method: str, out: str | Path, chunk_elements: int = CHUNK_ELEMENTS,
+def merge_models(models: list[str | Path], method: str, out: str | Path, *, chunk_elements: int = CHUNK_ELEMENTS,
                  show_progress: bool = False, **settings) -> dict:
     """:func:`merge` from keyword arguments named as the flags are (``base``, ``weights``, ``t``, ``density``,
     ``seed``, ``tokenizer_source``)."""

@@ -90,7 +90,7 @@ def prune(params: PruneParams) -> dict:
 prune_verb = prune  # the name earlier releases used
 
 
-def prune_model(folder: str | Path, out: str | Path, text_for_perplexity: str | None = None, **settings) -> dict:
+def prune_model(folder: str | Path, out: str | Path, *, text_for_perplexity: str | None = None, **settings) -> dict:
     """Prune ``folder`` into ``out`` (``settings`` as the flags are named: method, sparsity, structure,
     calibration, samples), with ``text_for_perplexity`` (the text itself) measured before and after."""
     return _prune(PruneParams(folder=folder, output=out, **settings), text_for_perplexity)
