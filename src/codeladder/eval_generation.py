@@ -15,11 +15,11 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from codeladder.backends import Prompt, answers_with_solutions
+from codeladder.backends import Prompt, answers_with_solutions, open_engine
 from codeladder.benchmarks import Benchmark, Task
 from codeladder.errors import LadderError
 from codeladder.eval_params import EvalParams
-from codeladder.measure.generate import answer_code, engine_opened, in_chunks
+from codeladder.measure.generate import answer_code, in_chunks
 from codeladder.measure.reflect import Reflector, sample_fields
 from codeladder.prompts import get_strategy
 from codeladder.prompts.reflexion import Reflexion
@@ -51,11 +51,11 @@ def generate_samples(config: EvalParams, bench: Benchmark, tasks: list[Task], ru
     strategy = get_strategy(config.strategy, config.shots, config.reflexion_rounds)
     _check_strategy(strategy, bench, tasks, config.backend_name, config.mode)
     if answers_with_solutions(config.backend_name):
-        opened = engine_opened(None, config.backend_name, solutions={t.task_id: t.reference for t in tasks})
+        opened = open_engine(None, config.backend_name, solutions={t.task_id: t.reference for t in tasks})
     else:
         bench.use_model(config.model)  # e.g. the FIM tokens infilling needs: refused before the model loads
-        opened = engine_opened(config.model, config.backend_name,
-                               defaults={"logits_all": config.rerank == "logprob"}, **config.backend_options)
+        opened = open_engine(config.model, config.backend_name,
+                             defaults={"logits_all": config.rerank == "logprob"}, **config.backend_options)
     with opened as backend, contextlib.ExitStack() as stack:
         chat = backend.uses_chat(config.mode) and not bench.completion_only
         if isinstance(strategy, Reflexion) and not chat:

@@ -1,32 +1,20 @@
 """Generating over many prompts: the one loop ``ladder eval`` (its samples) and ``ladder distill`` (the teacher's
-answers) run. Requests go to the engine in chunks of a few times its batch (so a batched engine stays full and
-progress moves), and an answer's code is found by one rule: in chat mode the chat extractor, in completion mode
-the text up to the first stop, continuing the prompt."""
+answers) run, on an engine the caller opened (engines are context managers that close themselves). Requests go
+in chunks of a few times the engine's batch (so a batched engine stays full and progress moves), and an answer's
+code is found by one rule: in chat mode the chat extractor, in completion mode the text up to the first stop,
+continuing the prompt."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-from codeladder.backends import Prompt, Request, open_engine
+from codeladder.backends import Prompt, Request
 from codeladder.progress import progress_bar
 from codeladder.prompts.extract import Extraction, extract_code, extract_completion
 
 Item = TypeVar("Item")
 CHUNK_BATCHES = 4  # requests per chunk = this many of the engine's batches
-
-
-@contextlib.contextmanager
-def engine_opened(model: str | None, backend: str | None, **options) -> Iterator:
-    """An engine for the block, closed after it (its server or its model memory released)."""
-    engine = open_engine(model, backend, **options)
-    try:
-        yield engine
-    finally:
-        close = getattr(engine, "close", None)
-        if close:
-            close()
 
 
 def in_chunks(engine, items: Sequence[Item], ask: Callable[[Item], tuple[str, Prompt]], params, show: bool,
@@ -51,4 +39,4 @@ def answer_code(text: str, chat: bool, entry_point: str, function_prompt: str, p
     return extract_completion(text, prompt_text)
 
 
-__all__ = ["engine_opened", "in_chunks", "answer_code", "CHUNK_BATCHES"]
+__all__ = ["in_chunks", "answer_code", "CHUNK_BATCHES"]

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codeladder.backends import GenerationParams, Prompt
+from codeladder.backends import GenerationParams, Prompt, open_engine
 from codeladder.errors import LadderError
-from codeladder.measure.generate import answer_code, engine_opened, in_chunks
+from codeladder.measure.generate import answer_code, in_chunks
 from codeladder.measure.judge import judged, judging_setup, sandbox_job, sandbox_pool
 
 UNTESTED = "untested"  # an answer to a prompt without tests: kept, and counted apart
@@ -142,7 +142,7 @@ def answer(prompts: Prompts, teacher: str, backend: str | None, options: dict, g
     from codeladder.prompts.extract import COMPLETION_STOPS
 
     records = []
-    with engine_opened(teacher, backend, **options) as engine:
+    with open_engine(teacher, backend, **options) as engine:
         chat = engine.uses_chat(gen.mode)
         if not chat and (bad := next((i for i in prompts.items if not i.prompt.text), None)):
             raise LadderError(f"--prompts {prompts.source}: {bad.id} has only 'messages', and the teacher answers "
@@ -167,7 +167,7 @@ def judge(prompts: Prompts, records: list[dict], workers: int | None, timeout: f
 
     by_id = {item.id: item for item in prompts.items}
     seen: set[tuple[str, str]] = set()
-    jobs, pending = [], {}
+    programs, pending = [], {}
     for record in records:
         item, text = by_id[record["id"]], record["answer"].strip()
         key = (record["id"], text)
@@ -182,14 +182,14 @@ def judge(prompts: Prompts, records: list[dict], workers: int | None, timeout: f
         else:
             name = f"{record['id']}#{record['sample']}"
             pending[name] = record
-            jobs.append((name, _test_program(item, prompts.bench, record["code"])))
+            programs.append((name, _test_program(item, prompts.bench, record["code"])))
         seen.add(key)
-    if not jobs:
+    if not programs:
         return {"level": "none (no answer had tests to run)"}
     bench = prompts.bench
     limits, environment = judging_setup(bench, timeout or (None if bench else JSONL_TIMEOUT_S), None, None, workers,
                                         show)
-    jobs = [sandbox_job(key, program, limits) for key, program in jobs]
+    jobs = [sandbox_job(key, program, limits) for key, program in programs]
     with sandbox_pool(limits, workers, environment.python if environment else None) as pool:
         for verdict in judged(pool, jobs, show, "testing answers"):
             record = pending[verdict.key]
