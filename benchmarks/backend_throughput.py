@@ -5,13 +5,15 @@
    GGUF file (target >= 0.9x);
 2. ``hf`` backend batched (16 prompts per batch) vs unbatched (one at a time): generated tokens per
    second (target >= 4x);
-3. ``--parts extra-bufts``: llama.cpp's extra buffer types (repacked weight layouts) on vs off, per GGUF type
+3. ``--parts replicas``: ``hf`` with ``--replicas N`` (N processes, the cores split among them) vs one process,
+   the same ``--batch`` per process, over N batches of prompts, alternating over ``--rounds`` rounds (median);
+4. ``--parts extra-bufts``: llama.cpp's extra buffer types (repacked weight layouts) on vs off, per GGUF type
    (Q4_0, Q4_K, Q8_0): prompt processing (a 512-token prompt) and decode tok/s, alternating on/off over
    ``--rounds`` rounds in one process, the median of each. The ``llamacpp`` backend's default
    (``EXTRA_BUFTS_DEFAULT``) follows these figures.
 
-Usage: ``python benchmarks/backend_throughput.py [--parts llamacpp,hf,extra-bufts] [--model DIR] [--gguf-type q8_0]
-[--new-tokens 32] [--threads N]``
+Usage: ``python benchmarks/backend_throughput.py [--parts llamacpp,hf,replicas,extra-bufts] [--model DIR]
+[--gguf-type q8_0] [--new-tokens 32] [--threads N] [--replicas N]``
 """
 
 from __future__ import annotations
@@ -125,6 +127,26 @@ def hf_figures(model: Path, new_tokens: int, count: int, dtype: str) -> tuple[fl
     return figures[1], figures[count], dtype
 
 
+def replicas_figures(model: Path, new_tokens: int, batch: int, replicas: int, dtype: str,
+                     rounds: int) -> tuple[float, float]:
+    """Generated tok/s of one process and of ``replicas`` processes, each given ``batch`` prompts a batch."""
+    import statistics
+
+    from codeladder.backends import open_engine
+
+    requests = prompts(batch * replicas)
+    params = GenerationParams(max_new_tokens=new_tokens, temperature=0.0, mode="completion")
+    runs: dict[int, list[float]] = {1: [], replicas: []}
+    for _ in range(rounds):
+        for count in runs:
+            with open_engine(model, "hf", batch_size=batch, dtype=dtype, device="cpu", replicas=count) as engine:
+                engine.generate(requests[:count], GenerationParams(max_new_tokens=2, mode="completion"))  # warm-up
+                began = time.perf_counter()
+                made = sum(c.completion_tokens for c in engine.generate(requests, params))
+                runs[count].append(made / (time.perf_counter() - began))
+    return statistics.median(runs[1]), statistics.median(runs[replicas])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=Path(tempfile.gettempdir()) / "codeladder-qwen2.5-0.5b-shape")
@@ -137,12 +159,14 @@ def main() -> None:
     parser.add_argument("--types", default="q4_0,q4_k,q8_0", help="GGUF types for --parts extra-bufts")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--replicas", type=int, default=os.cpu_count())
     args = parser.parse_args()
     from codeladder.models.gguf_export import export_gguf
 
     parts = args.parts.split(",")
     model = build_model(args.model)
-    print(f"model: {model} (Qwen2.5-Coder-0.5B shape, random init), {os.cpu_count()} CPU threads")
+    shape = " (Qwen2.5-Coder-0.5B shape, random init)" if args.model == parser.get_default("model") else ""
+    print(f"model: {model}{shape}, {os.cpu_count()} CPU threads")
     if "llamacpp" in parts:
         gguf = model.parent / f"{model.name}.{args.gguf_type}.gguf"
         if not gguf.exists():
@@ -154,6 +178,11 @@ def main() -> None:
         single, batched, dtype = hf_figures(model, args.new_tokens, args.batch, args.hf_dtype)
         print(f"hf {dtype}: unbatched {single:6.1f} tok/s | batched x{args.batch} {batched:6.1f} tok/s | "
               f"ratio {batched / single:.1f}x (target >= 4x)")
+    if "replicas" in parts:
+        one, many = replicas_figures(model, args.new_tokens, args.batch, args.replicas, args.hf_dtype, args.rounds)
+        print(f"hf --batch-size {args.batch}: one process {one:6.1f} tok/s | --replicas {args.replicas} {many:6.1f} "
+              f"tok/s | ratio {many / one:.2f}x ({args.batch * args.replicas} prompts, {args.new_tokens} new tokens, "
+              f"median of {args.rounds})")
     if "extra-bufts" in parts:
         extra_bufts_table(model, args.types.split(","), args.threads, args.new_tokens, args.rounds)
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Optional
 from pydantic import field_validator
 
 from codeladder.backends.base import Completion, Engine, GenerationParams, Request, apply_stops, check_device
+from codeladder.backends.hf_replicas import ReplicaPool, cpu_threads, replica_devices
 from codeladder.errors import LadderError
 from codeladder.params import VerbParams, option
 
@@ -30,6 +31,9 @@ class HFOptions(VerbParams):
     batch_size: int = option(8, "prompts per generate call (left padding)", ge=1)
     draft: Optional[str] = option(None, "speculative decoding: a draft model folder (hf, sharing the "
                                         "tokenizer) or prompt-lookup (llamacpp)")
+    replicas: int = option(1, "copies of the model generating side by side, each with a share of every batch: "
+                              "--device cpu splits the cores among them, --device cuda gives each a GPU; 0: one "
+                              "per GPU, or per core on the CPU", ge=0)
 
     @field_validator("device")
     @classmethod
@@ -98,6 +102,10 @@ class HFEngine(Engine):
         self.path = Path(model)
         config = require_model_folder(self.path, "--model", tokenizer=tokenizer)
         self.device = resolve_device(options.device)
+        devices = replica_devices(self.device, options.replicas)
+        self.device, threads = devices[0], cpu_threads(len(devices))
+        if len(devices) > 1 and self.device == "cpu":
+            torch.set_num_threads(threads)
         self.torch_dtype = resolve_dtype(options.dtype, self.device)
         self.batch_size = options.batch_size
         self.tokenizer = self._tokenizer(self.path) if tokenizer else None
@@ -114,6 +122,9 @@ class HFEngine(Engine):
                 raise LadderError(f"--draft {options.draft}: vocabulary {self.draft_model.config.vocab_size} differs "
                                   f"from the model's {self.model.config.vocab_size}; a draft must share the tokenizer")
             self.batch_size = 1
+        self.replicas = None
+        if len(devices) > 1:
+            self.replicas = ReplicaPool(str(self.path), options.model_dump(), devices[1:], threads)
 
     @classmethod
     def loaded(cls, model: Any, tokenizer_folder: str | Path) -> HFEngine:
@@ -123,7 +134,7 @@ class HFEngine(Engine):
         engine.model = model.eval()
         parameter = next(model.parameters())
         engine.device, engine.torch_dtype = str(parameter.device), parameter.dtype
-        engine.batch_size, engine.draft, engine.draft_model = 8, None, None
+        engine.batch_size, engine.draft, engine.draft_model, engine.replicas = 8, None, None, None
         engine.tokenizer = cls._tokenizer(engine.path)
         return engine
 
@@ -139,7 +150,8 @@ class HFEngine(Engine):
 
     def describe(self) -> dict:
         return {"backend": self.name, "model": str(self.path), "device": str(next(self.model.parameters()).device),
-                "dtype": str(self.torch_dtype).replace("torch.", ""), "draft": self.draft_model is not None}
+                "dtype": str(self.torch_dtype).replace("torch.", ""), "draft": self.draft_model is not None,
+                "replicas": self.replica_count}
 
     def uses_chat(self, mode: str) -> bool:
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
@@ -154,8 +166,16 @@ class HFEngine(Engine):
         return request.prompt.text
 
     @property
+    def replica_count(self) -> int:
+        return 1 + len(self.replicas.workers) if self.replicas else 1
+
+    @property
     def batch_hint(self) -> int:
-        return self.batch_size
+        return self.batch_size * self.replica_count
+
+    def close(self) -> None:
+        if self.replicas is not None:
+            self.replicas.close()
 
     @property
     def pad_id(self) -> int:
@@ -225,11 +245,17 @@ class HFEngine(Engine):
         return picked
 
     def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
+        if self.replicas is not None:
+            return self.replicas.generate(self.generate_from, requests, params)
+        return self.generate_from(requests, params, 0)
+
+    def generate_from(self, requests: list[Request], params: GenerationParams, offset: int) -> list[Completion]:
+        """``requests`` that start at position ``offset`` of a call (sampling seeds follow the position)."""
         chat = self.uses_chat(params.mode)
         texts = [self.render(r, chat) for r in requests]
         completions: list[Completion] = []
         for start in range(0, len(texts), self.batch_size):
-            completions += self._generate_batch(texts[start:start + self.batch_size], params, start, chat)
+            completions += self._generate_batch(texts[start:start + self.batch_size], params, offset + start, chat)
         return completions
 
     def _generate_batch(self, batch: list[str], params: GenerationParams, start: int, chat: bool) -> list[Completion]:

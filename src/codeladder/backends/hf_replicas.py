@@ -1,0 +1,148 @@
+"""``--replicas N`` for the hf backend: N copies of the model generating side by side, data-parallel.
+
+Every ``generate`` call is cut into N contiguous shards of requests; the engine's own process runs the first
+shard while N-1 worker processes (each holding its own copy of the model) run the others, and the answers come
+back in the order asked. On CUDA replica ``i`` takes ``cuda:i``; on the CPU the cores are split among the
+replicas: on a 2-core VM, SmolLM2-135M decoded 1.85x faster as two one-thread processes than as one two-thread
+process (``python benchmarks/backend_throughput.py --parts replicas --model FOLDER --hf-dtype float32 --batch 16
+--new-tokens 128``): torch's two threads on a small model's small matrices mostly wait on each other and on
+Python's dispatch of each step's kernels.
+
+Why by hand: transformers' generate has no data parallelism of its own, accelerate's needs a launcher that
+starts the whole program N times, and continuous batching (``generate_batch``) ran at about half of plain
+batched generate on these CPUs. Workers are started with ``spawn`` (no inherited torch threads or CUDA
+context) and are daemons, so they die with the engine's process.
+
+eval's chunks (all but the last) hold a whole number of batches per replica, so every batch holds the prompts it holds with one
+process; sampled answers are seeded by their position in the call, as with one process. What can still differ
+is the order of floating-point sums (one thread instead of several), which can move a greedy near-tie.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from multiprocessing.connection import Connection
+from typing import Any
+
+from codeladder.backends.base import Completion, GenerationParams, Request
+from codeladder.errors import LadderError
+
+
+def replica_devices(device: str, count: int) -> list[str]:
+    """The device of each replica: ``cuda:0..N-1`` for cuda, the CPU N times; ``count`` 0 is one replica per GPU
+    on cuda, per core torch uses on the CPU, one on a named device; one line for what cannot be."""
+    import torch
+
+    if count == 0:
+        count = {"cuda": torch.cuda.device_count(), "cpu": torch.get_num_threads()}.get(device, 1)
+    if count == 1:
+        return [device]
+    if device == "cpu":
+        return ["cpu"] * count
+    if device == "cuda":
+        present = torch.cuda.device_count()
+        if count > present:
+            raise LadderError(f"--replicas {count}: only {present} CUDA device(s) present; one replica per GPU "
+                              "(--replicas 0: as many as there are)")
+        return [f"cuda:{i}" for i in range(count)]
+    raise LadderError(f"--replicas {count} with --device {device}: replicas take --device cpu (cores split among "
+                      "them) or --device cuda (one GPU each)")
+
+
+def cpu_threads(count: int) -> int:
+    """Torch threads per replica on the CPU: the cores torch would use, shared out."""
+    import torch
+
+    return max(1, torch.get_num_threads() // count)
+
+
+def split(requests: list[Request], count: int) -> list[tuple[int, list[Request]]]:
+    """``(offset, shard)`` for ``count`` contiguous shards as even as can be (empty ones left out)."""
+    size, extra = divmod(len(requests), count)
+    shards, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        if end > start:
+            shards.append((start, requests[start:end]))
+        start = end
+    return shards
+
+
+def _serve(conn: Connection, model: str, options: dict[str, Any], threads: int) -> None:
+    """A worker: load the model once, then answer ``(requests, params, offset)`` until told to stop."""
+    import torch
+
+    from codeladder.backends.hf import HFEngine, HFOptions
+
+    if options["device"] == "cpu":
+        torch.set_num_threads(threads)
+    try:
+        engine = HFEngine(model, HFOptions(**{**options, "replicas": 1}))
+    except Exception as error:  # noqa: BLE001 - told to the parent as one line
+        conn.send(("error", f"{type(error).__name__}: {error}"))
+        return
+    conn.send(("ready", None))
+    while (message := conn.recv()) is not None:
+        requests, params, offset = message
+        try:
+            conn.send(("done", engine.generate_from(requests, params, offset)))
+        except Exception as error:  # noqa: BLE001
+            conn.send(("error", f"{type(error).__name__}: {error}"))
+
+
+class ReplicaPool:
+    """The N-1 worker replicas of an :class:`~codeladder.backends.hf.HFEngine` (the engine itself is the first)."""
+
+    def __init__(self, model: str, options: dict[str, Any], devices: list[str], threads: int):
+        context = multiprocessing.get_context("spawn")
+        self.workers: list[tuple[Any, Connection]] = []
+        try:
+            for device in devices:
+                parent, child = context.Pipe()
+                process = context.Process(target=_serve, args=(child, model, {**options, "device": device}, threads),
+                                          daemon=True, name=f"hf-replica-{device}")
+                process.start()
+                child.close()
+                self.workers.append((process, parent))
+            for index, _ in enumerate(self.workers):
+                self._receive(index)
+        except BaseException:
+            self.close()
+            raise
+
+    def _receive(self, index: int) -> Any:
+        process, conn = self.workers[index]
+        try:
+            kind, value = conn.recv()
+        except (EOFError, OSError):
+            process.join(timeout=5)
+            raise LadderError(f"--replicas: replica {index + 2} ({process.name}) exited with code "
+                              f"{process.exitcode} (out of memory?); retry with fewer replicas") from None
+        if kind == "error":
+            raise LadderError(f"--replicas: replica {index + 2} failed: {value}")
+        return value
+
+    def generate(self, first, requests: list[Request], params: GenerationParams) -> list[Completion]:
+        """``first(shard, params, offset)`` runs the first shard here while the workers run theirs."""
+        shards = split(requests, len(self.workers) + 1)
+        for (offset, shard), (_, conn) in zip(shards[1:], self.workers):
+            conn.send((shard, params, offset))
+        completions = first(shards[0][1], params, 0) if shards else []
+        for index in range(len(shards) - 1):
+            completions += self._receive(index)
+        return completions
+
+    def close(self) -> None:
+        for process, conn in self.workers:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+            conn.close()
+        self.workers = []
+
+
+__all__ = ["ReplicaPool", "cpu_threads", "replica_devices", "split"]

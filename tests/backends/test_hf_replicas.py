@@ -1,0 +1,70 @@
+"""``--replicas``: copies of an hf model generating side by side in their own processes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codeladder.backends import GenerationParams, Prompt, Request, open_engine
+from codeladder.backends.hf_replicas import replica_devices, split
+from codeladder.errors import LadderError
+from tests.conftest import ladder
+
+REQUESTS = [Request(f"r{i}", Prompt(text=f"def f{i}(x):\n    return x {'+-*'[i % 3]} {i}")) for i in range(7)]
+
+
+def _texts(model, params: GenerationParams, **options) -> list[str]:
+    with open_engine(model, "hf", device="cpu", dtype="float32", **options) as engine:
+        assert engine.describe()["replicas"] == options.get("replicas", 1)
+        assert engine.batch_hint == options["batch_size"] * options.get("replicas", 1)
+        return [c.text for c in engine.generate(REQUESTS, params)]
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.9])
+def test_two_replicas_answer_what_one_process_answers(tiny_model, temperature):
+    """Batches of one (no padding to differ): greedy answers are equal, and so are sampled ones, since a
+    sample's seed follows its position in the call, not the process that made it."""
+    params = GenerationParams(max_new_tokens=12, temperature=temperature, seed=3, mode="completion")
+    alone = _texts(tiny_model, params, batch_size=1)
+    assert len(set(alone)) > 1
+    assert _texts(tiny_model, params, batch_size=1, replicas=2) == alone
+    assert _texts(tiny_model, params, batch_size=1, replicas=3) == alone
+
+
+def test_replica_processes_stop_with_the_engine(tiny_model):
+    engine = open_engine(tiny_model, "hf", device="cpu", replicas=2)
+    (process, _), = engine.replicas.workers
+    assert process.is_alive() and process.pid is not None
+    engine.close()
+    assert not process.is_alive() and engine.replicas.workers == []
+
+
+def test_shards_are_contiguous_and_cover_every_request():
+    shards = split(REQUESTS, 3)
+    assert [offset for offset, _ in shards] == [0, 3, 5]
+    assert [r for _, shard in shards for r in shard] == REQUESTS
+    assert split(REQUESTS[:1], 3) == [(0, REQUESTS[:1])]
+
+
+def test_replicas_zero_is_one_per_core_on_the_cpu_and_one_on_a_named_device():
+    import torch
+
+    assert replica_devices("cpu", 0) == ["cpu"] * torch.get_num_threads()
+    assert replica_devices("cuda:1", 0) == ["cuda:1"] and replica_devices("mps", 1) == ["mps"]
+
+
+@pytest.mark.parametrize("device", ["cuda:0", "mps"])
+def test_replicas_on_one_named_device_are_refused(device):
+    with pytest.raises(LadderError, match="replicas take --device cpu"):
+        replica_devices(device, 2)
+
+
+def test_eval_with_replicas_writes_the_same_samples(tiny_model, tmp_path):
+    runs = {}
+    for replicas in ("1", "2"):
+        out = tmp_path / replicas
+        ladder("eval", "humaneval", "--model", str(tiny_model), "--limit", "4", "--max-new-tokens", "8",
+               "--mode", "completion", "--batch-size", "1", "--replicas", replicas, "-o", str(out))
+        runs[replicas] = [json.loads(line)["raw"] for line in (out / "samples.jsonl").open()]
+    assert runs["1"] == runs["2"] and len(runs["1"]) == 4
