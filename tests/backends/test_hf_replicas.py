@@ -32,12 +32,16 @@ def test_two_replicas_answer_what_one_process_answers(tiny_model, temperature):
     assert _texts(tiny_model, params, batch_size=1, replicas=3) == alone
 
 
-def test_replica_processes_stop_with_the_engine(tiny_model):
+def test_replica_processes_stop_with_the_engine_and_the_threads_come_back(tiny_model):
+    """A recipe runs its stages in one process: the training stage after an eval must get every thread back."""
+    import torch
+
+    torch.set_num_threads(2)
     engine = open_engine(tiny_model, "hf", device="cpu", replicas=2)
     (process, _), = engine.replicas.workers
-    assert process.is_alive() and process.pid is not None
+    assert process.is_alive() and process.pid is not None and torch.get_num_threads() == 1
     engine.close()
-    assert not process.is_alive() and engine.replicas.workers == []
+    assert not process.is_alive() and engine.replicas.workers == [] and torch.get_num_threads() == 2
 
 
 def test_shards_are_contiguous_and_cover_every_request():

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Optional
 from pydantic import field_validator
 
 from codeladder.backends.base import Completion, Engine, GenerationParams, Request, apply_stops, check_device
-from codeladder.backends.hf_replicas import ReplicaPool, cpu_threads, replica_devices
+from codeladder.backends.hf_replicas import ReplicaPool, replica_devices
 from codeladder.errors import LadderError
 from codeladder.params import VerbParams, option
 
@@ -103,9 +103,7 @@ class HFEngine(Engine):
         config = require_model_folder(self.path, "--model", tokenizer=tokenizer)
         self.device = resolve_device(options.device)
         devices = replica_devices(self.device, options.replicas)
-        self.device, threads = devices[0], cpu_threads(len(devices))
-        if len(devices) > 1 and self.device == "cpu":
-            torch.set_num_threads(threads)
+        self.device = devices[0]
         self.torch_dtype = resolve_dtype(options.dtype, self.device)
         self.batch_size = options.batch_size
         self.tokenizer = self._tokenizer(self.path) if tokenizer else None
@@ -124,7 +122,7 @@ class HFEngine(Engine):
             self.batch_size = 1
         self.replicas = None
         if len(devices) > 1:
-            self.replicas = ReplicaPool(str(self.path), options.model_dump(), devices[1:], threads)
+            self.replicas = ReplicaPool(str(self.path), options.model_dump(), devices[1:])
 
     @classmethod
     def loaded(cls, model: Any, tokenizer_folder: str | Path) -> HFEngine:

@@ -49,13 +49,6 @@ def replica_devices(device: str, count: int) -> list[str]:
                       "them) or --device cuda (one GPU each)")
 
 
-def cpu_threads(count: int) -> int:
-    """Torch threads per replica on the CPU: the cores torch would use, shared out."""
-    import torch
-
-    return max(1, torch.get_num_threads() // count)
-
-
 def split(requests: list[Request], count: int) -> list[tuple[int, list[Request]]]:
     """``(offset, shard)`` for ``count`` contiguous shards as even as can be (empty ones left out)."""
     size, extra = divmod(len(requests), count)
@@ -68,13 +61,13 @@ def split(requests: list[Request], count: int) -> list[tuple[int, list[Request]]
     return shards
 
 
-def _serve(conn: Connection, model: str, options: dict[str, Any], threads: int) -> None:
+def _serve(conn: Connection, model: str, options: dict[str, Any], threads: int | None) -> None:
     """A worker: load the model once, then answer ``(requests, params, offset)`` until told to stop."""
     import torch
 
     from codeladder.backends.hf import HFEngine, HFOptions
 
-    if options["device"] == "cpu":
+    if threads is not None:
         torch.set_num_threads(threads)
     try:
         engine = HFEngine(model, HFOptions(**{**options, "replicas": 1}))
@@ -91,11 +84,19 @@ def _serve(conn: Connection, model: str, options: dict[str, Any], threads: int) 
 
 
 class ReplicaPool:
-    """The N-1 worker replicas of an :class:`~codeladder.backends.hf.HFEngine` (the engine itself is the first)."""
+    """The N-1 worker replicas of an :class:`~codeladder.backends.hf.HFEngine` (the engine itself is the first).
+    On the CPU every replica, this process's included, gets an equal share of the threads torch uses; this
+    process gets its own count back on ``close``."""
 
-    def __init__(self, model: str, options: dict[str, Any], devices: list[str], threads: int):
+    def __init__(self, model: str, options: dict[str, Any], devices: list[str]):
+        import torch
+
         context = multiprocessing.get_context("spawn")
         self.workers: list[tuple[Any, Connection]] = []
+        self.threads_before = torch.get_num_threads()
+        threads = max(1, self.threads_before // (len(devices) + 1)) if devices[0] == "cpu" else None
+        if threads is not None:
+            torch.set_num_threads(threads)
         try:
             for device in devices:
                 parent, child = context.Pipe()
@@ -143,6 +144,9 @@ class ReplicaPool:
                 process.kill()
             conn.close()
         self.workers = []
+        import torch
+
+        torch.set_num_threads(self.threads_before)
 
 
-__all__ = ["ReplicaPool", "cpu_threads", "replica_devices", "split"]
+__all__ = ["ReplicaPool", "replica_devices", "split"]
