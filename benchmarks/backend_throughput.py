@@ -6,7 +6,9 @@
 2. ``hf`` backend batched (16 prompts per batch) vs unbatched (one at a time): generated tokens per
    second (target >= 4x);
 3. ``--parts replicas``: ``hf`` with ``--replicas N`` (N processes, the cores split among them) vs one process,
-   the same ``--batch`` per process, over N batches of prompts, alternating over ``--rounds`` rounds (median);
+   the same ``--batch`` per process, over N batches of prompts; and ``llamacpp`` with N contexts of one N-th of
+   the cores each vs one context with all of them (``--gguf``, or the model exported to ``--gguf-type``);
+   alternating over ``--rounds`` rounds (median);
 4. ``--parts extra-bufts``: llama.cpp's extra buffer types (repacked weight layouts) on vs off, per GGUF type
    (Q4_0, Q4_K, Q8_0): prompt processing (a 512-token prompt) and decode tok/s, alternating on/off over
    ``--rounds`` rounds in one process, the median of each. The ``llamacpp`` backend's default
@@ -147,6 +149,26 @@ def replicas_figures(model: Path, new_tokens: int, batch: int, replicas: int, dt
     return statistics.median(runs[1]), statistics.median(runs[replicas])
 
 
+def llamacpp_replicas_figures(gguf: Path, new_tokens: int, count: int, replicas: int,
+                              rounds: int) -> tuple[float, float]:
+    """Generated tok/s of one llama.cpp context on every core and of ``replicas`` contexts sharing them."""
+    import statistics
+
+    from codeladder.backends import open_engine
+
+    requests = prompts(count)
+    params = GenerationParams(max_new_tokens=new_tokens, temperature=0.0, mode="completion")
+    runs: dict[int, list[float]] = {1: [], replicas: []}
+    for _ in range(rounds):
+        for n in runs:
+            with open_engine(gguf, "llamacpp", replicas=n) as engine:
+                engine.generate(requests[:n], GenerationParams(max_new_tokens=2, mode="completion"))  # warm-up
+                began = time.perf_counter()
+                made = sum(c.completion_tokens for c in engine.generate(requests, params))
+                runs[n].append(made / (time.perf_counter() - began))
+    return statistics.median(runs[1]), statistics.median(runs[replicas])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=Path(tempfile.gettempdir()) / "codeladder-qwen2.5-0.5b-shape")
@@ -160,6 +182,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--replicas", type=int, default=os.cpu_count())
+    parser.add_argument("--gguf", type=Path, help="the GGUF file for --parts replicas (default: --model exported)")
     args = parser.parse_args()
     from codeladder.models.gguf_export import export_gguf
 
@@ -183,6 +206,13 @@ def main() -> None:
         print(f"hf --batch-size {args.batch}: one process {one:6.1f} tok/s | --replicas {args.replicas} {many:6.1f} "
               f"tok/s | ratio {many / one:.2f}x ({args.batch * args.replicas} prompts, {args.new_tokens} new tokens, "
               f"median of {args.rounds})")
+        gguf = args.gguf or model.parent / f"{model.name}.{args.gguf_type}.gguf"
+        if not gguf.exists():
+            export_gguf(model, gguf, args.gguf_type)
+        one, many = llamacpp_replicas_figures(gguf, args.new_tokens, args.batch * args.replicas, args.replicas,
+                                              args.rounds)
+        print(f"llamacpp {gguf.name}: one context on {os.cpu_count()} threads {one:6.1f} tok/s | --replicas "
+              f"{args.replicas} {many:6.1f} tok/s | ratio {many / one:.2f}x")
     if "extra-bufts" in parts:
         extra_bufts_table(model, args.types.split(","), args.threads, args.new_tokens, args.rounds)
 

@@ -38,6 +38,16 @@ def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2", TinySpec(seed=1))
 
 
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_model, tmp_path_factory) -> Path:
+    """The tiny model exported to an F16 GGUF file (``ladder export``'s writer)."""
+    from codeladder.models.gguf_export import export_gguf
+
+    out = tmp_path_factory.mktemp("gguf") / "tiny-f16.gguf"
+    export_gguf(tiny_model, out, "f16")
+    return out
+
+
 def send_json(handler, body: bytes, status: int = 200) -> None:
     """A JSON reply from a test's fake HTTP server (a ``BaseHTTPRequestHandler``)."""
     handler.send_response(status)

@@ -21,12 +21,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def tiny_gguf(tiny_model, tmp_path_factory):
-    out = tmp_path_factory.mktemp("gguf") / "tiny-f16.gguf"
-    ladder("export", str(tiny_model), "--type", "f16", "-o", str(out))
-    return out
-
 
 def serve(gguf):
     """A real llama.cpp server on a free loopback port: yields its base URL, stops it afterwards."""

@@ -55,15 +55,6 @@ def test_reference_engine_answers_with_the_given_solutions():
     assert out.text == "return 1" and engine.describe()["backend"] == "reference"
 
 
-@pytest.fixture(scope="module")
-def tiny_gguf(tiny_model, tmp_path_factory):
-    from codeladder.models.gguf_export import export_gguf
-
-    out = tmp_path_factory.mktemp("engine-gguf") / "tiny-f16.gguf"
-    export_gguf(tiny_model, out, "f16")
-    return out
-
-
 def test_llamacpp_scores_without_logits_all_and_matches_hf(tiny_model, tiny_gguf):
     text = "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n"
     with open_engine(tiny_gguf, threads=2) as plain, open_engine(tiny_model, device="cpu", dtype="float32") as hf:

@@ -10,13 +10,6 @@ from codeladder.runs import read_jsonl
 from conftest import ladder
 
 
-@pytest.fixture(scope="module")
-def tiny_gguf(tiny_model, tmp_path_factory):
-    out = tmp_path_factory.mktemp("gguf") / "tiny-f16.gguf"
-    ladder("export", str(tiny_model), "--type", "f16", "-o", str(out))
-    return out
-
-
 def test_parity_hf_fp32_vs_llamacpp_f16(tiny_model, tiny_gguf):
     done = ladder("parity", str(tiny_model), str(tiny_gguf), "--json", "--greedy-tokens", "24")
     report = json.loads(done.stdout)

@@ -43,6 +43,18 @@ def apply_stops(text: str, stops: tuple[str, ...] | list[str]) -> str:
     return text[:cut]
 
 
+def split(requests: list[Request], count: int) -> list[tuple[int, list[Request]]]:
+    """``(offset, shard)`` for ``count`` contiguous shards as even as can be (empty ones left out)."""
+    size, extra = divmod(len(requests), count)
+    shards, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        if end > start:
+            shards.append((start, requests[start:end]))
+        start = end
+    return shards
+
+
 @dataclass(frozen=True)
 class Prompt:
     """``text`` for completion mode (base models), ``messages`` for chat mode (instruct models)."""

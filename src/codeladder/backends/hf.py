@@ -122,7 +122,7 @@ class HFEngine(Engine):
             self.batch_size = 1
         self.replicas = None
         if len(devices) > 1:
-            self.replicas = ReplicaPool(str(self.path), options.model_dump(), devices[1:])
+            self.replicas = ReplicaPool(open_replica, str(self.path), options.model_dump(), devices[1:])
 
     @classmethod
     def loaded(cls, model: Any, tokenizer_folder: str | Path) -> HFEngine:
@@ -289,3 +289,8 @@ class HFEngine(Engine):
                 completion.mean_logprob = float(logprobs[row][real].mean())
             completions.append(completion)
         return completions
+
+
+def open_replica(model: str, options: dict) -> HFEngine:
+    """One replica of ``--replicas`` (run in its worker process): the same engine, alone."""
+    return HFEngine(model, HFOptions(**{**options, "replicas": 1}))

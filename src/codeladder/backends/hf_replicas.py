@@ -13,18 +13,19 @@ starts the whole program N times, and continuous batching (``generate_batch``) r
 batched generate on these CPUs. Workers are started with ``spawn`` (no inherited torch threads or CUDA
 context) and are daemons, so they die with the engine's process.
 
-eval's chunks (all but the last) hold a whole number of batches per replica, so every batch holds the prompts it holds with one
-process; sampled answers are seeded by their position in the call, as with one process. What can still differ
-is the order of floating-point sums (one thread instead of several), which can move a greedy near-tie.
+eval's chunks (all but the last) hold a whole number of batches per replica, so every batch holds the prompts
+it holds with one process; sampled answers are seeded by their position in the call, as with one process. What
+can still differ is the order of floating-point sums (one thread instead of several), which can move a greedy
+near-tie.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Callable
 
-from codeladder.backends.base import Completion, GenerationParams, Request
+from codeladder.backends.base import Completion, GenerationParams, Request, split
 from codeladder.errors import LadderError
 
 
@@ -49,28 +50,15 @@ def replica_devices(device: str, count: int) -> list[str]:
                       "them) or --device cuda (one GPU each)")
 
 
-def split(requests: list[Request], count: int) -> list[tuple[int, list[Request]]]:
-    """``(offset, shard)`` for ``count`` contiguous shards as even as can be (empty ones left out)."""
-    size, extra = divmod(len(requests), count)
-    shards, start = [], 0
-    for index in range(count):
-        end = start + size + (1 if index < extra else 0)
-        if end > start:
-            shards.append((start, requests[start:end]))
-        start = end
-    return shards
-
-
-def _serve(conn: Connection, model: str, options: dict[str, Any], threads: int | None) -> None:
-    """A worker: load the model once, then answer ``(requests, params, offset)`` until told to stop."""
+def _serve(conn: Connection, open_replica: Callable, model: str, options: dict[str, Any], threads: int | None) -> None:
+    """A worker: load the model once (``open_replica(model, options)``: an engine with ``generate_from``), then
+    answer ``(requests, params, offset)`` until told to stop."""
     import torch
-
-    from codeladder.backends.hf import HFEngine, HFOptions
 
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        engine = HFEngine(model, HFOptions(**{**options, "replicas": 1}))
+        engine = open_replica(model, options)
     except Exception as error:  # noqa: BLE001 - told to the parent as one line
         conn.send(("error", f"{type(error).__name__}: {error}"))
         return
@@ -84,11 +72,11 @@ def _serve(conn: Connection, model: str, options: dict[str, Any], threads: int |
 
 
 class ReplicaPool:
-    """The N-1 worker replicas of an :class:`~codeladder.backends.hf.HFEngine` (the engine itself is the first).
+    """The N-1 worker replicas of an engine (the engine itself is the first), each opened by ``open_replica``.
     On the CPU every replica, this process's included, gets an equal share of the threads torch uses; this
     process gets its own count back on ``close``."""
 
-    def __init__(self, model: str, options: dict[str, Any], devices: list[str]):
+    def __init__(self, open_replica: Callable, model: str, options: dict[str, Any], devices: list[str]):
         import torch
 
         context = multiprocessing.get_context("spawn")
@@ -100,8 +88,9 @@ class ReplicaPool:
         try:
             for device in devices:
                 parent, child = context.Pipe()
-                process = context.Process(target=_serve, args=(child, model, {**options, "device": device}, threads),
-                                          daemon=True, name=f"hf-replica-{device}")
+                own = {**options, "device": device}
+                process = context.Process(target=_serve, args=(child, open_replica, model, own, threads), daemon=True,
+                                          name=f"hf-replica-{device}")
                 process.start()
                 child.close()
                 self.workers.append((process, parent))
@@ -149,4 +138,4 @@ class ReplicaPool:
         torch.set_num_threads(self.threads_before)
 
 
-__all__ = ["ReplicaPool", "replica_devices", "split"]
+__all__ = ["ReplicaPool", "replica_devices"]

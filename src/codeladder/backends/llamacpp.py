@@ -25,7 +25,8 @@ from typing import ClassVar, Optional
 
 from pydantic import field_validator
 
-from codeladder.backends.base import Completion, Engine, GenerationParams, Request, apply_stops, check_device
+from codeladder.backends.base import (Completion, Engine, GenerationParams, Request, apply_stops, check_device,
+                                      split)
 from codeladder.errors import LadderError
 from codeladder.params import VerbParams, option
 
@@ -43,7 +44,10 @@ class LlamaCppOptions(VerbParams):
 
     verb: ClassVar[str] = "llamacpp"
     n_ctx: Optional[int] = option(None, "context tokens (default: the model's own)", ge=256)
-    threads: Optional[int] = option(None, "CPU threads (default: all cores)", ge=1)
+    threads: Optional[int] = option(None, "CPU threads of each context (default: the cores, shared among "
+                                          "--replicas)", ge=1)
+    replicas: int = option(1, "llama.cpp contexts decoding side by side, each with a share of every call (one "
+                              "model in memory); 0: one per core", ge=0)
     n_batch: int = option(512, "prompt tokens per decode call", ge=1)
     device: str = option("auto", "auto or cpu: llama.cpp runs on the CPU here")
     draft: Optional[str] = option(None, "speculative decoding: prompt-lookup (llama-cpp-python takes no "
@@ -139,9 +143,12 @@ class LlamaCppEngine(Engine):
             raise LadderError("--backend llamacpp needs --model FILE.gguf")
         self.options = options or LlamaCppOptions()
         self.path = Path(model)
-        self.n_threads = self.options.threads or os.cpu_count()
+        self.replicas = self.options.replicas or os.cpu_count() or 1
+        self.n_threads = self.options.threads or max(1, (os.cpu_count() or 1) // self.replicas)
+        self.batch_hint = 8 * self.replicas
         self.draft = self.options.draft
         self._contexts: list[tuple[bool, bool, object]] = []  # (logits_all, draft, llama_cpp.Llama)
+        self._siblings: dict[tuple[bool, bool], list] = {}  # the other replicas' generation contexts
         self.llm = self._open(self.options.logits_all, bool(self.draft), self.options.n_ctx or 0)
         self.chat_template = self.llm.metadata.get("tokenizer.chat_template")
 
@@ -167,7 +174,7 @@ class LlamaCppEngine(Engine):
     def describe(self) -> dict:
         kind = self.llm.metadata.get("general.file_type", "?")
         return {"backend": self.name, "model": str(self.path), "device": "cpu", "dtype": f"gguf file_type {kind}",
-                "threads": self.n_threads}
+                "threads": self.n_threads, "replicas": self.replicas}
 
     def uses_chat(self, mode: str) -> bool:
         if mode == "chat" and not self.chat_template:
@@ -210,9 +217,31 @@ class LlamaCppEngine(Engine):
         return out
 
     def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
+        """With ``--replicas N``, N contexts (threads: llama.cpp's decode releases the GIL) each take a contiguous
+        share; a request's seed follows its position in the call either way."""
         chat = self.uses_chat(params.mode)
-        llm = self._context(logits_all=params.logprobs, draft=bool(self.draft))
-        return [self._complete(llm, request, params, chat, index) for index, request in enumerate(requests)]
+        contexts = self._generation_contexts(params.logprobs)
+
+        def run(shard: tuple[int, list[Request]], llm) -> list[Completion]:
+            offset, part = shard
+            return [self._complete(llm, request, params, chat, offset + i) for i, request in enumerate(part)]
+
+        shards = split(requests, len(contexts))
+        if len(shards) <= 1:
+            return run(shards[0], contexts[0]) if shards else []
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(shards), thread_name_prefix="llamacpp-replica") as pool:
+            return [c for part in pool.map(run, shards, contexts) for c in part]
+
+    def _generation_contexts(self, logits_all: bool) -> list:
+        first = self._context(logits_all=logits_all, draft=bool(self.draft))
+        key = (logits_all, bool(self.draft))
+        if key not in self._siblings:
+            self._siblings[key] = [
+                open_gguf(self.path, n_ctx=first.n_ctx(), n_threads=self.n_threads, n_batch=self.options.n_batch,
+                          logits_all=logits_all, draft=self.draft) for _ in range(self.replicas - 1)]
+        return [first, *self._siblings[key]]
 
     def _complete(self, llm, request: Request, params: GenerationParams, chat: bool, index: int) -> Completion:
         tokens = llm.tokenize(self.render(request, chat).encode(), add_bos=False, special=True)
@@ -231,6 +260,7 @@ class LlamaCppEngine(Engine):
         return completion
 
     def close(self) -> None:
-        for _, _, llm in self._contexts:
+        for llm in [c[2] for c in self._contexts] + [s for group in self._siblings.values() for s in group]:
             llm.close()
         self._contexts.clear()
+        self._siblings.clear()

@@ -1,4 +1,4 @@
-"""``--replicas``: copies of an hf model generating side by side in their own processes."""
+"""``--replicas``: copies of a model generating side by side (hf: processes; llamacpp: contexts in threads)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import json
 import pytest
 
 from codeladder.backends import GenerationParams, Prompt, Request, open_engine
-from codeladder.backends.hf_replicas import replica_devices, split
+from codeladder.backends.base import split
+from codeladder.backends.hf_replicas import replica_devices
 from codeladder.errors import LadderError
-from tests.conftest import ladder
+from conftest import ladder
 
 REQUESTS = [Request(f"r{i}", Prompt(text=f"def f{i}(x):\n    return x {'+-*'[i % 3]} {i}")) for i in range(7)]
 
@@ -72,3 +73,24 @@ def test_eval_with_replicas_writes_the_same_samples(tiny_model, tmp_path):
                "--mode", "completion", "--batch-size", "1", "--replicas", replicas, "-o", str(out))
         runs[replicas] = [json.loads(line)["raw"] for line in (out / "samples.jsonl").open()]
     assert runs["1"] == runs["2"] and len(runs["1"]) == 4
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.9])
+def test_llamacpp_contexts_side_by_side_answer_what_one_context_answers(tiny_gguf, temperature):
+    params = GenerationParams(max_new_tokens=12, temperature=temperature, seed=3, mode="completion")
+    answers = {}
+    for replicas in (1, 3):
+        with open_engine(tiny_gguf, "llamacpp", threads=1, replicas=replicas) as engine:
+            assert engine.describe()["replicas"] == replicas and engine.batch_hint == 8 * replicas
+            answers[replicas] = [c.text for c in engine.generate(REQUESTS, params)]
+            assert len(engine._siblings[(False, False)]) == replicas - 1
+    assert answers[3] == answers[1] and len(set(answers[1])) > 1
+
+
+def test_llamacpp_replicas_share_the_cores_unless_threads_are_given(tiny_gguf):
+    import os
+
+    with open_engine(tiny_gguf, "llamacpp", replicas=0) as engine:
+        assert engine.replicas == os.cpu_count() and engine.n_threads == 1
+    with open_engine(tiny_gguf, "llamacpp", replicas=2, threads=2) as engine:
+        assert engine.n_threads == 2
