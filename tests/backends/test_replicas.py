@@ -45,6 +45,31 @@ def test_replica_processes_stop_with_the_engine_and_the_threads_come_back(tiny_m
     assert not process.is_alive() and engine.replicas.workers == [] and torch.get_num_threads() == 2
 
 
+def test_a_replica_exits_when_the_engine_process_is_killed(tiny_model):
+    """``kill -9`` of a recipe must not leave model copies behind holding memory."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("from codeladder.backends import open_engine; import sys, time\n"
+              f"e = open_engine({str(tiny_model)!r}, 'hf', device='cpu', replicas=2)\n"
+              "print(e.replicas.workers[0][0].pid, flush=True); time.sleep(600)")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the replica outlived its engine's process by 20 s")
+
+
 def test_shards_are_contiguous_and_cover_every_request():
     shards = split(REQUESTS, 3)
     assert [offset for offset, _ in shards] == [0, 3, 5]

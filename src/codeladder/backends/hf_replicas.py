@@ -63,7 +63,13 @@ def _serve(conn: Connection, open_replica: Callable, model: str, options: dict[s
         conn.send(("error", f"{type(error).__name__}: {error}"))
         return
     conn.send(("ready", None))
-    while (message := conn.recv()) is not None:
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the engine's process is gone (killed): nothing left to answer
+            return
+        if message is None:
+            return
         requests, params, offset = message
         try:
             conn.send(("done", engine.generate_from(requests, params, offset)))
