@@ -129,43 +129,24 @@ def hf_figures(model: Path, new_tokens: int, count: int, dtype: str) -> tuple[fl
     return figures[1], figures[count], dtype
 
 
-def replicas_figures(model: Path, new_tokens: int, batch: int, replicas: int, dtype: str,
-                     rounds: int) -> tuple[float, float]:
-    """Generated tok/s of one process and of ``replicas`` processes, each given ``batch`` prompts a batch."""
+def replicas_figures(model: Path, backend: str, prompt_count: int, new_tokens: int, replicas: int, rounds: int,
+                     **options) -> tuple[float, float]:
+    """Generated tok/s of the backend with one replica and with ``replicas`` (the cores split among them),
+    alternating over ``rounds`` rounds; the median of each."""
     import statistics
 
     from codeladder.backends import open_engine
 
-    requests = prompts(batch * replicas)
+    requests = prompts(prompt_count)
     params = GenerationParams(max_new_tokens=new_tokens, temperature=0.0, mode="completion")
     runs: dict[int, list[float]] = {1: [], replicas: []}
     for _ in range(rounds):
         for count in runs:
-            with open_engine(model, "hf", batch_size=batch, dtype=dtype, device="cpu", replicas=count) as engine:
+            with open_engine(model, backend, replicas=count, **options) as engine:
                 engine.generate(requests[:count], GenerationParams(max_new_tokens=2, mode="completion"))  # warm-up
                 began = time.perf_counter()
                 made = sum(c.completion_tokens for c in engine.generate(requests, params))
                 runs[count].append(made / (time.perf_counter() - began))
-    return statistics.median(runs[1]), statistics.median(runs[replicas])
-
-
-def llamacpp_replicas_figures(gguf: Path, new_tokens: int, count: int, replicas: int,
-                              rounds: int) -> tuple[float, float]:
-    """Generated tok/s of one llama.cpp context on every core and of ``replicas`` contexts sharing them."""
-    import statistics
-
-    from codeladder.backends import open_engine
-
-    requests = prompts(count)
-    params = GenerationParams(max_new_tokens=new_tokens, temperature=0.0, mode="completion")
-    runs: dict[int, list[float]] = {1: [], replicas: []}
-    for _ in range(rounds):
-        for n in runs:
-            with open_engine(gguf, "llamacpp", replicas=n) as engine:
-                engine.generate(requests[:n], GenerationParams(max_new_tokens=2, mode="completion"))  # warm-up
-                began = time.perf_counter()
-                made = sum(c.completion_tokens for c in engine.generate(requests, params))
-                runs[n].append(made / (time.perf_counter() - began))
     return statistics.median(runs[1]), statistics.median(runs[replicas])
 
 
@@ -181,7 +162,7 @@ def main() -> None:
     parser.add_argument("--types", default="q4_0,q4_k,q8_0", help="GGUF types for --parts extra-bufts")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--replicas", type=int, default=os.cpu_count())
+    parser.add_argument("--replicas", type=int, default=0, help="0: as --replicas 0 (one per core, at most 8)")
     parser.add_argument("--gguf", type=Path, help="the GGUF file for --parts replicas (default: --model exported)")
     args = parser.parse_args()
     from codeladder.models.gguf_export import export_gguf
@@ -202,17 +183,21 @@ def main() -> None:
         print(f"hf {dtype}: unbatched {single:6.1f} tok/s | batched x{args.batch} {batched:6.1f} tok/s | "
               f"ratio {batched / single:.1f}x (target >= 4x)")
     if "replicas" in parts:
-        one, many = replicas_figures(model, args.new_tokens, args.batch, args.replicas, args.hf_dtype, args.rounds)
-        print(f"hf --batch-size {args.batch}: one process {one:6.1f} tok/s | --replicas {args.replicas} {many:6.1f} "
-              f"tok/s | ratio {many / one:.2f}x ({args.batch * args.replicas} prompts, {args.new_tokens} new tokens, "
-              f"median of {args.rounds})")
+        from codeladder.backends.base import auto_replicas
+
+        replicas = args.replicas or auto_replicas()
+        prompt_count = args.batch * replicas
+        one, many = replicas_figures(model, "hf", prompt_count, args.new_tokens, replicas, args.rounds,
+                                     batch_size=args.batch, dtype=args.hf_dtype, device="cpu")
+        print(f"hf --batch-size {args.batch}: one process {one:6.1f} tok/s | --replicas {replicas} {many:6.1f} "
+              f"tok/s | ratio {many / one:.2f}x ({prompt_count} prompts, {args.new_tokens} new tokens, median of "
+              f"{args.rounds})")
         gguf = args.gguf or model.parent / f"{model.name}.{args.gguf_type}.gguf"
         if not gguf.exists():
             export_gguf(model, gguf, args.gguf_type)
-        one, many = llamacpp_replicas_figures(gguf, args.new_tokens, args.batch * args.replicas, args.replicas,
-                                              args.rounds)
+        one, many = replicas_figures(gguf, "llamacpp", prompt_count, args.new_tokens, replicas, args.rounds)
         print(f"llamacpp {gguf.name}: one context on {os.cpu_count()} threads {one:6.1f} tok/s | --replicas "
-              f"{args.replicas} {many:6.1f} tok/s | ratio {many / one:.2f}x")
+              f"{replicas} {many:6.1f} tok/s | ratio {many / one:.2f}x")
     if "extra-bufts" in parts:
         extra_bufts_table(model, args.types.split(","), args.threads, args.new_tokens, args.rounds)
 

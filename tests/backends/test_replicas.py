@@ -37,12 +37,30 @@ def test_replica_processes_stop_with_the_engine_and_the_threads_come_back(tiny_m
     """A recipe runs its stages in one process: the training stage after an eval must get every thread back."""
     import torch
 
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
-    engine = open_engine(tiny_model, "hf", device="cpu", replicas=2)
-    (process, _), = engine.replicas.workers
-    assert process.is_alive() and process.pid is not None and torch.get_num_threads() == 1
-    engine.close()
-    assert not process.is_alive() and engine.replicas.workers == [] and torch.get_num_threads() == 2
+    try:
+        engine = open_engine(tiny_model, "hf", device="cpu", replicas=2)
+        (process, _), = engine.replicas.workers
+        assert process.is_alive() and process.pid is not None and torch.get_num_threads() == 1
+        engine.close()
+        assert not process.is_alive() and engine.replicas.workers == [] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_replica_that_died_is_one_line_and_the_engine_refuses_further_calls(tiny_model):
+    import os
+    import signal
+
+    params = GenerationParams(max_new_tokens=4, mode="completion")
+    with open_engine(tiny_model, "hf", device="cpu", replicas=2, batch_size=1) as engine:
+        os.kill(engine.replicas.workers[0][0].pid, signal.SIGKILL)
+        engine.replicas.workers[0][0].join(timeout=10)
+        with pytest.raises(LadderError, match=r"replica 2 \(hf-replica-cpu\) exited with code -9"):
+            engine.generate(REQUESTS, params)
+        with pytest.raises(LadderError, match="closed after an earlier failure"):
+            engine.generate(REQUESTS, params)
 
 
 def test_a_replica_exits_when_the_engine_process_is_killed(tiny_model):
@@ -75,12 +93,17 @@ def test_shards_are_contiguous_and_cover_every_request():
     assert [offset for offset, _ in shards] == [0, 3, 5]
     assert [r for _, shard in shards for r in shard] == REQUESTS
     assert split(REQUESTS[:1], 3) == [(0, REQUESTS[:1])]
+    many = REQUESTS * 6  # 42 prompts, batches of 16: one process batches 16 + 16 + 10
+    assert [(offset, len(shard)) for offset, shard in split(many, 2, unit=16)] == [(0, 32), (32, 10)]
 
 
-def test_replicas_zero_is_one_per_core_on_the_cpu_and_one_on_a_named_device():
-    import torch
+def test_replicas_zero_is_one_per_usable_core_at_most_eight_and_one_on_a_named_device(monkeypatch):
+    import os
 
-    assert replica_devices("cpu", 0) == ["cpu"] * torch.get_num_threads()
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert replica_devices("cpu", 0) == ["cpu"] * 8
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
+    assert replica_devices("cpu", 0) == ["cpu"]
     assert replica_devices("cuda:1", 0) == ["cuda:1"] and replica_devices("mps", 1) == ["mps"]
 
 
@@ -90,14 +113,18 @@ def test_replicas_on_one_named_device_are_refused(device):
         replica_devices(device, 2)
 
 
-def test_eval_with_replicas_writes_the_same_samples(tiny_model, tmp_path):
+@pytest.mark.parametrize("sampling", [[], ["--n", "4", "--temperature", "0.9", "--k", "1"]])
+def test_eval_with_replicas_writes_the_same_samples(tiny_model, tmp_path, sampling):
+    """5 tasks x 4 samples in batches of 2: one process writes chunks of 8, two replicas chunks of 16, the last
+    chunk split at a whole batch; every sample, sampled ones included, is the one one process writes."""
     runs = {}
     for replicas in ("1", "2"):
         out = tmp_path / replicas
-        ladder("eval", "humaneval", "--model", str(tiny_model), "--limit", "4", "--max-new-tokens", "8",
-               "--mode", "completion", "--batch-size", "1", "--replicas", replicas, "-o", str(out))
+        ladder("eval", "humaneval", "--model", str(tiny_model), "--limit", "5", "--max-new-tokens", "8",
+               "--mode", "completion", "--batch-size", "2", "--replicas", replicas, "-o", str(out), *sampling)
         runs[replicas] = [json.loads(line)["raw"] for line in (out / "samples.jsonl").open()]
-    assert runs["1"] == runs["2"] and len(runs["1"]) == 4
+    assert runs["1"] == runs["2"] and len(runs["1"]) == (20 if sampling else 5)
+    assert len(set(runs["1"])) > 5 or not sampling
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.9])
@@ -112,10 +139,10 @@ def test_llamacpp_contexts_side_by_side_answer_what_one_context_answers(tiny_ggu
     assert answers[3] == answers[1] and len(set(answers[1])) > 1
 
 
-def test_llamacpp_replicas_share_the_cores_unless_threads_are_given(tiny_gguf):
-    import os
-
-    with open_engine(tiny_gguf, "llamacpp", replicas=0) as engine:
-        assert engine.replicas == os.cpu_count() and engine.n_threads == 1
-    with open_engine(tiny_gguf, "llamacpp", replicas=2, threads=2) as engine:
-        assert engine.n_threads == 2
+def test_llamacpp_replicas_decode_and_read_prompts_on_their_own_threads(tiny_gguf):
+    """Each context's prompt processing too stays on its share (llama-cpp-python would take every core)."""
+    params = GenerationParams(max_new_tokens=2, mode="completion")
+    with open_engine(tiny_gguf, "llamacpp", replicas=2, threads=1) as engine:
+        engine.generate(REQUESTS, params)
+        contexts = [engine.llm, *engine._siblings[(False, False)]]
+        assert [(c.context_params.n_threads, c.context_params.n_threads_batch) for c in contexts] == [(1, 1)] * 2

@@ -14,6 +14,8 @@ scoring pass) are what lets a toy backend with two methods take part in every me
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,16 +45,26 @@ def apply_stops(text: str, stops: tuple[str, ...] | list[str]) -> str:
     return text[:cut]
 
 
-def split(requests: list[Request], count: int) -> list[tuple[int, list[Request]]]:
-    """``(offset, shard)`` for ``count`` contiguous shards as even as can be (empty ones left out)."""
-    size, extra = divmod(len(requests), count)
+def split(requests: list[Request], count: int, unit: int = 1) -> list[tuple[int, list[Request]]]:
+    """``(offset, shard)`` for at most ``count`` contiguous shards, as even as whole ``unit``s allow (a batched
+    engine's shards then batch their prompts as one process would); empty ones left out."""
+    units, extra = divmod(-(-len(requests) // unit), count)
     shards, start = [], 0
     for index in range(count):
-        end = start + size + (1 if index < extra else 0)
+        end = min(len(requests), start + unit * (units + (1 if index < extra else 0)))
         if end > start:
             shards.append((start, requests[start:end]))
         start = end
     return shards
+
+
+AUTO_REPLICAS_MAX = 8  # each replica holds a copy of the model (SmolLM2-135M: about 1.4 GB of RSS on the CPU)
+
+
+def auto_replicas() -> int:
+    """``--replicas 0`` on the CPU: one per core this process may use, at most ``AUTO_REPLICAS_MAX``."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, AUTO_REPLICAS_MAX))
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,9 @@ class HFOptions(VerbParams):
     batch_size: int = option(8, "prompts per generate call (left padding)", ge=1)
     draft: Optional[str] = option(None, "speculative decoding: a draft model folder (hf, sharing the "
                                         "tokenizer) or prompt-lookup (llamacpp)")
-    replicas: int = option(1, "copies of the model generating side by side, each with a share of every batch: "
+    replicas: int = option(1, "copies of the model generating side by side, each with a share of every call: "
                               "--device cpu splits the cores among them, --device cuda gives each a GPU; 0: one "
-                              "per GPU, or per core on the CPU", ge=0)
+                              "per GPU, or per core on the CPU (at most 8)", ge=0)
 
     @field_validator("device")
     @classmethod
@@ -244,7 +244,7 @@ class HFEngine(Engine):
 
     def generate(self, requests: list[Request], params: GenerationParams) -> list[Completion]:
         if self.replicas is not None:
-            return self.replicas.generate(self.generate_from, requests, params)
+            return self.replicas.generate(self.generate_from, requests, params, self.batch_size)
         return self.generate_from(requests, params, 0)
 
     def generate_from(self, requests: list[Request], params: GenerationParams, offset: int) -> list[Completion]:

@@ -11,31 +11,34 @@ Python's dispatch of each step's kernels.
 Why by hand: transformers' generate has no data parallelism of its own, accelerate's needs a launcher that
 starts the whole program N times, and continuous batching (``generate_batch``) ran at about half of plain
 batched generate on these CPUs. Workers are started with ``spawn`` (no inherited torch threads or CUDA
-context) and are daemons, so they die with the engine's process.
+context); one whose engine process is gone (killed) exits at its next read or write of the pipe, and Ctrl-C
+reaches the engine's process alone, which closes them.
 
-eval's chunks (all but the last) hold a whole number of batches per replica, so every batch holds the prompts
-it holds with one process; sampled answers are seeded by their position in the call, as with one process. What
-can still differ is the order of floating-point sums (one thread instead of several), which can move a greedy
-near-tie.
+Shards are cut at whole batches (``split(..., unit=batch_size)``), so every batch holds the prompts it holds
+with one process, and a batch's sampling seed follows its first prompt's position in the run (eval and distill
+seed each chunk by its start), so sampled answers equal one process's too. What can still differ is the order
+of floating-point sums (one thread instead of several), which can move a greedy near-tie.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
-from codeladder.backends.base import Completion, GenerationParams, Request, split
+from codeladder.backends.base import Completion, GenerationParams, Request, auto_replicas, split
 from codeladder.errors import LadderError
 
 
 def replica_devices(device: str, count: int) -> list[str]:
     """The device of each replica: ``cuda:0..N-1`` for cuda, the CPU N times; ``count`` 0 is one replica per GPU
-    on cuda, per core torch uses on the CPU, one on a named device; one line for what cannot be."""
+    on cuda, :func:`~codeladder.backends.base.auto_replicas` on the CPU, one on a named device; one line for what
+    cannot be."""
     import torch
 
     if count == 0:
-        count = {"cuda": torch.cuda.device_count(), "cpu": torch.get_num_threads()}.get(device, 1)
+        count = {"cuda": torch.cuda.device_count(), "cpu": auto_replicas()}.get(device, 1)
     if count == 1:
         return [device]
     if device == "cpu":
@@ -52,35 +55,33 @@ def replica_devices(device: str, count: int) -> list[str]:
 
 def _serve(conn: Connection, open_replica: Callable, model: str, options: dict[str, Any], threads: int | None) -> None:
     """A worker: load the model once (``open_replica(model, options)``: an engine with ``generate_from``), then
-    answer ``(requests, params, offset)`` until told to stop."""
+    answer ``(requests, params, offset)`` until told to stop or until the engine's process is gone."""
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine process's to handle
     if threads is not None:
         torch.set_num_threads(threads)
     try:
         engine = open_replica(model, options)
-    except Exception as error:  # noqa: BLE001 - told to the parent as one line
-        conn.send(("error", f"{type(error).__name__}: {error}"))
+        conn.send(("ready", None))
+        while (message := conn.recv()) is not None:
+            requests, params, offset = message
+            try:
+                answer = ("done", engine.generate_from(requests, params, offset))
+            except Exception as error:  # noqa: BLE001 - told to the engine's process as one line
+                answer = ("error", f"{type(error).__name__}: {error}")
+            conn.send(answer)
+    except (EOFError, OSError):  # the engine's process is gone: nothing left to answer
         return
-    conn.send(("ready", None))
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):  # the engine's process is gone (killed): nothing left to answer
-            return
-        if message is None:
-            return
-        requests, params, offset = message
-        try:
-            conn.send(("done", engine.generate_from(requests, params, offset)))
-        except Exception as error:  # noqa: BLE001
-            conn.send(("error", f"{type(error).__name__}: {error}"))
+    except Exception as error:  # noqa: BLE001 - the model did not load here
+        conn.send(("error", f"{type(error).__name__}: {error}"))
 
 
 class ReplicaPool:
     """The N-1 worker replicas of an engine (the engine itself is the first), each opened by ``open_replica``.
     On the CPU every replica, this process's included, gets an equal share of the threads torch uses; this
-    process gets its own count back on ``close``."""
+    process gets its own count back on ``close``. A call that fails closes the pool (no answer is left in a
+    pipe for the next call to take for its own)."""
 
     def __init__(self, open_replica: Callable, model: str, options: dict[str, Any], devices: list[str]):
         import torch
@@ -106,29 +107,44 @@ class ReplicaPool:
             self.close()
             raise
 
+    def _gone(self, index: int) -> LadderError:
+        process = self.workers[index][0]
+        process.join(timeout=5)
+        return LadderError(f"--replicas: replica {index + 2} ({process.name}) exited with code {process.exitcode} "
+                           "(out of memory?); retry with fewer replicas")
+
     def _receive(self, index: int) -> Any:
-        process, conn = self.workers[index]
         try:
-            kind, value = conn.recv()
+            kind, value = self.workers[index][1].recv()
         except (EOFError, OSError):
-            process.join(timeout=5)
-            raise LadderError(f"--replicas: replica {index + 2} ({process.name}) exited with code "
-                              f"{process.exitcode} (out of memory?); retry with fewer replicas") from None
+            raise self._gone(index) from None
         if kind == "error":
             raise LadderError(f"--replicas: replica {index + 2} failed: {value}")
         return value
 
-    def generate(self, first, requests: list[Request], params: GenerationParams) -> list[Completion]:
-        """``first(shard, params, offset)`` runs the first shard here while the workers run theirs."""
-        shards = split(requests, len(self.workers) + 1)
-        for (offset, shard), (_, conn) in zip(shards[1:], self.workers):
-            conn.send((shard, params, offset))
-        completions = first(shards[0][1], params, 0) if shards else []
-        for index in range(len(shards) - 1):
-            completions += self._receive(index)
-        return completions
+    def generate(self, first, requests: list[Request], params: GenerationParams, unit: int) -> list[Completion]:
+        """``first(shard, params, offset)`` runs the first shard here while the workers run theirs; shards are
+        cut at multiples of ``unit`` (the batch size)."""
+        if not self.workers:
+            raise LadderError("--replicas: the replicas were closed after an earlier failure; open the engine again")
+        shards = split(requests, len(self.workers) + 1, unit)
+        try:
+            for index, (offset, shard) in enumerate(shards[1:]):
+                try:
+                    self.workers[index][1].send((shard, params, offset))
+                except (BrokenPipeError, OSError):
+                    raise self._gone(index) from None
+            completions = first(shards[0][1], params, 0) if shards else []
+            for index in range(len(shards) - 1):
+                completions += self._receive(index)
+            return completions
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
+        import torch
+
         for process, conn in self.workers:
             try:
                 conn.send(None)
@@ -137,10 +153,9 @@ class ReplicaPool:
             process.join(timeout=10)
             if process.is_alive():
                 process.kill()
+                process.join(timeout=5)
             conn.close()
         self.workers = []
-        import torch
-
         torch.set_num_threads(self.threads_before)
 
 

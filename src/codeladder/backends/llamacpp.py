@@ -25,8 +25,8 @@ from typing import ClassVar, Optional
 
 from pydantic import field_validator
 
-from codeladder.backends.base import (Completion, Engine, GenerationParams, Request, apply_stops, check_device,
-                                      split)
+from codeladder.backends.base import (Completion, Engine, GenerationParams, Request, apply_stops, auto_replicas,
+                                      check_device, split)
 from codeladder.errors import LadderError
 from codeladder.params import VerbParams, option
 
@@ -46,8 +46,9 @@ class LlamaCppOptions(VerbParams):
     n_ctx: Optional[int] = option(None, "context tokens (default: the model's own)", ge=256)
     threads: Optional[int] = option(None, "CPU threads of each context (default: the cores, shared among "
                                           "--replicas)", ge=1)
-    replicas: int = option(1, "llama.cpp contexts decoding side by side, each with a share of every call (one "
-                              "model in memory); 0: one per core", ge=0)
+    replicas: int = option(1, "llama.cpp contexts decoding side by side in threads, each with a share of every "
+                              "call and of the cores (each loads the model; the file's pages are shared); 0: one "
+                              "per core (at most 8)", ge=0)
     n_batch: int = option(512, "prompt tokens per decode call", ge=1)
     device: str = option("auto", "auto or cpu: llama.cpp runs on the CPU here")
     draft: Optional[str] = option(None, "speculative decoding: prompt-lookup (llama-cpp-python takes no "
@@ -125,7 +126,8 @@ def open_gguf(path: str | Path, n_ctx: int = 4096, n_threads: int | None = None,
                 from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
                 draft_model = LlamaPromptLookupDecoding(num_pred_tokens=10)
-            return llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(), n_batch=n_batch,
+            threads = n_threads or os.cpu_count()
+            return llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=n_batch,
                                    logits_all=logits_all, n_gpu_layers=n_gpu_layers, verbose=False,
                                    draft_model=draft_model)
         except ValueError as exc:
@@ -143,7 +145,7 @@ class LlamaCppEngine(Engine):
             raise LadderError("--backend llamacpp needs --model FILE.gguf")
         self.options = options or LlamaCppOptions()
         self.path = Path(model)
-        self.replicas = self.options.replicas or os.cpu_count() or 1
+        self.replicas = self.options.replicas or auto_replicas()
         self.n_threads = self.options.threads or max(1, (os.cpu_count() or 1) // self.replicas)
         self.batch_hint = 8 * self.replicas
         self.draft = self.options.draft
@@ -235,12 +237,14 @@ class LlamaCppEngine(Engine):
             return [c for part in pool.map(run, shards, contexts) for c in part]
 
     def _generation_contexts(self, logits_all: bool) -> list:
+        """The context ``generate`` uses and ``--replicas`` - 1 more opened the same way (same n_ctx, logits
+        and draft)."""
         first = self._context(logits_all=logits_all, draft=bool(self.draft))
-        key = (logits_all, bool(self.draft))
+        key = next((has_logits, has_draft) for has_logits, has_draft, llm in self._contexts if llm is first)
         if key not in self._siblings:
             self._siblings[key] = [
                 open_gguf(self.path, n_ctx=first.n_ctx(), n_threads=self.n_threads, n_batch=self.options.n_batch,
-                          logits_all=logits_all, draft=self.draft) for _ in range(self.replicas - 1)]
+                          logits_all=key[0], draft=self.draft if key[1] else None) for _ in range(self.replicas - 1)]
         return [first, *self._siblings[key]]
 
     def _complete(self, llm, request: Request, params: GenerationParams, chat: bool, index: int) -> Completion:

@@ -7,6 +7,7 @@ continuing the prompt."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from codeladder.backends import Prompt, Request
@@ -26,7 +27,9 @@ def in_chunks(engine, items: Sequence[Item], ask: Callable[[Item], tuple[str, Pr
         for start in range(0, len(items), chunk):
             part = list(items[start:start + chunk])
             asked = [ask(item) for item in part]
-            completions = engine.generate([Request(key, prompt) for key, prompt in asked], params)
+            # seeded by the chunk's start: a request's seed follows its place in the run, whatever the chunk size
+            completions = engine.generate([Request(key, prompt) for key, prompt in asked],
+                                          replace(params, seed=params.seed + start))
             yield part, [prompt for _, prompt in asked], completions
             advance(len(part))
 

@@ -72,6 +72,9 @@ def run_prompts(model: str, prompts: list[Prompt], backend: str | None = None, p
                 **options) -> list[dict]:
     """``options``: the backend's own (``None`` = not given), validated by its params class."""
     params = params or GenerationParams()
+    if (options.get("replicas") or 1) != 1:
+        raise LadderError("--replicas: ladder run answers one prompt at a time (it times each); use ladder eval or "
+                          "ladder distill to generate side by side")
     with open_engine(model, backend, **options) as engine:
         info = engine.describe()
         rows = []
