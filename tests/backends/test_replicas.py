@@ -146,3 +146,9 @@ def test_llamacpp_replicas_decode_and_read_prompts_on_their_own_threads(tiny_ggu
         engine.generate(REQUESTS, params)
         contexts = [engine.llm, *engine._siblings[(False, False)]]
         assert [(c.context_params.n_threads, c.context_params.n_threads_batch) for c in contexts] == [(1, 1)] * 2
+
+
+def test_ladder_run_refuses_replicas_before_loading_anything(tiny_model):
+    done = ladder("run", str(tiny_model), "--prompt", "def f():", "--replicas", "2", check=False)
+    assert done.returncode == 2 and "--replicas: ladder run answers one prompt at a time" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
