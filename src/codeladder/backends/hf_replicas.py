@@ -15,8 +15,8 @@ context); one whose engine process is gone (killed) exits at its next read or wr
 reaches the engine's process alone, which closes them.
 
 Shards are cut at whole batches (``split(..., unit=batch_size)``), so every batch holds the prompts it holds
-with one process, and a batch's sampling seed follows its first prompt's position in the run (eval and distill
-seed each chunk by its start), so sampled answers equal one process's too. What can still differ is the order
+with one process, and a batch's sampling seed follows its first prompt's position among the invocation's
+requests (eval and distill seed each chunk by its start), so sampled answers equal one process's too. What can still differ is the order
 of floating-point sums (one thread instead of several), which can move a greedy near-tie.
 """
 

@@ -27,7 +27,8 @@ def in_chunks(engine, items: Sequence[Item], ask: Callable[[Item], tuple[str, Pr
         for start in range(0, len(items), chunk):
             part = list(items[start:start + chunk])
             asked = [ask(item) for item in part]
-            # seeded by the chunk's start: a request's seed follows its place in the run, whatever the chunk size
+            # seeded by the chunk's start: a request's seed follows its place among the requests of this
+            # invocation (a resumed run: among those left), whatever the chunk size
             completions = engine.generate([Request(key, prompt) for key, prompt in asked],
                                           replace(params, seed=params.seed + start))
             yield part, [prompt for _, prompt in asked], completions
