@@ -16,8 +16,9 @@ reaches the engine's process alone, which closes them.
 
 Shards are cut at whole batches (``split(..., unit=batch_size)``), so every batch holds the prompts it holds
 with one process, and a batch's sampling seed follows its first prompt's position among the invocation's
-requests (eval and distill seed each chunk by its start), so sampled answers equal one process's too. What can still differ is the order
-of floating-point sums (one thread instead of several), which can move a greedy near-tie.
+requests (eval and distill seed each chunk by its start), so sampled answers equal one process's too. What
+can still differ is the order of floating-point sums (one thread instead of several), which can move a greedy
+near-tie.
 """
 
 from __future__ import annotations
