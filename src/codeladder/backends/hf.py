@@ -34,6 +34,9 @@ class HFOptions(VerbParams):
     replicas: int = option(1, "copies of the model generating side by side, each with a share of every call: "
                               "--device cpu splits the cores among them, --device cuda gives each a GPU; 0: one "
                               "per GPU, or per core on the CPU (at most 8)", ge=0)
+    continuous: bool = option(False, "continuous batching: an answer that ends leaves its row to the next prompt "
+                                     "at once, so a batch never waits for its longest answer (--batch-size rows "
+                                     "decode together; each request samples with its own seed; not with --draft)")
 
     @field_validator("device")
     @classmethod
@@ -105,9 +108,16 @@ class HFEngine(Engine):
         devices = replica_devices(self.device, options.replicas)
         self.device = devices[0]
         self.torch_dtype = resolve_dtype(options.dtype, self.device)
-        self.batch_size = options.batch_size
+        self.batch_size, self.continuous = options.batch_size, options.continuous
+        if options.continuous and options.draft:
+            raise LadderError("--continuous and --draft: assisted generation decodes one sequence at a time; "
+                              "drop one of them")
         self.tokenizer = self._tokenizer(self.path) if tokenizer else None
         self.model = _load_model(self.path, config, self.torch_dtype, self.device)
+        if self.continuous:
+            from codeladder.backends.hf_continuous import require_full_attention
+
+            require_full_attention(self.model)
         actual = next(self.model.parameters()).device
         if actual.type != torch.device(self.device).type:
             raise LadderError(f"--device {self.device}: the model landed on {actual}; refusing to run on another "
@@ -133,6 +143,7 @@ class HFEngine(Engine):
         parameter = next(model.parameters())
         engine.device, engine.torch_dtype = str(parameter.device), parameter.dtype
         engine.batch_size, engine.draft, engine.draft_model, engine.replicas = 8, None, None, None
+        engine.continuous = False
         engine.tokenizer = cls._tokenizer(engine.path)
         return engine
 
@@ -251,6 +262,8 @@ class HFEngine(Engine):
         """``requests`` that start at position ``offset`` of a call (sampling seeds follow the position)."""
         chat = self.uses_chat(params.mode)
         texts = [self.render(r, chat) for r in requests]
+        if self.continuous:
+            return self._generate_continuous(texts, params, offset, chat)
         completions: list[Completion] = []
         for start in range(0, len(texts), self.batch_size):
             completions += self._generate_batch(texts[start:start + self.batch_size], params, offset + start, chat)
@@ -289,6 +302,42 @@ class HFEngine(Engine):
                 completion.mean_logprob = float(logprobs[row][real].mean())
             completions.append(completion)
         return completions
+
+
+    def _generate_continuous(self, texts: list[str], params: GenerationParams, offset: int,
+                             chat: bool) -> list[Completion]:
+        """Every text through one continuous batch; request ``i`` of the call samples with seed ``seed + i``."""
+        import torch
+
+        from codeladder.backends.hf_continuous import ContinuousDecoder, Sampling
+
+        prompts = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+        decoder = ContinuousDecoder(self.model, self.tokenizer, width=self.batch_size, eos_ids=self.eos_ids,
+                                    pad_id=self.pad_id)
+        sampling = Sampling(params.temperature, params.top_p, params.top_k, params.logprobs)
+        seeds = [params.seed + offset + i for i in range(len(texts))]
+        began = time.perf_counter()
+        with torch.inference_mode():
+            answers = decoder.run(prompts, params.max_new_tokens, sampling, seeds, tuple(params.stop or ()))
+        seconds = (time.perf_counter() - began) / max(1, len(texts))
+        completions = []
+        for prompt, answer in zip(prompts, answers):
+            text = apply_stops(self.tokenizer.decode(answer.tokens, skip_special_tokens=True), params.stop)
+            completion = Completion(text=text, prompt_tokens=len(prompt), completion_tokens=len(answer.tokens),
+                                    seconds=seconds, chat=chat)
+            if params.logprobs:
+                completion.mean_logprob = answer.mean_logprob
+            completions.append(completion)
+        return completions
+
+    @property
+    def eos_ids(self) -> set[int]:
+        """The ids that end an answer: the generation config's (as ``generate`` stops) and the tokenizer's."""
+        configured = self.model.generation_config.eos_token_id
+        ids = set(configured if isinstance(configured, list) else [configured] if configured is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        return ids
 
 
 def open_replica(model: str, options: dict) -> HFEngine:
