@@ -21,7 +21,8 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NO_AMX = "-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"  # as the README's install
+NO_AMX = subprocess.run([str(ROOT / "tools" / "llama-cmake-args")], capture_output=True, text=True,
+                        check=True).stdout.strip()  # as the README's install
 
 
 def pins(text: str) -> dict[str, str]:

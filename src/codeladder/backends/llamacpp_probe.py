@@ -27,8 +27,11 @@ from pathlib import Path
 
 from codeladder.errors import LadderError
 
-REBUILD = ('CMAKE_ARGS="-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" pip install --no-cache-dir '
-           '--force-reinstall --no-deps llama-cpp-python=={version}')
+# tools/llama-cmake-args on x86 (the only CPUs with AMX): the GGML_AMX_* options alone leave a native build's kernels in
+NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+REBUILD = (f'CMAKE_ARGS="-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DCMAKE_C_FLAGS=\'{NO_AMX}\' '
+           f'-DCMAKE_CXX_FLAGS=\'{NO_AMX}\'" pip install --no-cache-dir --force-reinstall --no-deps '
+           'llama-cpp-python=={version}')
 _CHILD = """
 import os, signal, sys
 if os.environ.get("CODELADDER_PROBE_CRASH") == "1":
