@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections import Counter
 
 import pytest
@@ -78,9 +80,45 @@ def test_continuous_with_a_draft_model_is_one_line(tiny_model):
 def test_a_model_with_sliding_window_layers_is_refused_in_one_line():
     from transformers import AutoModelForCausalLM, Gemma2Config
 
-    from codeladder.backends.hf_continuous import require_full_attention
+    from codeladder.backends.hf_continuous import require_supported
 
     config = Gemma2Config(num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=2,
                           num_key_value_heads=1, head_dim=16, vocab_size=128)
     with pytest.raises(LadderError, match="--continuous: gemma2 keeps sliding-window"):
-        require_full_attention(AutoModelForCausalLM.from_config(config))
+        require_supported(AutoModelForCausalLM.from_config(config))
+
+
+def _with_generation_config(tiny_model, tmp_path, **settings):
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    config = json.loads((folder / "generation_config.json").read_text())
+    (folder / "generation_config.json").write_text(json.dumps({**config, **settings}))
+    return folder
+
+
+def test_the_models_repetition_penalty_applies_as_generate_applies_it(tiny_model, tmp_path):
+    """generate takes repetition_penalty from generation_config.json; so does the continuous loop."""
+    params = GenerationParams(max_new_tokens=12, temperature=0.0, mode="completion")
+    plain = [c.text for c in _answers(tiny_model, params, batch_size=1)]
+    penalized = _with_generation_config(tiny_model, tmp_path, repetition_penalty=1.5)
+    static = [c.text for c in _answers(penalized, params, batch_size=1)]
+    assert static != plain
+    assert [c.text for c in _answers(penalized, params, batch_size=3, continuous=True)] == static
+
+
+def test_a_generation_setting_the_loop_does_not_apply_is_one_line(tiny_model, tmp_path):
+    folder = _with_generation_config(tiny_model, tmp_path, no_repeat_ngram_size=3)
+    with pytest.raises(LadderError, match="generation_config.json sets no_repeat_ngram_size = 3"):
+        open_engine(folder, "hf", device="cpu", continuous=True)
+
+
+def test_a_stop_string_that_begins_in_the_prompt_stops_as_in_generate(tiny_model):
+    """The stop string is the prompt's last character and the answer's first: both paths stop at once."""
+    params = GenerationParams(max_new_tokens=12, temperature=0.0, mode="completion")
+    first = _answers(tiny_model, params, batch_size=1)[0].text
+    stop = REQUESTS[0].prompt.text[-1] + first[0]
+    stopped = GenerationParams(max_new_tokens=12, temperature=0.0, mode="completion", stop=(stop,))
+    static = _answers(tiny_model, stopped, batch_size=1)
+    continuous = _answers(tiny_model, stopped, batch_size=3, continuous=True)
+    assert static[0].completion_tokens < 12
+    assert [(c.text, c.completion_tokens) for c in continuous] == [(c.text, c.completion_tokens) for c in static]

@@ -115,9 +115,9 @@ class HFEngine(Engine):
         self.tokenizer = self._tokenizer(self.path) if tokenizer else None
         self.model = _load_model(self.path, config, self.torch_dtype, self.device)
         if self.continuous:
-            from codeladder.backends.hf_continuous import require_full_attention
+            from codeladder.backends.hf_continuous import require_supported
 
-            require_full_attention(self.model)
+            require_supported(self.model)
         actual = next(self.model.parameters()).device
         if actual.type != torch.device(self.device).type:
             raise LadderError(f"--device {self.device}: the model landed on {actual}; refusing to run on another "
@@ -291,9 +291,10 @@ class HFEngine(Engine):
         seconds = time.perf_counter() - began
         new_tokens = output.sequences[:, encoded["input_ids"].shape[1]:]
         logprobs = self._token_logprobs(output, new_tokens) if params.logprobs else None
-        completions = []
+        completions, ended = [], torch.tensor(sorted(self.eos_ids), dtype=new_tokens.dtype,
+                                                device=new_tokens.device)
         for row, ids in enumerate(new_tokens):
-            real = ids != self.tokenizer.pad_token_id
+            real = (ids != self.tokenizer.pad_token_id) & ~torch.isin(ids, ended)  # the answer, end token excluded
             produced = int(real.sum())
             text = apply_stops(self.tokenizer.decode(ids, skip_special_tokens=True), params.stop)
             completion = Completion(text=text, prompt_tokens=int(encoded["attention_mask"][row].sum()),
@@ -314,7 +315,8 @@ class HFEngine(Engine):
         prompts = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
         decoder = ContinuousDecoder(self.model, self.tokenizer, width=self.batch_size, eos_ids=self.eos_ids,
                                     pad_id=self.pad_id)
-        sampling = Sampling(params.temperature, params.top_p, params.top_k, params.logprobs)
+        sampling = Sampling(params.temperature, params.top_p, params.top_k, params.logprobs,
+                            self.model.generation_config.repetition_penalty or 1.0)
         seeds = [params.seed + offset + i for i in range(len(texts))]
         began = time.perf_counter()
         with torch.inference_mode():
@@ -332,12 +334,11 @@ class HFEngine(Engine):
 
     @property
     def eos_ids(self) -> set[int]:
-        """The ids that end an answer: the generation config's (as ``generate`` stops) and the tokenizer's."""
+        """The ids that end an answer: the generation config's, as ``generate`` stops (the tokenizer's where the
+        config names none)."""
         configured = self.model.generation_config.eos_token_id
         ids = set(configured if isinstance(configured, list) else [configured] if configured is not None else [])
-        if self.tokenizer.eos_token_id is not None:
-            ids.add(self.tokenizer.eos_token_id)
-        return ids
+        return ids or ({self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set())
 
 
 def open_replica(model: str, options: dict) -> HFEngine:

@@ -24,12 +24,15 @@ from codeladder.errors import LadderError
 
 @dataclass
 class Sampling:
-    """What picks the next token: greedy at ``temperature`` 0, else temperature, top-k and top-p."""
+    """What picks the next token: the repetition penalty (the model's generation config's, as ``generate``
+    applies it, on the prompt and the answer so far), then greedy at ``temperature`` 0, else temperature,
+    top-k and top-p."""
 
     temperature: float = 0.0
     top_p: float = 1.0
     top_k: int = 0
     logprobs: bool = False
+    repetition_penalty: float = 1.0
 
 
 @dataclass
@@ -54,8 +57,34 @@ class _Rows:
     last: torch.Tensor
 
 
+@dataclass
+class _Call:
+    """One ``run``: its prompts, their answers so far, and how each is sampled and ends."""
+
+    prompts: list[list[int]]
+    answers: list[Answer]
+    sampling: Sampling
+    generators: list[torch.Generator]
+    max_new_tokens: int
+    stops: tuple[str, ...]
+    prompt_tails: list[str]
+
+
+def penalize_repeats(logits: torch.Tensor, seen: list[list[int]], penalty: float) -> torch.Tensor:
+    """transformers' repetition penalty: the logit of every token already seen is divided by ``penalty`` where
+    positive, multiplied where negative."""
+    if penalty == 1.0:
+        return logits
+    logits = logits.clone()
+    for row, ids in enumerate(seen):
+        index = torch.tensor(sorted(set(ids)), device=logits.device)
+        picked = logits[row, index]
+        logits[row, index] = torch.where(picked > 0, picked / penalty, picked * penalty)
+    return logits
+
+
 def next_tokens(logits: torch.Tensor, sampling: Sampling, generators: list[torch.Generator]) -> torch.Tensor:
-    """One token a row from the last position's ``logits`` (rows, vocab)."""
+    """One token a row from the last position's ``logits`` (rows, vocab), repetition penalty applied."""
     if sampling.temperature <= 0:
         return logits.argmax(dim=-1)
     scores = logits / sampling.temperature
@@ -64,8 +93,8 @@ def next_tokens(logits: torch.Tensor, sampling: Sampling, generators: list[torch
         scores = scores.masked_fill(scores < kth, float("-inf"))
     if sampling.top_p < 1.0:
         ordered, order = torch.sort(scores, descending=True, dim=-1)
-        cumulative = torch.softmax(ordered, dim=-1).cumsum(dim=-1)
-        drop = cumulative - torch.softmax(ordered, dim=-1) >= sampling.top_p  # keeps the token that crosses top_p
+        probs = torch.softmax(ordered, dim=-1)
+        drop = probs.cumsum(dim=-1) - probs >= sampling.top_p  # keeps the token that crosses top_p
         scores = scores.scatter(-1, order, ordered.masked_fill(drop, float("-inf")))
     probs = torch.softmax(scores, dim=-1).cpu()
     picked = [torch.multinomial(row, 1, generator=gen) for row, gen in zip(probs, generators)]
@@ -74,6 +103,8 @@ def next_tokens(logits: torch.Tensor, sampling: Sampling, generators: list[torch
 
 class ContinuousDecoder:
     """Decodes many prompts ``width`` rows at a time, refilling a row as soon as its answer ends."""
+
+    STOP_WINDOW = 16  # answer tokens decoded to look for a stop string that the newest token completed
 
     def __init__(self, model, tokenizer, *, width: int, eos_ids: set[int], pad_id: int):
         self.model, self.tokenizer, self.width = model, tokenizer, width
@@ -88,71 +119,77 @@ class ContinuousDecoder:
 
     def run(self, prompts: list[list[int]], max_new_tokens: int, sampling: Sampling, seeds: list[int],
             stops: tuple[str, ...] = ()) -> list[Answer]:
-        answers = [Answer() for _ in prompts]
-        generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+        # a stop string may begin in the prompt and end in the answer (as transformers' stop-string check sees it)
+        tail = max((len(stop) for stop in stops), default=1) - 1
+        tails = [self.tokenizer.decode(p[-self.STOP_WINDOW:], skip_special_tokens=True)[-tail:] if tail else ""
+                 for p in prompts] if stops else [""] * len(prompts)
+        call = _Call(prompts, [Answer() for _ in prompts], sampling,
+                     [torch.Generator().manual_seed(seed) for seed in seeds], max_new_tokens, stops, tails)
         waiting = list(range(len(prompts)))
         rows, cache = None, None
         while waiting or rows is not None:
             free = self.width - (len(rows.index) if rows else 0)
             if waiting and free > 0:
                 joining, waiting = waiting[:free], waiting[free:]
-                rows, cache = self._join(rows, cache, joining, prompts, answers, sampling, generators,
-                                         max_new_tokens, stops)
+                rows, cache = self._join(call, rows, cache, joining)
             if rows is None:
                 continue
-            logits = self._step(rows, cache)
-            picked = next_tokens(logits, sampling, [generators[i] for i in rows.index])
-            rows.last = picked
-            self._record(rows.index, logits, picked, answers, sampling, max_new_tokens, stops)
-            rows, cache = self._leave(rows, cache, answers)
-        return answers
+            logits, cache = self._step(rows, cache)
+            rows.last = self._pick(call, rows.index, logits)
+            rows, cache = self._leave(call, rows, cache)
+        return call.answers
 
-    def _join(self, rows, cache, joining, prompts, answers, sampling, generators, max_new_tokens, stops):
+    def _join(self, call: _Call, rows, cache, joining: list[int]):
         """Prefill ``joining`` together, pick their first tokens and merge them into the live batch."""
-        length = max(len(prompts[i]) for i in joining)
+        length = max(len(call.prompts[i]) for i in joining)
         ids = torch.full((len(joining), length), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(joining), length), dtype=torch.long)
         for row, i in enumerate(joining):
-            ids[row, length - len(prompts[i]):] = torch.tensor(prompts[i])
-            mask[row, length - len(prompts[i]):] = 1
+            ids[row, length - len(call.prompts[i]):] = torch.tensor(call.prompts[i])
+            mask[row, length - len(call.prompts[i]):] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
         logits, joined_cache = self._forward(DynamicCache(config=self.model.config), input_ids=ids,
                                              attention_mask=mask, position_ids=positions, logits_to_keep=1)
-        picked = next_tokens(logits, sampling, [generators[i] for i in joining])
-        self._record(joining, logits, picked, answers, sampling, max_new_tokens, stops)
-        joined = _Rows(list(joining), mask, picked)
+        joined = _Rows(list(joining), mask, self._pick(call, joining, logits))
         if rows is not None:
             joined, joined_cache = _merge(rows, cache, joined, joined_cache, self.model.config)
-        return self._leave(joined, joined_cache, answers)
+        return self._leave(call, joined, joined_cache)
 
-    def _step(self, rows: _Rows, cache) -> torch.Tensor:
+    def _step(self, rows: _Rows, cache):
         rows.mask = torch.cat([rows.mask, rows.mask.new_ones((rows.mask.shape[0], 1))], dim=1)
         positions = rows.mask.sum(dim=1, keepdim=True) - 1
-        logits, _ = self._forward(cache, input_ids=rows.last[:, None], attention_mask=rows.mask,
-                                  position_ids=positions)
-        return logits
+        return self._forward(cache, input_ids=rows.last[:, None], attention_mask=rows.mask, position_ids=positions)
 
-    def _record(self, index, logits, picked, answers, sampling, max_new_tokens, stops) -> None:
-        logprobs = torch.log_softmax(logits, dim=-1).gather(1, picked[:, None])[:, 0] if sampling.logprobs else None
-        for row, i in enumerate(index):
-            token, answer = int(picked[row]), answers[i]
+    def _pick(self, call: _Call, index: list[int], logits: torch.Tensor) -> torch.Tensor:
+        """The next token of each row in ``index``, recorded in its answer (which may end with it)."""
+        sampling = call.sampling
+        seen = [call.prompts[i] + call.answers[i].tokens for i in index] if sampling.repetition_penalty != 1.0 else []
+        picked = next_tokens(penalize_repeats(logits, seen, sampling.repetition_penalty), sampling,
+                             [call.generators[i] for i in index])
+        logprobs = torch.log_softmax(logits, dim=-1).gather(1, picked[:, None])[:, 0].tolist() \
+            if sampling.logprobs else None
+        for row, (i, token) in enumerate(zip(index, picked.tolist())):
+            answer = call.answers[i]
             if token in self.eos_ids:
                 answer.finished = True
                 continue
             answer.tokens.append(token)
             if logprobs is not None:
-                answer.logprob_sum += float(logprobs[row])
-            if len(answer.tokens) >= max_new_tokens or (stops and self._stopped(answer, stops)):
+                answer.logprob_sum += logprobs[row]
+            if len(answer.tokens) >= call.max_new_tokens or (call.stops and self._stopped(call, i)):
                 answer.finished = True
+        return picked
 
-    def _stopped(self, answer: Answer, stops: tuple[str, ...]) -> bool:
-        text = self.tokenizer.decode(answer.tokens, skip_special_tokens=True)
-        return any(stop in text for stop in stops)
+    def _stopped(self, call: _Call, i: int) -> bool:
+        tokens = call.answers[i].tokens
+        text = self.tokenizer.decode(tokens[-self.STOP_WINDOW:], skip_special_tokens=True)
+        before = call.prompt_tails[i] if len(tokens) <= self.STOP_WINDOW else ""
+        return any(stop in before[max(0, len(before) - len(stop) + 1):] + text for stop in call.stops)
 
-    def _leave(self, rows: _Rows, cache, answers: list[Answer]):
+    def _leave(self, call: _Call, rows: _Rows, cache):
         """Drop the rows whose answers ended, and the left columns no remaining row uses."""
-        keep = [row for row, i in enumerate(rows.index) if not answers[i].finished]
+        keep = [row for row, i in enumerate(rows.index) if not call.answers[i].finished]
         if not keep:
             return None, None
         if len(keep) < len(rows.index):
@@ -166,10 +203,24 @@ class ContinuousDecoder:
         return rows, cache
 
 
-def require_full_attention(model) -> None:
-    """Refuse, in one line, a model whose cache this loop cannot pad and cut (sliding windows, recurrent
-    states)."""
+# generation-config settings ``generate`` would apply and this loop does not, with their neutral values
+UNSUPPORTED_SETTINGS = {"no_repeat_ngram_size": (None, 0), "bad_words_ids": (None,), "suppress_tokens": (None,),
+                        "begin_suppress_tokens": (None,), "min_length": (None, 0), "min_new_tokens": (None, 0),
+                        "min_p": (None,), "typical_p": (None, 1.0), "epsilon_cutoff": (None, 0.0),
+                        "eta_cutoff": (None, 0.0), "sequence_bias": (None,), "forced_bos_token_id": (None,),
+                        "forced_eos_token_id": (None,), "encoder_repetition_penalty": (None, 1.0)}
+
+
+def require_supported(model) -> None:
+    """Refuse, in one line, a model this loop would answer differently from ``generate``: a cache it cannot pad
+    and cut (sliding windows, recurrent states), or a generation-config setting it does not apply."""
     _check_layers(DynamicCache(config=model.config), model.config)
+    config = model.generation_config
+    for name, neutral in UNSUPPORTED_SETTINGS.items():
+        if getattr(config, name, None) not in neutral:
+            raise LadderError(f"--continuous: the model's generation_config.json sets {name} = "
+                              f"{getattr(config, name)!r}, which continuous batching does not apply; drop "
+                              "--continuous or the setting")
 
 
 def _check_layers(cache, config) -> list:

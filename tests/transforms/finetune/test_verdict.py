@@ -74,7 +74,7 @@ def test_a_run_that_does_not_move_says_so_at_the_end_and_lists_its_targets(tiny_
 
 def test_a_run_whose_loss_rises_is_diverged_and_fails_the_demos_gate(tiny_model, sft_data, tmp_path):
     out = tmp_path / "hot"
-    report = finetune(FinetuneParams(base=tiny_model, data=sft_data, output=out, method="full", lr=1.0, max_steps=6,
+    report = finetune(FinetuneParams(base=tiny_model, data=sft_data, output=out, method="full", lr=3.0, max_steps=8,
                                      batch_size=4, val_split=0, seed=0))
     assert report["verdict"] == "diverged" and report["verdict_diverged"] == 1, report["step_losses"]
     assert report["verdict_rule"]["last_mean"] > report["verdict_rule"]["first_mean"] + report["verdict_rule"][
