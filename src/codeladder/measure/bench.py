@@ -45,15 +45,22 @@ class BenchResult:
 
 
 def _timed(fn: Callable[[], object], iterations: int, warmup: int) -> tuple[list[float], object]:
-    result = None
+    return _alternating([fn], iterations, warmup)[0]
+
+
+def _alternating(fns: list[Callable[[], object]], iterations: int, warmup: int) -> list[tuple[list[float], object]]:
+    """Each of ``fns`` timed ``iterations`` times, taking turns, so that load which comes and goes on a shared
+    machine falls on all of them alike (the first token and the whole answer are compared with each other)."""
+    results: list[object] = [None] * len(fns)
     for _ in range(warmup):
-        result = fn()
-    times = []
+        results = [fn() for fn in fns]
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(iterations):
-        began = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - began)
-    return times, result
+        for index, fn in enumerate(fns):
+            began = time.perf_counter()
+            results[index] = fn()
+            times[index].append(time.perf_counter() - began)
+    return list(zip(times, results))
 
 
 def bench_prompt_text() -> str:
@@ -96,8 +103,8 @@ def measure(engine: Engine, prompt_tokens: int, new_tokens: int, iterations: int
     info = engine.describe()
     ids = prompt_ids(engine, prompt_tokens)
     prefill_times, _ = _timed(lambda: engine.prefill(ids), iterations, warmup)
-    ttft_times, _ = _timed(lambda: engine.greedy(ids, 1), iterations, warmup)
-    e2e_times, plain = _timed(lambda: engine.greedy(ids, new_tokens), iterations, warmup)
+    (ttft_times, _), (e2e_times, plain) = _alternating(
+        [lambda: engine.greedy(ids, 1), lambda: engine.greedy(ids, new_tokens)], iterations, warmup)
     ttft, e2e = statistics.median(ttft_times), statistics.median(e2e_times)
     result = BenchResult(
         backend=info["backend"], model=model or str(info["model"]), device=str(info["device"]),
