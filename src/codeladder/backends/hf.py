@@ -304,7 +304,6 @@ class HFEngine(Engine):
             completions.append(completion)
         return completions
 
-
     def _generate_continuous(self, texts: list[str], params: GenerationParams, offset: int,
                              chat: bool) -> list[Completion]:
         """Every text through one continuous batch; request ``i`` of the call samples with seed ``seed + i``."""

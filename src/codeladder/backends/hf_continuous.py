@@ -84,7 +84,8 @@ def penalize_repeats(logits: torch.Tensor, seen: list[list[int]], penalty: float
 
 
 def next_tokens(logits: torch.Tensor, sampling: Sampling, generators: list[torch.Generator]) -> torch.Tensor:
-    """One token a row from the last position's ``logits`` (rows, vocab), repetition penalty applied."""
+    """One token a row from the last position's ``logits`` (rows, vocab; the repetition penalty, if any, already
+    applied by ``penalize_repeats``)."""
     if sampling.temperature <= 0:
         return logits.argmax(dim=-1)
     scores = logits / sampling.temperature
