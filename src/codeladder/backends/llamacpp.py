@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import ClassVar, Optional
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from codeladder.backends.base import (Completion, Engine, GenerationParams, Request, apply_stops, auto_replicas,
                                       check_device, split)
@@ -50,6 +50,9 @@ class LlamaCppOptions(VerbParams):
                               "call and of the cores (each loads the model; the file's pages are shared); 0: one "
                               "per core (at most 8)", ge=0)
     n_batch: int = option(512, "prompt tokens per decode call", ge=1)
+    parallel: int = option(1, "sequences decoding together in each context, continuous batching (llama-server's "
+                              "--parallel): an answer that ends leaves its place to the next prompt; 1: one at a "
+                              "time; not with --draft", ge=1, le=256)
     device: str = option("auto", "auto or cpu: llama.cpp runs on the CPU here")
     draft: Optional[str] = option(None, "speculative decoding: prompt-lookup (llama-cpp-python takes no "
                                         "separate draft model)")
@@ -69,6 +72,12 @@ class LlamaCppOptions(VerbParams):
         if value not in (None, PROMPT_LOOKUP):
             raise ValueError(f"the llamacpp backend supports --draft {PROMPT_LOOKUP} only")
         return value
+
+    @model_validator(mode="after")
+    def _parallel_alone(self) -> LlamaCppOptions:
+        if self.parallel > 1 and self.draft:
+            raise ValueError("--parallel decodes without a draft: give one of --parallel and --draft")
+        return self
 
 
 def _file_type(path: Path) -> int | None:
@@ -147,10 +156,11 @@ class LlamaCppEngine(Engine):
         self.path = Path(model)
         self.replicas = self.options.replicas or auto_replicas()
         self.n_threads = self.options.threads or max(1, (os.cpu_count() or 1) // self.replicas)
-        self.batch_hint = 8 * self.replicas
+        self.batch_hint = max(8, 2 * self.options.parallel) * self.replicas
         self.draft = self.options.draft
         self._contexts: list[tuple[bool, bool, object]] = []  # (logits_all, draft, llama_cpp.Llama)
         self._siblings: dict[tuple[bool, bool], list] = {}  # the other replicas' generation contexts
+        self._decoders: dict[int, object] = {}  # id(context) -> its --parallel decoder
         self.llm = self._open(self.options.logits_all, bool(self.draft), self.options.n_ctx or 0)
         self.chat_template = self.llm.metadata.get("tokenizer.chat_template")
 
@@ -226,6 +236,8 @@ class LlamaCppEngine(Engine):
 
         def run(shard: tuple[int, list[Request]], llm) -> list[Completion]:
             offset, part = shard
+            if self.options.parallel > 1:
+                return self._complete_parallel(llm, part, params, chat, offset)
             return [self._complete(llm, request, params, chat, offset + i) for i, request in enumerate(part)]
 
         shards = split(requests, len(contexts))
@@ -263,7 +275,26 @@ class LlamaCppEngine(Engine):
         completion.mean_logprob = float(sum(values) / len(values)) if values else None  # numpy floats -> JSON
         return completion
 
+    def _complete_parallel(self, llm, requests: list[Request], params: GenerationParams, chat: bool,
+                           offset: int) -> list[Completion]:
+        from codeladder.backends.llamacpp_parallel import ParallelDecoder, stream_tokens
+
+        prompts = [llm.tokenize(self.render(r, chat).encode(), add_bos=False, special=True) for r in requests]
+        need = stream_tokens(prompts, params.max_new_tokens, self.options.n_ctx or llm.n_ctx())
+        decoder = self._decoders.get(id(llm))
+        if decoder is None or decoder.stream_ctx < need:
+            if decoder is not None:
+                decoder.close()
+            decoder = self._decoders[id(llm)] = ParallelDecoder(llm, self.options.parallel, need)
+        completions = decoder.run(prompts, params, [params.seed + offset + i for i in range(len(requests))])
+        for completion in completions:
+            completion.chat = chat
+        return completions
+
     def close(self) -> None:
+        for decoder in self._decoders.values():
+            decoder.close()
+        self._decoders.clear()
         for llm in [c[2] for c in self._contexts] + [s for group in self._siblings.values() for s in group]:
             llm.close()
         self._contexts.clear()
