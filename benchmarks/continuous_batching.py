@@ -13,22 +13,16 @@ Usage: ``python benchmarks/continuous_batching.py --model FOLDER [--bench mbpp-p
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from eval_runs import eval_run, print_table
 
-def eval_run(model: Path, out: Path, bench: str, limit: int, batch: int, replicas: int, continuous: bool) -> dict:
-    command = [sys.executable, "-m", "codeladder.cli.main", "eval", bench, "--backend", "hf", "--model", str(model),
-               "--mode", "chat", "--max-new-tokens", "256", "--workers", "1", "--limit", str(limit),
-               "--batch-size", str(batch), "--replicas", str(replicas), "--dtype", "float32", "-o", str(out)]
-    subprocess.run(command + (["--continuous"] if continuous else []), check=True, capture_output=True)
-    summary = json.loads((out / "summary.json").read_text())
-    answers = [json.loads(line)["raw"] for line in (out / "samples.jsonl").open()]
-    return {"seconds": summary["timings"]["generation_s"], "tokens": summary["tokens"]["completion"],
-            "answers": answers}
+
+def run(model: Path, out: Path, bench: str, limit: int, batch: int, replicas: int, continuous: bool) -> dict:
+    return eval_run([bench, "--backend", "hf", "--model", str(model), "--mode", "chat", "--max-new-tokens", "256",
+                     "--workers", "1", "--limit", str(limit), "--batch-size", str(batch), "--replicas",
+                     str(replicas), "--dtype", "float32"] + (["--continuous"] if continuous else []), out)
 
 
 def main() -> None:
@@ -41,18 +35,12 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path(tempfile.mkdtemp(prefix="continuous-")))
     args = parser.parse_args()
-    static = eval_run(args.model, args.work / "static", args.bench, args.limit, args.static, args.replicas, False)
+    common = (args.bench, args.limit)
+    static = run(args.model, args.work / "static", *common, args.static, args.replicas, False)
+    runs = [(f"continuous x{w}", run(args.model, args.work / f"continuous-{w}", *common, w, args.replicas, True))
+            for w in (int(w) for w in args.widths.split(","))]
     print(f"{args.bench}, {args.limit} tasks, greedy, 256 new tokens, --replicas {args.replicas}")
-    print("| batching | generation s | kept tok/s | vs static | answers equal to static |")
-    print("|---|---|---|---|---|")
-    print(f"| static x{args.static} (generate) | {static['seconds']:.1f} | {static['tokens'] / static['seconds']:.1f} "
-          f"| 1.00x | - |")
-    for width in (int(w) for w in args.widths.split(",")):
-        run = eval_run(args.model, args.work / f"continuous-{width}", args.bench, args.limit, width, args.replicas,
-                       True)
-        same = sum(a == b for a, b in zip(run["answers"], static["answers"]))
-        print(f"| continuous x{width} | {run['seconds']:.1f} | {run['tokens'] / run['seconds']:.1f} | "
-              f"{static['seconds'] / run['seconds']:.2f}x | {same}/{len(static['answers'])} |")
+    print_table(f"static x{args.static} (generate)", static, runs, "static")
 
 
 if __name__ == "__main__":

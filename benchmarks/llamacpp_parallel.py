@@ -12,22 +12,16 @@ Usage: ``python benchmarks/llamacpp_parallel.py --model FILE.gguf [--bench mbpp-
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from eval_runs import eval_run, print_table
 
-def eval_run(model: Path, out: Path, bench: str, limit: int, parallel: int, replicas: int, threads: int) -> dict:
-    command = [sys.executable, "-m", "codeladder.cli.main", "eval", bench, "--backend", "llamacpp", "--model",
-               str(model), "--mode", "chat", "--max-new-tokens", "256", "--workers", "1", "--limit", str(limit),
-               "--parallel", str(parallel), "--replicas", str(replicas), "-o", str(out)] + (["--threads", str(threads)] if threads else [])
-    subprocess.run(command, check=True, capture_output=True)
-    summary = json.loads((out / "summary.json").read_text())
-    answers = [json.loads(line)["raw"] for line in (out / "samples.jsonl").open()]
-    return {"seconds": summary["timings"]["generation_s"], "tokens": summary["tokens"]["completion"],
-            "answers": answers, "passed": summary.get("passed")}
+
+def run(model: Path, out: Path, bench: str, limit: int, parallel: int, replicas: int, threads: int) -> dict:
+    return eval_run([bench, "--backend", "llamacpp", "--model", str(model), "--mode", "chat", "--max-new-tokens",
+                     "256", "--workers", "1", "--limit", str(limit), "--parallel", str(parallel), "--replicas",
+                     str(replicas)] + (["--threads", str(threads)] if threads else []), out)
 
 
 def main() -> None:
@@ -40,19 +34,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="threads of each context (default: the backend's)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.mkdtemp(prefix="llamacpp-parallel-")))
     args = parser.parse_args()
-    peer = eval_run(args.model, args.work / "parallel-1", args.bench, args.limit, 1, args.replicas,
-                    args.threads)
+    common = (args.bench, args.limit)
+    peer = run(args.model, args.work / "parallel-1", *common, 1, args.replicas, args.threads)
+    widths = [int(w) for w in args.widths.split(",")]
+    runs = [(f"--parallel {w}", run(args.model, args.work / f"parallel-{w}", *common, w, args.replicas, args.threads))
+            for w in widths]
     print(f"{args.model.name}: {args.bench}, {args.limit} tasks, greedy, 256 new tokens, --replicas {args.replicas}")
-    print("| decoding | generation s | kept tok/s | vs one at a time | answers equal to one at a time |")
-    print("|---|---|---|---|---|")
-    print(f"| one at a time (create_completion) | {peer['seconds']:.1f} | {peer['tokens'] / peer['seconds']:.1f} "
-          f"| 1.00x | - |")
-    for width in (int(w) for w in args.widths.split(",")):
-        run = eval_run(args.model, args.work / f"parallel-{width}", args.bench, args.limit, width, args.replicas,
-                       args.threads)
-        same = sum(a == b for a, b in zip(run["answers"], peer["answers"]))
-        print(f"| --parallel {width} | {run['seconds']:.1f} | {run['tokens'] / run['seconds']:.1f} | "
-              f"{peer['seconds'] / run['seconds']:.2f}x | {same}/{len(peer['answers'])} |")
+    print_table("one at a time (create_completion)", peer, runs, "one at a time")
 
 
 if __name__ == "__main__":
