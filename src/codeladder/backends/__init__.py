@@ -28,7 +28,8 @@ BACKENDS.add("reference", "the benchmark's canonical solutions (a sanity run; no
 BACKENDS.add("hf", "transformers model folder: batched, --device, --dtype, --draft",
              factory="codeladder.backends.hf:HFEngine", params=HFOptions,
              reference="https://huggingface.co/docs/transformers")
-BACKENDS.add("llamacpp", "GGUF file through llama-cpp-python (CPU): --threads, --n-ctx, --draft prompt-lookup",
+BACKENDS.add("llamacpp", "GGUF file through llama-cpp-python (CPU): --threads, --n-ctx, --parallel, "
+             "--draft prompt-lookup",
              factory="codeladder.backends.llamacpp:LlamaCppEngine", params=LlamaCppOptions,
              reference="https://github.com/abetlen/llama-cpp-python")
 BACKENDS.add("openai", "any OpenAI-compatible server (vLLM, SGLang, llama-server): --base-url, --concurrency",

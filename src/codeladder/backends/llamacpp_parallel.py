@@ -79,6 +79,7 @@ class ParallelDecoder:
             if len(prompt) >= self.stream_ctx:
                 raise LadderError(f"prompt {index}: {len(prompt)} tokens do not fit a {self.stream_ctx}-token "
                                   f"context; raise --n-ctx")
+        self._lib.llama_memory_clear(self.memory, True)  # nothing left over from a call that was interrupted
         waiting = list(range(len(prompts)))[::-1]
         free, running = list(range(self.rows))[::-1], {}
         done: list[Completion | None] = [None] * len(prompts)
