@@ -1,5 +1,6 @@
 """``llamacpp --parallel N`` on the real SmolLM2 GGUF: answers of different lengths leave their streams and the
-next prompts take them, and every greedy answer is the one llama-cpp-python's own one-at-a-time path gives."""
+next prompts take them, and on these prompts every greedy answer is the one llama-cpp-python's own one-at-a-time
+path gives (on a whole benchmark a rare near-tie may flip: see the module's docstring)."""
 
 from __future__ import annotations
 
