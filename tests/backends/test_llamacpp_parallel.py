@@ -76,3 +76,5 @@ def test_parallel_refuses_a_draft_and_a_prompt_longer_than_the_context(smollm2_g
     with open_engine(smollm2_gguf, "llamacpp", threads=1, parallel=2, n_ctx=256) as engine:
         with pytest.raises(LadderError, match="do not fit a 256-token context; raise --n-ctx"):
             engine.generate(long, GenerationParams(max_new_tokens=8, mode="completion"))
+        with pytest.raises(LadderError, match="is empty: --parallel needs at least one prompt token"):
+            engine.generate([Request("empty", Prompt(text=""))], GenerationParams(max_new_tokens=8, mode="completion"))

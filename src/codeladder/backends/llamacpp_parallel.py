@@ -79,6 +79,8 @@ class ParallelDecoder:
         import numpy as np
 
         for index, prompt in enumerate(prompts):
+            if not prompt:
+                raise LadderError(f"prompt {index} of the call is empty: --parallel needs at least one prompt token")
             if len(prompt) >= self.stream_ctx:
                 raise LadderError(f"prompt {index}: {len(prompt)} tokens do not fit a {self.stream_ctx}-token "
                                   f"context; raise --n-ctx")
