@@ -260,7 +260,7 @@ class LlamaCppEngine(Engine):
         return [first, *self._siblings[key]]
 
     def _complete(self, llm, request: Request, params: GenerationParams, chat: bool, index: int) -> Completion:
-        tokens = llm.tokenize(self.render(request, chat).encode(), add_bos=False, special=True)
+        tokens = self._prompt_ids(llm, request, chat)
         began = time.perf_counter()
         response = llm.create_completion(
             tokens, max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p,
@@ -275,11 +275,15 @@ class LlamaCppEngine(Engine):
         completion.mean_logprob = float(sum(values) / len(values)) if values else None  # numpy floats -> JSON
         return completion
 
+    def _prompt_ids(self, llm, request: Request, chat: bool) -> list[int]:
+        """The rendered prompt's ids; special tokens in the template (ChatML's markers) parse as themselves."""
+        return llm.tokenize(self.render(request, chat).encode(), add_bos=False, special=True)
+
     def _complete_parallel(self, llm, requests: list[Request], params: GenerationParams, chat: bool,
                            offset: int) -> list[Completion]:
         from codeladder.backends.llamacpp_parallel import ParallelDecoder, stream_tokens
 
-        prompts = [llm.tokenize(self.render(r, chat).encode(), add_bos=False, special=True) for r in requests]
+        prompts = [self._prompt_ids(llm, r, chat) for r in requests]
         need = stream_tokens(prompts, params.max_new_tokens, self.options.n_ctx or llm.n_ctx())
         decoder = self._decoders.get(id(llm))
         if decoder is None or decoder.stream_ctx < need:
